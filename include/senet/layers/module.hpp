@@ -62,6 +62,9 @@ class Module {
         prefix);
   }
 
+  /// Computes the module's output for `input`; never modifies the module.
+  virtual Tensor<T> forward(const Tensor<T>& input) const = 0;
+
   /// Output shape for an input of shape `input`; throws `senet::Error` if the input is not valid.
   virtual Shape output_shape(const Shape& input) const = 0;
 

@@ -1,0 +1,432 @@
+#pragma once
+/// \file safetensors.hpp
+/// Reading and writing the safetensors format (https://github.com/huggingface/safetensors):
+///
+///     [8 bytes: header length N, little-endian u64][N bytes: JSON header][data section]
+///
+/// The header maps each tensor name to `{"dtype": "F32", "shape": [3, 4], "data_offsets": [b, e]}`
+/// (offsets relative to the start of the data section) plus an optional `"__metadata__"` object of
+/// string -> string. `SafetensorsFile` validates the whole header when it opens a file and reads
+/// each tensor's bytes only on request, so a 100 MB checkpoint is never held in memory twice.
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "senet/core/error.hpp"
+#include "senet/core/tensor.hpp"
+
+namespace senet {
+
+/// One tensor of a safetensors header, as validated by `SafetensorsFile::open`.
+struct SafetensorsEntry {
+  /// "F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8" or "BOOL".
+  std::string dtype;
+  /// Extents, outermost first; `{}` for a scalar (one element).
+  Shape shape;
+  /// First byte of the tensor, relative to the start of the data section.
+  std::uint64_t begin = 0;
+  /// One past the last byte, relative to the start of the data section.
+  std::uint64_t end = 0;
+
+  /// Number of elements (`shape_numel(shape)`; validated not to overflow).
+  Index numel() const { return shape_numel(shape); }
+  /// Size in bytes: `end - begin == numel() * itemsize`.
+  std::uint64_t nbytes() const { return end - begin; }
+};
+
+namespace detail {
+namespace safetensors {
+
+/// Largest header accepted, as in the reference implementation; a bigger length is corruption.
+inline constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
+
+enum class Dtype { f64, f32, f16, bf16, i64, i32, i16, i8, u8, boolean };
+
+struct DtypeInfo {
+  const char* name;
+  Dtype dtype;
+  std::uint64_t itemsize;
+  bool floating;
+};
+
+inline const DtypeInfo* find_dtype(const std::string& name) {
+  static constexpr DtypeInfo kDtypes[] = {
+      {"F64", Dtype::f64, 8, true},     {"F32", Dtype::f32, 4, true},   {"F16", Dtype::f16, 2, true},
+      {"BF16", Dtype::bf16, 2, true},   {"I64", Dtype::i64, 8, false},  {"I32", Dtype::i32, 4, false},
+      {"I16", Dtype::i16, 2, false},    {"I8", Dtype::i8, 1, false},    {"U8", Dtype::u8, 1, false},
+      {"BOOL", Dtype::boolean, 1, false},
+  };
+  for (const DtypeInfo& d : kDtypes)
+    if (name == d.name) return &d;
+  return nullptr;
+}
+
+// Byte-wise decoding is independent of the host's byte order; compilers turn it into one load.
+inline std::uint64_t load_le(const unsigned char* p, int n) {
+  std::uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+inline void store_le(unsigned char* p, std::uint64_t v, int n) {
+  for (int i = 0; i < n; ++i, v >>= 8) p[i] = static_cast<unsigned char>(v & 0xFFu);
+}
+
+inline float bits_to_float(std::uint32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+}  // namespace safetensors
+
+/// IEEE 754 binary16 bits -> float (exact: every half value is a float). Subnormals, signed
+/// zeros, infinities and NaNs (payload kept) are handled.
+inline float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exponent = (h >> 10) & 0x1Fu;
+  const std::uint32_t mantissa = h & 0x3FFu;
+  if (exponent == 0) {
+    // Zero or subnormal: mantissa * 2^-24, exact in float.
+    const float v = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
+    return sign ? -v : v;
+  }
+  if (exponent == 31) return safetensors::bits_to_float(sign | 0x7F800000u | (mantissa << 13));
+  // Rebias the exponent from 15 to 127.
+  return safetensors::bits_to_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+}
+
+/// bfloat16 bits -> float: bfloat16 is the top half of a float, so this is exact for every value.
+inline float bfloat16_to_float(std::uint16_t b) {
+  return safetensors::bits_to_float(static_cast<std::uint32_t>(b) << 16);
+}
+
+namespace safetensors {
+
+/// Converts `n` little-endian elements of `dtype` at `src` to `T`.
+template <class T>
+void convert(Dtype dtype, const unsigned char* src, T* dst, std::size_t n) {
+  switch (dtype) {
+    case Dtype::f64:
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t bits = load_le(src + 8 * i, 8);
+        double d;
+        std::memcpy(&d, &bits, sizeof d);
+        dst[i] = static_cast<T>(d);
+      }
+      break;
+    case Dtype::f32:
+      for (std::size_t i = 0; i < n; ++i)
+        dst[i] = static_cast<T>(bits_to_float(static_cast<std::uint32_t>(load_le(src + 4 * i, 4))));
+      break;
+    case Dtype::f16:
+      for (std::size_t i = 0; i < n; ++i)
+        dst[i] = static_cast<T>(half_to_float(static_cast<std::uint16_t>(load_le(src + 2 * i, 2))));
+      break;
+    case Dtype::bf16:
+      for (std::size_t i = 0; i < n; ++i)
+        dst[i] = static_cast<T>(bfloat16_to_float(static_cast<std::uint16_t>(load_le(src + 2 * i, 2))));
+      break;
+    default:
+      throw Error("internal error: non-floating dtype reached the safetensors converter");
+  }
+}
+
+inline std::string where(const std::string& path, const std::string& key) {
+  return path + ": tensor '" + key + "': ";
+}
+
+/// A non-negative JSON integer as u64; false for anything else (floats, negatives, strings).
+inline bool get_unsigned(const nlohmann::json& v, std::uint64_t& out) {
+  if (v.is_number_unsigned()) {
+    out = v.get<std::uint64_t>();
+    return true;
+  }
+  if (v.is_number_integer() && v.get<std::int64_t>() >= 0) {
+    out = static_cast<std::uint64_t>(v.get<std::int64_t>());
+    return true;
+  }
+  return false;
+}
+
+/// Validates one header entry against the data section of `data_size` bytes.
+inline SafetensorsEntry parse_entry(const std::string& path, const std::string& key, const nlohmann::json& v,
+                                    std::uint64_t data_size) {
+  const std::string at = where(path, key);
+  check(v.is_object(), at, "header entry is not a JSON object");
+
+  SafetensorsEntry e;
+  const auto dtype = v.find("dtype");
+  check(dtype != v.end(), at, "header entry has no \"dtype\"");
+  check(dtype->is_string(), at, "\"dtype\" is not a string");
+  e.dtype = dtype->get<std::string>();
+  const DtypeInfo* info = find_dtype(e.dtype);
+  check(info != nullptr, at, "unknown dtype \"", e.dtype,
+        "\" (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8 or BOOL)");
+
+  const auto shape = v.find("shape");
+  check(shape != v.end(), at, "header entry has no \"shape\"");
+  check(shape->is_array(), at, "\"shape\" is not an array");
+  for (const nlohmann::json& d : *shape) {
+    std::uint64_t extent = 0;
+    if (!get_unsigned(d, extent))
+      throw Error(at + "shape " + shape->dump() + " has an extent that is not a non-negative integer");
+    if (extent > static_cast<std::uint64_t>(std::numeric_limits<Index>::max()))
+      throw Error(at + "shape " + shape->dump() + " has an extent that is too large");
+    e.shape.push_back(static_cast<Index>(extent));
+  }
+
+  const auto offsets = v.find("data_offsets");
+  check(offsets != v.end(), at, "header entry has no \"data_offsets\"");
+  check(offsets->is_array() && offsets->size() == 2 && get_unsigned((*offsets)[0], e.begin) &&
+            get_unsigned((*offsets)[1], e.end),
+        at, "\"data_offsets\" ", offsets->dump(), " is not a pair of non-negative integers [begin, end]");
+  check(e.begin <= e.end, at, "data_offsets [", e.begin, ", ", e.end, "] has begin > end");
+  check(e.end <= data_size, at, "data_offsets [", e.begin, ", ", e.end, "] run past the end of the ", data_size,
+        "-byte data section (truncated file?)");
+
+  Index numel = 0;
+  try {
+    numel = shape_numel(e.shape);
+  } catch (const Error& err) {
+    throw Error(at + err.what());
+  }
+  const auto n = static_cast<std::uint64_t>(numel);
+  check(n <= std::numeric_limits<std::uint64_t>::max() / info->itemsize, at, "shape ", to_string(e.shape),
+        " of dtype ", e.dtype, " has too many bytes");
+  check(e.nbytes() == n * info->itemsize, at, "data_offsets [", e.begin, ", ", e.end, "] span ", e.nbytes(),
+        " bytes but shape ", to_string(e.shape), " of dtype ", e.dtype, " needs ", n * info->itemsize);
+  return e;
+}
+
+}  // namespace safetensors
+}  // namespace detail
+
+/// A safetensors file opened for reading.
+///
+/// `open` reads and validates the header only: every entry's dtype, shape (overflow-checked) and
+/// byte range against the file size, and the metadata. `read` then seeks to and converts one
+/// tensor at a time. Every error is a `senet::Error` naming the file and, where there is one,
+/// the tensor. Reads open the file afresh, so one `SafetensorsFile` may be read from many threads.
+///
+/// \code
+/// auto f = senet::SafetensorsFile::open("se_resnet50.safetensors");
+/// for (const auto& key : f.keys())
+///   if (f.is_floating(key)) senet::Tensor<float> w = f.read<float>(key);  // shape f.entry(key).shape
+/// \endcode
+class SafetensorsFile {
+ public:
+  /// Opens `path` and validates its header; throws `senet::Error` on any damage.
+  static SafetensorsFile open(const std::string& path) {
+    namespace st = detail::safetensors;
+    std::ifstream in(path, std::ios::binary);
+    check(static_cast<bool>(in), path, ": cannot open file for reading");
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    check(in && size >= 0, path, ": cannot determine the file size (not a regular file?)");
+    const auto file_size = static_cast<std::uint64_t>(size);
+    check(file_size >= 8, path, ": file is ", file_size,
+          " bytes long, too short to hold the 8-byte safetensors header length (truncated?)");
+
+    unsigned char length_bytes[8];
+    in.seekg(0);
+    in.read(reinterpret_cast<char*>(length_bytes), 8);
+    check(static_cast<bool>(in), path, ": cannot read the header length");
+    const std::uint64_t header_size = st::load_le(length_bytes, 8);
+    check(header_size <= st::kMaxHeaderBytes, path, ": header length ", header_size,
+          " exceeds the limit of ", st::kMaxHeaderBytes, " bytes (not a safetensors file?)");
+    check(header_size <= file_size - 8, path, ": header length ", header_size, " is larger than the ",
+          file_size - 8, " bytes that follow it (truncated file?)");
+
+    std::string header(static_cast<std::size_t>(header_size), '\0');
+    in.read(header.data(), static_cast<std::streamsize>(header_size));
+    check(static_cast<bool>(in), path, ": cannot read the ", header_size, "-byte header");
+
+    SafetensorsFile file;
+    file.path_ = path;
+    file.data_start_ = 8 + header_size;
+    const std::uint64_t data_size = file_size - file.data_start_;
+
+    // nlohmann keeps the last of duplicate keys silently; a duplicate tensor name is ambiguous.
+    std::set<std::string> seen;
+    std::string duplicate;
+    const nlohmann::json::parser_callback_t on_event = [&](int depth, nlohmann::json::parse_event_t event,
+                                                          nlohmann::json& parsed) {
+      if (event == nlohmann::json::parse_event_t::key && depth == 1 && parsed.is_string() &&
+          !seen.insert(parsed.get<std::string>()).second && duplicate.empty())
+        duplicate = parsed.get<std::string>();
+      return true;
+    };
+    nlohmann::json json;
+    try {
+      json = nlohmann::json::parse(header, on_event);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(path + ": header is not valid JSON: " + e.what());
+    }
+    check(json.is_object(), path, ": header is a JSON ", json.type_name(), ", not an object");
+    check(duplicate.empty(), path, ": header names tensor '", duplicate, "' more than once");
+
+    for (auto it = json.begin(); it != json.end(); ++it) {
+      if (it.key() == "__metadata__") {
+        check(it->is_object(), path, ": \"__metadata__\" is not a JSON object");
+        for (auto m = it->begin(); m != it->end(); ++m) {
+          check(m->is_string(), path, ": \"__metadata__\" value of '", m.key(), "' is a ", m->type_name(),
+                ", not a string");
+          file.metadata_.emplace(m.key(), m->get<std::string>());
+        }
+        continue;
+      }
+      file.entries_.emplace(it.key(), st::parse_entry(path, it.key(), *it, data_size));
+    }
+    return file;
+  }
+
+  /// The path given to `open`.
+  const std::string& path() const noexcept { return path_; }
+
+  /// Tensor names, sorted; `"__metadata__"` is not one.
+  std::vector<std::string> keys() const {
+    std::vector<std::string> out;
+    out.reserve(entries_.size());
+    for (const auto& kv : entries_) out.push_back(kv.first);
+    return out;
+  }
+
+  bool contains(const std::string& key) const { return entries_.count(key) != 0; }
+
+  /// The validated header entry of `key`; throws `senet::Error` if there is no such tensor.
+  const SafetensorsEntry& entry(const std::string& key) const {
+    const auto it = entries_.find(key);
+    check(it != entries_.end(), path_, ": no tensor named '", key, "'");
+    return it->second;
+  }
+
+  /// True for F64, F32, F16 and BF16 tensors (those `read` can convert).
+  bool is_floating(const std::string& key) const {
+    return detail::safetensors::find_dtype(entry(key).dtype)->floating;
+  }
+
+  /// The `"__metadata__"` object (empty when the file has none).
+  const std::map<std::string, std::string>& metadata() const noexcept { return metadata_; }
+
+  /// Reads tensor `key`, converting F64/F32/F16/BF16 to `T` (float or double), with the shape
+  /// stored in the file. Only that tensor's bytes are read. Throws `senet::Error` if the key is
+  /// missing, its dtype is not floating point, or the file changed since `open`.
+  template <class T>
+  Tensor<T> read(const std::string& key) const {
+    static_assert(std::is_floating_point_v<T>, "SafetensorsFile::read<T>: T must be float or double");
+    namespace st = detail::safetensors;
+    const SafetensorsEntry& e = entry(key);
+    const st::DtypeInfo* info = st::find_dtype(e.dtype);
+    check(info->floating, st::where(path_, key), "dtype ", e.dtype,
+          " is an integer type and cannot be read as a floating-point tensor");
+
+    Tensor<T> out(e.shape);
+    if (out.size() == 0) return out;
+    std::ifstream in(path_, std::ios::binary);
+    check(static_cast<bool>(in), st::where(path_, key), "cannot reopen the file for reading");
+    in.seekg(static_cast<std::streamoff>(data_start_ + e.begin));
+    check(static_cast<bool>(in), st::where(path_, key), "cannot seek to byte ", data_start_ + e.begin);
+
+    // Convert through a bounded buffer so peak memory is the tensor plus 1 MiB.
+    const std::size_t itemsize = static_cast<std::size_t>(info->itemsize);
+    const std::size_t chunk = (std::size_t{1} << 20) / itemsize;
+    std::vector<unsigned char> buffer(std::min(chunk, static_cast<std::size_t>(out.size())) * itemsize);
+    const auto total = static_cast<std::size_t>(out.size());
+    for (std::size_t done = 0; done < total;) {
+      const std::size_t n = std::min(chunk, total - done);
+      in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(n * itemsize));
+      check(static_cast<bool>(in), st::where(path_, key), "file ends before the tensor's data does (",
+            "was it changed after it was opened?)");
+      st::convert(info->dtype, buffer.data(), out.data() + done, n);
+      done += n;
+    }
+    return out;
+  }
+
+ private:
+  SafetensorsFile() = default;
+
+  std::string path_;
+  std::uint64_t data_start_ = 0;  // 8 + header length
+  std::map<std::string, SafetensorsEntry> entries_;
+  std::map<std::string, std::string> metadata_;
+};
+
+/// Writes `tensors` to a safetensors file at `path`, as F32 for `float` and F64 for `double`,
+/// in the given order, with `metadata` as `"__metadata__"` when it is not empty. The header is
+/// padded with spaces so the data section starts at a multiple of 8 bytes. Throws
+/// `senet::Error` for a null or empty-shaped tensor, a duplicate or reserved name, or when the
+/// file cannot be written.
+template <class T>
+void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, const Tensor<T>*>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {}) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                "write_safetensors: T must be float or double");
+  namespace st = detail::safetensors;
+  constexpr int kItem = static_cast<int>(sizeof(T));
+
+  nlohmann::json json = nlohmann::json::object();
+  if (!metadata.empty()) json["__metadata__"] = metadata;
+  std::uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    check(t != nullptr, path, ": tensor '", name, "' is a null pointer");
+    check(name != "__metadata__", path, ": '__metadata__' is reserved and cannot name a tensor");
+    check(!json.contains(name), path, ": tensor '", name, "' is given more than once");
+    // A default-constructed or moved-from Tensor has shape {} but no element; {} means one here.
+    check(shape_numel(t->shape()) == t->size(), path, ": tensor '", name, "' has shape ", to_string(t->shape()),
+          " but ", t->size(), " elements (default-constructed or moved-from?)");
+    const std::uint64_t bytes = t->bytes();
+    json[name] = {{"dtype", std::is_same_v<T, float> ? "F32" : "F64"},
+                  {"shape", t->shape()},
+                  {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+
+  std::string header;
+  try {
+    header = json.dump();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": cannot encode the header (tensor names and metadata must be UTF-8): " + e.what());
+  }
+  header.append((8 - header.size() % 8) % 8, ' ');
+
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  check(static_cast<bool>(out), path, ": cannot open file for writing");
+  unsigned char length_bytes[8];
+  st::store_le(length_bytes, header.size(), 8);
+  out.write(reinterpret_cast<const char*>(length_bytes), 8);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+
+  std::vector<unsigned char> buffer;
+  constexpr std::size_t kChunk = 1 << 16;
+  for (const auto& entry : tensors) {
+    const Tensor<T>& t = *entry.second;
+    const auto total = static_cast<std::size_t>(t.size());
+    for (std::size_t done = 0; done < total && out;) {
+      const std::size_t n = std::min(kChunk, total - done);
+      buffer.resize(n * kItem);
+      for (std::size_t i = 0; i < n; ++i) {
+        std::conditional_t<std::is_same_v<T, float>, std::uint32_t, std::uint64_t> bits;
+        std::memcpy(&bits, t.data() + done + i, sizeof bits);
+        st::store_le(buffer.data() + i * kItem, bits, kItem);
+      }
+      out.write(reinterpret_cast<const char*>(buffer.data()), static_cast<std::streamsize>(buffer.size()));
+      done += n;
+    }
+  }
+  out.close();
+  check(!out.fail(), path, ": writing failed (disk full or file system error)");
+}
+
+}  // namespace senet

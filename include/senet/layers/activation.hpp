@@ -1,0 +1,65 @@
+#pragma once
+/// \file activation.hpp
+/// Parameter-free element-wise layers `ReLU<T>`, `Sigmoid<T>`, `Tanh<T>` and the row-wise
+/// `Softmax<T>` over `[N, K]` logits. Any input shape; the output has the input's shape.
+
+#include "senet/layers/module.hpp"
+#include "senet/ops/activation.hpp"
+
+namespace senet {
+
+namespace detail {
+/// Shared body of the element-wise activations; `Kernel` is the in-place op.
+template <class T, void (*Kernel)(T*, Index)>
+class ElementwiseLayer : public Module<T> {
+ public:
+  void visit_parameters(const ParameterVisitor<T>&, const std::string& = "") override {}
+  void forward_inplace(Tensor<T>& x) const { Kernel(x.data(), x.size()); }
+  Tensor<T> forward(const Tensor<T>& x) const override {
+    Tensor<T> y(x);
+    forward_inplace(y);
+    return y;
+  }
+  Shape output_shape(const Shape& input) const override { return input; }
+};
+}  // namespace detail
+
+/// `max(x, 0)`, as `torch.nn.ReLU`.
+template <class T>
+class ReLU : public detail::ElementwiseLayer<T, relu_inplace<T>> {
+ public:
+  std::string type_name() const override { return "ReLU"; }
+};
+
+/// `1 / (1 + exp(-x))`, as `torch.nn.Sigmoid`.
+template <class T>
+class Sigmoid : public detail::ElementwiseLayer<T, sigmoid_inplace<T>> {
+ public:
+  std::string type_name() const override { return "Sigmoid"; }
+};
+
+/// `tanh(x)`, as `torch.nn.Tanh`.
+template <class T>
+class Tanh : public detail::ElementwiseLayer<T, tanh_inplace<T>> {
+ public:
+  std::string type_name() const override { return "Tanh"; }
+};
+
+/// Softmax over dimension 1 of `[N, K]` logits, as `torch.nn.Softmax(dim=1)`.
+template <class T>
+class Softmax : public Module<T> {
+ public:
+  void visit_parameters(const ParameterVisitor<T>&, const std::string& = "") override {}
+  Tensor<T> forward(const Tensor<T>& x) const override {
+    Tensor<T> y(x);
+    softmax_rows_inplace(y);
+    return y;
+  }
+  Shape output_shape(const Shape& input) const override {
+    check(input.size() == 2, "Softmax: input must be [N, K], got ", to_string(input));
+    return input;
+  }
+  std::string type_name() const override { return "Softmax"; }
+};
+
+}  // namespace senet

@@ -1,0 +1,100 @@
+#pragma once
+/// \file pooling.hpp
+/// Pooling layers: `MaxPool2d<T>`, `AvgPool2d<T>` (PyTorch's padding and ceil-mode rules) and
+/// the global `GlobalAvgPool2d<T>` / `GlobalMaxPool2d<T>` ([N, C, H, W] -> [N, C]).
+
+#include "senet/layers/module.hpp"
+#include "senet/ops/pooling.hpp"
+
+namespace senet {
+
+/// Square-window pooling parameters: `pool_params(3, 2, 1)` is 3x3, stride 2, padding 1.
+inline Pool2dParams pool_params(Index kernel, Index stride, Index padding = 0, bool ceil_mode = false,
+                                bool count_include_pad = true) {
+  Pool2dParams p;
+  p.kernel_h = p.kernel_w = kernel;
+  p.stride_h = p.stride_w = stride;
+  p.pad_h = p.pad_w = padding;
+  p.ceil_mode = ceil_mode;
+  p.count_include_pad = count_include_pad;
+  return p;
+}
+
+namespace detail {
+/// Shared body of the parameter-free pooling layers.
+template <class T>
+class PoolingLayer : public Module<T> {
+ public:
+  void visit_parameters(const ParameterVisitor<T>&, const std::string& = "") override {}
+};
+}  // namespace detail
+
+/// Max pooling, as `torch.nn.MaxPool2d`. [N, C, H, W] -> [N, C, OH, OW].
+template <class T>
+class MaxPool2d : public detail::PoolingLayer<T> {
+ public:
+  explicit MaxPool2d(const Pool2dParams& params) : params_(params) {}
+  Tensor<T> forward(const Tensor<T>& x) const override {
+    Tensor<T> y(output_shape(x.shape()));
+    max_pool2d(x, params_, y);
+    return y;
+  }
+  Shape output_shape(const Shape& input) const override { return pool2d_output_shape(input, params_); }
+  std::string type_name() const override { return "MaxPool2d"; }
+  const Pool2dParams& params() const { return params_; }
+
+ private:
+  Pool2dParams params_;
+};
+
+/// Average pooling, as `torch.nn.AvgPool2d`. [N, C, H, W] -> [N, C, OH, OW].
+template <class T>
+class AvgPool2d : public detail::PoolingLayer<T> {
+ public:
+  explicit AvgPool2d(const Pool2dParams& params) : params_(params) {}
+  Tensor<T> forward(const Tensor<T>& x) const override {
+    Tensor<T> y(output_shape(x.shape()));
+    avg_pool2d(x, params_, y);
+    return y;
+  }
+  Shape output_shape(const Shape& input) const override { return pool2d_output_shape(input, params_); }
+  std::string type_name() const override { return "AvgPool2d"; }
+  const Pool2dParams& params() const { return params_; }
+
+ private:
+  Pool2dParams params_;
+};
+
+/// Mean over each plane: [N, C, H, W] -> [N, C] (timm's `SelectAdaptivePool2d('avg', flatten=True)`).
+template <class T>
+class GlobalAvgPool2d : public detail::PoolingLayer<T> {
+ public:
+  Tensor<T> forward(const Tensor<T>& x) const override {
+    Tensor<T> y(output_shape(x.shape()));
+    global_avg_pool(x, y);
+    return y;
+  }
+  Shape output_shape(const Shape& input) const override {
+    check(input.size() == 4, "GlobalAvgPool2d: input must be [N, C, H, W], got ", to_string(input));
+    return {input[0], input[1]};
+  }
+  std::string type_name() const override { return "GlobalAvgPool2d"; }
+};
+
+/// Maximum over each plane: [N, C, H, W] -> [N, C].
+template <class T>
+class GlobalMaxPool2d : public detail::PoolingLayer<T> {
+ public:
+  Tensor<T> forward(const Tensor<T>& x) const override {
+    Tensor<T> y(output_shape(x.shape()));
+    global_max_pool(x, y);
+    return y;
+  }
+  Shape output_shape(const Shape& input) const override {
+    check(input.size() == 4, "GlobalMaxPool2d: input must be [N, C, H, W], got ", to_string(input));
+    return {input[0], input[1]};
+  }
+  std::string type_name() const override { return "GlobalMaxPool2d"; }
+};
+
+}  // namespace senet

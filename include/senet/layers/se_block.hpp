@@ -1,0 +1,117 @@
+#pragma once
+/// \file se_block.hpp
+/// `senet::SEBlock<T>`: the Squeeze-and-Excitation block of Hu et al. (CVPR 2018).
+
+#include <algorithm>
+
+#include "senet/layers/module.hpp"
+#include "senet/ops/activation.hpp"
+#include "senet/ops/elementwise.hpp"
+#include "senet/ops/linear.hpp"
+#include "senet/ops/pooling.hpp"
+
+namespace senet {
+
+/// How the hidden width of the excitation follows from channels C and reduction r.
+enum class SERounding {
+  floor,      ///< `max(1, C / r)` (the paper, Caffe, Cadene, timm's legacy models)
+  divisible8  ///< timm's `make_divisible(C / r, 8)`: `max(8, int(C / r + 4) / 8 * 8)`
+};
+
+/// Options of an SE block; the defaults are the paper's standard block.
+struct SEOptions {
+  Index reduction = 16;
+  SERounding rounding = SERounding::floor;
+};
+
+/// Hidden (bottleneck) width of the excitation for `channels` under `options`.
+inline Index se_hidden_channels(Index channels, const SEOptions& options) {
+  check(options.reduction >= 1, "SE reduction ratio must be >= 1, got ", options.reduction);
+  if (options.rounding == SERounding::floor) return std::max<Index>(1, channels / options.reduction);
+  const double v = double(channels) / double(options.reduction);
+  return std::max<Index>(8, static_cast<Index>(v + 4.0) / 8 * 8);
+}
+
+/// Squeeze-and-Excitation block: `y = x * sigmoid(W2 relu(W1 mean_hw(x) + b1) + b2)`.
+///
+/// - Squeeze: global average pooling, [N, C, H, W] -> z [N, C].
+/// - Excitation: two fully connected layers as Eigen GEMMs over the whole batch,
+///   z [N, C] -> [N, C/r] (ReLU) -> s [N, C] (sigmoid).
+/// - Scale: every channel plane of x multiplied by its s[n, c].
+///
+/// Parameters as PyTorch stores them (1x1 convolutions): `fc1.weight` [C/r, C, 1, 1], `fc1.bias`
+/// [C/r], `fc2.weight` [C, C/r, 1, 1], `fc2.bias` [C].
+///
+/// \code
+/// senet::SEBlock<float> se(64, 16);          // channels, reduction ratio: hidden width 4
+/// senet::Tensor<float> x({2, 64, 5, 7});
+/// senet::Tensor<float> y = se.forward(x);    // [2, 64, 5, 7]
+/// \endcode
+template <class T>
+class SEBlock : public Module<T> {
+ public:
+  SEBlock(Index channels, Index reduction = 16) : SEBlock(channels, SEOptions{reduction, SERounding::floor}) {}
+  SEBlock(Index channels, const SEOptions& options)
+      : SEBlock(channels, se_hidden_channels(channels, options), options) {}
+  /// A block with an explicit hidden width (as found in a checkpoint).
+  static SEBlock with_hidden(Index channels, Index hidden) { return SEBlock(channels, hidden, SEOptions{}); }
+
+  void visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix = "") override {
+    visit(join_name(prefix, "fc1.weight"), fc1_weight_, ParameterKind::learnable);
+    visit(join_name(prefix, "fc1.bias"), fc1_bias_, ParameterKind::learnable);
+    visit(join_name(prefix, "fc2.weight"), fc2_weight_, ParameterKind::learnable);
+    visit(join_name(prefix, "fc2.bias"), fc2_bias_, ParameterKind::learnable);
+  }
+
+  /// The excitation `s` [N, C] for input `x` [N, C, H, W]: each channel's gate in (0, 1).
+  Tensor<T> excitation(const Tensor<T>& x) const {
+    output_shape(x.shape());
+    const Index N = x.dim(0);
+    Tensor<T> z({N, channels()});
+    global_avg_pool(x, z);
+    Tensor<T> h({N, hidden_channels()});
+    linear(z, fc1_weight_, fc1_bias_.data(), h);
+    relu_inplace(h.data(), h.size());
+    Tensor<T> s({N, channels()});
+    linear(h, fc2_weight_, fc2_bias_.data(), s);
+    sigmoid_inplace(s.data(), s.size());
+    return s;
+  }
+
+  /// Scales `x` [N, C, H, W] by its own excitation, in place.
+  void forward_inplace(Tensor<T>& x) const { scale_channels_inplace(x, excitation(x)); }
+
+  Tensor<T> forward(const Tensor<T>& x) const override {
+    Tensor<T> y(x);
+    forward_inplace(y);
+    return y;
+  }
+
+  Shape output_shape(const Shape& input) const override {
+    check(input.size() == 4 && input[1] == channels(), "SEBlock: expected [N, ", channels(), ", H, W], got ",
+          to_string(input));
+    return input;
+  }
+  /// The two FC layers: N x (C x C/r + C/r x C).
+  std::int64_t macs(const Shape& input) const override { return input[0] * 2 * channels() * hidden_channels(); }
+  std::string type_name() const override { return "SEBlock"; }
+
+  Index channels() const { return fc1_weight_.dim(1); }
+  Index hidden_channels() const { return fc1_weight_.dim(0); }
+  const SEOptions& options() const { return options_; }
+
+ private:
+  SEBlock(Index channels, Index hidden, const SEOptions& options)
+      : options_(options),
+        fc1_weight_({hidden, channels, 1, 1}),
+        fc1_bias_({hidden}),
+        fc2_weight_({channels, hidden, 1, 1}),
+        fc2_bias_({channels}) {
+    check(channels >= 1 && hidden >= 1, "SEBlock: channels and hidden width must be positive");
+  }
+
+  SEOptions options_;
+  Tensor<T> fc1_weight_, fc1_bias_, fc2_weight_, fc2_bias_;
+};
+
+}  // namespace senet

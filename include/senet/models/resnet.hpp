@@ -1,0 +1,251 @@
+#pragma once
+/// \file resnet.hpp
+/// The ResNet family with and without SE blocks, in timm's form (`resnet50`, `seresnet50`) and in
+/// the Caffe/Cadene form that timm keeps as `legacy_seresnet50`.
+///
+/// The two forms have the same parameter shapes but are different networks (paper-facts §5):
+/// | | timm | legacy (Caffe/Cadene) |
+/// |---|---|---|
+/// | stem names | `conv1`, `bn1` | `layer0.conv1`, `layer0.bn1` |
+/// | stem max pool | 3x3 s2, padding 1 | 3x3 s2, no padding, ceil mode |
+/// | bottleneck stride | on conv2 (3x3) | on conv1 (1x1) |
+/// | SE name, width | `se`, `make_divisible(C/16, 8)` | `se_module`, `C // 16` |
+/// | basic block | bn2 -> SE | bn2 -> ReLU -> SE |
+/// | classifier | `fc` | `last_linear` |
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "senet/layers/activation.hpp"
+#include "senet/layers/batch_norm2d.hpp"
+#include "senet/layers/conv2d.hpp"
+#include "senet/layers/linear.hpp"
+#include "senet/layers/pooling.hpp"
+#include "senet/layers/se_block.hpp"
+#include "senet/models/model.hpp"
+#include "senet/ops/elementwise.hpp"
+
+namespace senet {
+
+enum class BlockType { basic, bottleneck };
+enum class ResNetStyle { timm, legacy };
+
+/// Everything that defines a ResNet-family network. `width` is the stem's channel count and the
+/// first stage's planes (64 in every published model; smaller for tests).
+struct ResNetConfig {
+  std::string name = "resnet";
+  BlockType block = BlockType::bottleneck;
+  std::array<Index, 4> layers{3, 4, 6, 3};
+  ResNetStyle style = ResNetStyle::timm;
+  bool se = false;
+  SEOptions se_options{16, SERounding::divisible8};
+  Index width = 64;
+  Index num_classes = 1000;
+  Index in_channels = 3;
+};
+
+/// A residual block: basic (two 3x3) or bottleneck (1x1, 3x3, 1x1 x4), optional SE on the
+/// residual branch after its last BN, optional projection shortcut `downsample.0` (1x1 conv) /
+/// `downsample.1` (BN). Output `relu(branch + shortcut)`.
+template <class T>
+class ResidualBlock : public Module<T> {
+ public:
+  ResidualBlock(const ResNetConfig& cfg, Index in_channels, Index planes, Index stride)
+      : type_(cfg.block), style_(cfg.style) {
+    const bool bottleneck = type_ == BlockType::bottleneck;
+    const Index out = bottleneck ? planes * 4 : planes;
+    // timm strides the 3x3 of a bottleneck (v1.5); Caffe strides its first 1x1.
+    const Index s1 = (!bottleneck || style_ == ResNetStyle::legacy) ? stride : 1;
+    const Index s2 = stride / s1;
+    if (bottleneck) {
+      conv1_.emplace(in_channels, planes, conv_params(1, s1));
+      conv2_.emplace(planes, planes, conv_params(3, s2, 1));
+      conv3_.emplace(planes, out, conv_params(1));
+      bn3_.emplace(out);
+    } else {
+      conv1_.emplace(in_channels, planes, conv_params(3, s1, 1));
+      conv2_.emplace(planes, planes, conv_params(3, 1, 1));
+    }
+    bn1_.emplace(planes);
+    bn2_.emplace(planes);
+    if (cfg.se) se_.emplace(out, cfg.se_options);
+    if (stride != 1 || in_channels != out) {
+      downsample_conv_.emplace(in_channels, out, conv_params(1, stride));
+      downsample_bn_.emplace(out);
+    }
+  }
+
+  void visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix = "") override {
+    conv1_->visit_parameters(visit, join_name(prefix, "conv1"));
+    bn1_->visit_parameters(visit, join_name(prefix, "bn1"));
+    conv2_->visit_parameters(visit, join_name(prefix, "conv2"));
+    bn2_->visit_parameters(visit, join_name(prefix, "bn2"));
+    if (conv3_) {
+      conv3_->visit_parameters(visit, join_name(prefix, "conv3"));
+      bn3_->visit_parameters(visit, join_name(prefix, "bn3"));
+    }
+    if (se_) se_->visit_parameters(visit, join_name(prefix, se_name()));
+    if (downsample_conv_) {
+      downsample_conv_->visit_parameters(visit, join_name(prefix, "downsample.0"));
+      downsample_bn_->visit_parameters(visit, join_name(prefix, "downsample.1"));
+    }
+  }
+
+  Tensor<T> forward(const Tensor<T>& x) const override {
+    Tensor<T> out = conv1_->forward(x);
+    bn1_->forward_inplace(out);
+    relu_inplace(out.data(), out.size());
+    out = conv2_->forward(out);
+    bn2_->forward_inplace(out);
+    if (conv3_) {
+      relu_inplace(out.data(), out.size());
+      out = conv3_->forward(out);
+      bn3_->forward_inplace(out);
+    } else if (style_ == ResNetStyle::legacy) {
+      relu_inplace(out.data(), out.size());  // Caffe's basic block has a ReLU before its SE
+    }
+    if (se_) se_->forward_inplace(out);
+    if (downsample_conv_) {
+      Tensor<T> shortcut = downsample_conv_->forward(x);
+      downsample_bn_->forward_inplace(shortcut);
+      add_inplace(out, shortcut);
+    } else {
+      add_inplace(out, x);
+    }
+    relu_inplace(out.data(), out.size());
+    return out;
+  }
+
+  Shape summarize(const Shape& input, const std::string& prefix, std::vector<LayerSummary>& rows) const override {
+    Shape s = conv1_->summarize(input, join_name(prefix, "conv1"), rows);
+    s = bn1_->summarize(s, join_name(prefix, "bn1"), rows);
+    s = conv2_->summarize(s, join_name(prefix, "conv2"), rows);
+    s = bn2_->summarize(s, join_name(prefix, "bn2"), rows);
+    if (conv3_) {
+      s = conv3_->summarize(s, join_name(prefix, "conv3"), rows);
+      s = bn3_->summarize(s, join_name(prefix, "bn3"), rows);
+    }
+    if (se_) s = se_->summarize(s, join_name(prefix, se_name()), rows);
+    if (downsample_conv_) {
+      const Shape d = downsample_conv_->summarize(input, join_name(prefix, "downsample.0"), rows);
+      downsample_bn_->summarize(d, join_name(prefix, "downsample.1"), rows);
+    }
+    return s;
+  }
+  Shape output_shape(const Shape& input) const override {
+    std::vector<LayerSummary> rows;
+    return summarize(input, "", rows);
+  }
+  std::string type_name() const override { return type_ == BlockType::bottleneck ? "Bottleneck" : "BasicBlock"; }
+
+  /// The block's SE module, or null when it has none.
+  const SEBlock<T>* se() const { return se_ ? &*se_ : nullptr; }
+
+ private:
+  const char* se_name() const { return style_ == ResNetStyle::legacy ? "se_module" : "se"; }
+
+  BlockType type_;
+  ResNetStyle style_;
+  // optional<> only to construct in the body; conv1/bn1/conv2/bn2 are always present.
+  std::optional<Conv2d<T>> conv1_, conv2_, conv3_;
+  std::optional<BatchNorm2d<T>> bn1_, bn2_, bn3_;
+  std::optional<SEBlock<T>> se_;
+  std::optional<Conv2d<T>> downsample_conv_;
+  std::optional<BatchNorm2d<T>> downsample_bn_;
+};
+
+/// ResNet / SE-ResNet: stem (7x7 s2 conv, BN, ReLU, 3x3 s2 max pool), four stages of residual
+/// blocks with planes width x {1, 2, 4, 8} (strides 1, 2, 2, 2), global average pool, FC.
+/// Input [N, in_channels, H, W] -> logits [N, num_classes].
+template <class T>
+class ResNet : public Model<T> {
+ public:
+  explicit ResNet(ResNetConfig cfg)
+      : cfg_(std::move(cfg)),
+        stem_conv_(cfg_.in_channels, cfg_.width, conv_params(7, 2, 3)),
+        stem_bn_(cfg_.width),
+        stem_pool_(cfg_.style == ResNetStyle::legacy ? pool_params(3, 2, 0, /*ceil_mode=*/true) : pool_params(3, 2, 1)),
+        fc_(cfg_.width * 8 * (cfg_.block == BlockType::bottleneck ? 4 : 1), cfg_.num_classes) {
+    check(cfg_.num_classes >= 1 && cfg_.in_channels >= 1 && cfg_.width >= 1, "ResNet: invalid configuration");
+    Index in = cfg_.width;
+    for (std::size_t stage = 0; stage < 4; ++stage) {
+      const Index planes = cfg_.width << stage;
+      check(cfg_.layers[stage] >= 1, "ResNet: stage ", stage + 1, " needs at least one block");
+      std::vector<ResidualBlock<T>> blocks;
+      for (Index i = 0; i < cfg_.layers[stage]; ++i) {
+        blocks.emplace_back(cfg_, in, planes, (stage > 0 && i == 0) ? 2 : 1);
+        in = cfg_.block == BlockType::bottleneck ? planes * 4 : planes;
+      }
+      stages_[stage] = std::move(blocks);
+    }
+  }
+
+  void visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix = "") override {
+    const bool legacy = cfg_.style == ResNetStyle::legacy;
+    stem_conv_.visit_parameters(visit, join_name(prefix, legacy ? "layer0.conv1" : "conv1"));
+    stem_bn_.visit_parameters(visit, join_name(prefix, legacy ? "layer0.bn1" : "bn1"));
+    for (std::size_t s = 0; s < 4; ++s)
+      for (std::size_t i = 0; i < stages_[s].size(); ++i)
+        stages_[s][i].visit_parameters(visit, join_name(prefix, block_name(s, i)));
+    fc_.visit_parameters(visit, join_name(prefix, legacy ? "last_linear" : "fc"));
+  }
+
+  Tensor<T> forward(const Tensor<T>& x) const override {
+    check_input(x.shape());
+    Tensor<T> h = stem_conv_.forward(x);
+    stem_bn_.forward_inplace(h);
+    relu_inplace(h.data(), h.size());
+    h = stem_pool_.forward(h);
+    for (const auto& stage : stages_)
+      for (const auto& block : stage) h = block.forward(h);
+    return fc_.forward(pool_.forward(h));
+  }
+
+  Shape summarize(const Shape& input, const std::string& prefix, std::vector<LayerSummary>& rows) const override {
+    check_input(input);
+    const bool legacy = cfg_.style == ResNetStyle::legacy;
+    Shape s = stem_conv_.summarize(input, join_name(prefix, legacy ? "layer0.conv1" : "conv1"), rows);
+    s = stem_bn_.summarize(s, join_name(prefix, legacy ? "layer0.bn1" : "bn1"), rows);
+    s = stem_pool_.summarize(s, join_name(prefix, legacy ? "pool0" : "maxpool"), rows);
+    for (std::size_t st = 0; st < 4; ++st)
+      for (std::size_t i = 0; i < stages_[st].size(); ++i)
+        s = stages_[st][i].summarize(s, join_name(prefix, block_name(st, i)), rows);
+    s = pool_.summarize(s, join_name(prefix, "global_pool"), rows);
+    return fc_.summarize(s, join_name(prefix, legacy ? "last_linear" : "fc"), rows);
+  }
+  Shape output_shape(const Shape& input) const override {
+    check_input(input);
+    return {input[0], cfg_.num_classes};
+  }
+  std::string type_name() const override { return "ResNet"; }
+
+  const std::string& name() const override { return cfg_.name; }
+  Index in_channels() const override { return cfg_.in_channels; }
+  Index num_classes() const override { return cfg_.num_classes; }
+  const ResNetConfig& config() const { return cfg_; }
+  /// Blocks of stage `s` (0..3, timm's `layer1..layer4`).
+  const std::vector<ResidualBlock<T>>& stage(std::size_t s) const { return stages_.at(s); }
+
+ private:
+  static std::string block_name(std::size_t stage, std::size_t i) {
+    return "layer" + std::to_string(stage + 1) + "." + std::to_string(i);
+  }
+  void check_input(const Shape& input) const {
+    check(input.size() == 4, cfg_.name, ": input must be [N, ", cfg_.in_channels, ", H, W], got ", to_string(input));
+    check(input[1] == cfg_.in_channels, cfg_.name, ": expected ", cfg_.in_channels, " input channels, got ", input[1],
+          " (input ", to_string(input), ")");
+  }
+
+  ResNetConfig cfg_;
+  Conv2d<T> stem_conv_;
+  BatchNorm2d<T> stem_bn_;
+  MaxPool2d<T> stem_pool_;
+  std::array<std::vector<ResidualBlock<T>>, 4> stages_;
+  GlobalAvgPool2d<T> pool_;
+  Linear<T> fc_;
+};
+
+}  // namespace senet

@@ -1,0 +1,46 @@
+#pragma once
+/// \file activation.hpp
+/// Element-wise activations applied in place, and the row-wise softmax.
+
+#include <algorithm>
+#include <cmath>
+
+#include "senet/core/error.hpp"
+#include "senet/core/tensor.hpp"
+
+namespace senet {
+
+/// `x = max(x, 0)` over `n` values.
+template <class T>
+void relu_inplace(T* x, Index n) {
+  for (Index i = 0; i < n; ++i) x[i] = x[i] > T(0) ? x[i] : T(0);
+}
+
+/// `x = 1 / (1 + exp(-x))` over `n` values.
+template <class T>
+void sigmoid_inplace(T* x, Index n) {
+  for (Index i = 0; i < n; ++i) x[i] = T(1) / (T(1) + std::exp(-x[i]));
+}
+
+/// `x = tanh(x)` over `n` values.
+template <class T>
+void tanh_inplace(T* x, Index n) {
+  for (Index i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
+}
+
+/// Softmax over the last dimension of a `[rows, cols]` tensor, in place (max-subtracted, so
+/// large logits do not overflow).
+template <class T>
+void softmax_rows_inplace(Tensor<T>& x) {
+  check(x.rank() == 2, "softmax: input must be [N, K], got ", to_string(x.shape()));
+  const Index rows = x.dim(0), cols = x.dim(1);
+  for (Index r = 0; r < rows; ++r) {
+    T* row = x.data() + r * cols;
+    const T top = *std::max_element(row, row + cols);
+    T sum = 0;
+    for (Index c = 0; c < cols; ++c) sum += row[c] = std::exp(row[c] - top);
+    for (Index c = 0; c < cols; ++c) row[c] /= sum;
+  }
+}
+
+}  // namespace senet

@@ -1,0 +1,144 @@
+#pragma once
+/// \file conv2d.hpp
+/// 2-D convolution kernels on NCHW tensors: a naive reference (the oracle for tests) and an
+/// im2col + Eigen GEMM path. Both compute exactly PyTorch's `torch.nn.functional.conv2d`.
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <vector>
+
+#include "senet/core/error.hpp"
+#include "senet/core/tensor.hpp"
+
+namespace senet {
+
+/// Hyper-parameters of a 2-D convolution (PyTorch's meaning for each).
+struct Conv2dParams {
+  Index kernel_h = 1, kernel_w = 1;
+  Index stride_h = 1, stride_w = 1;
+  Index pad_h = 0, pad_w = 0;
+  Index dilation_h = 1, dilation_w = 1;
+  Index groups = 1;
+};
+
+/// Output extent of a sliding window along one axis (floor mode).
+inline Index window_output_extent(Index in, Index kernel, Index stride, Index pad, Index dilation) {
+  return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+/// Output shape `[N, K, OH, OW]` of convolving `input` `[N, C, H, W]` with `weight`
+/// `[K, C / groups, kh, kw]`; throws `senet::Error` naming the shapes when they do not fit.
+inline Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dParams& p) {
+  check(input.size() == 4, "conv2d: input must be [N, C, H, W], got ", to_string(input));
+  check(weight.size() == 4, "conv2d: weight must be [K, C/groups, kh, kw], got ", to_string(weight));
+  check(p.groups >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1 &&
+            p.pad_h >= 0 && p.pad_w >= 0,
+        "conv2d: invalid stride, padding, dilation or groups");
+  check(input[1] == weight[1] * p.groups && weight[0] % p.groups == 0,
+        "conv2d: input ", to_string(input), " does not fit weight ", to_string(weight), " with groups ", p.groups);
+  check(weight[2] == p.kernel_h && weight[3] == p.kernel_w, "conv2d: weight ", to_string(weight),
+        " does not match kernel ", p.kernel_h, "x", p.kernel_w);
+  const Index oh = window_output_extent(input[2], p.kernel_h, p.stride_h, p.pad_h, p.dilation_h);
+  const Index ow = window_output_extent(input[3], p.kernel_w, p.stride_w, p.pad_w, p.dilation_w);
+  check(oh >= 1 && ow >= 1, "conv2d: input ", to_string(input), " is smaller than the kernel");
+  return {input[0], weight[0], oh, ow};
+}
+
+/// Multiply-accumulates of one convolution: output elements x (C / groups) x kh x kw.
+inline Index conv2d_macs(const Shape& output, const Shape& weight) {
+  return shape_numel(output) * weight[1] * weight[2] * weight[3];
+}
+
+/// Naive convolution, a direct transcription of the definition; the oracle for tests.
+/// `x`: [N, C, H, W], `w`: [K, C/groups, kh, kw], `bias`: [K] or null, `y`: [N, K, OH, OW].
+template <class T>
+void conv2d_reference(const Tensor<T>& x, const Tensor<T>& w, const T* bias, const Conv2dParams& p, Tensor<T>& y) {
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
+  check(y.shape() == out, "conv2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
+  const Index N = out[0], K = out[1], OH = out[2], OW = out[3];
+  const Index C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const Index Cg = C / p.groups, Kg = K / p.groups;
+  for (Index n = 0; n < N; ++n)
+    for (Index k = 0; k < K; ++k) {
+      const Index g = k / Kg;
+      for (Index oh = 0; oh < OH; ++oh)
+        for (Index ow = 0; ow < OW; ++ow) {
+          T acc = bias ? bias[k] : T(0);
+          for (Index c = 0; c < Cg; ++c)
+            for (Index i = 0; i < p.kernel_h; ++i)
+              for (Index j = 0; j < p.kernel_w; ++j) {
+                const Index ih = oh * p.stride_h - p.pad_h + i * p.dilation_h;
+                const Index iw = ow * p.stride_w - p.pad_w + j * p.dilation_w;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                acc += x[((n * C + g * Cg + c) * H + ih) * W + iw] *
+                       w[((k * Cg + c) * p.kernel_h + i) * p.kernel_w + j];
+              }
+          y[((n * K + k) * OH + oh) * OW + ow] = acc;
+        }
+    }
+}
+
+namespace detail {
+
+/// Unfolds one group of one image into columns: `col` [Cg * kh * kw, OH * OW], zero where the
+/// window reads padding.
+template <class T>
+void im2col(const T* x, Index Cg, Index H, Index W, const Conv2dParams& p, Index OH, Index OW, T* col) {
+  const Index rows = Cg * p.kernel_h * p.kernel_w;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (rows * OH * OW > 65536)
+#endif
+  for (Index r = 0; r < rows; ++r) {
+    const Index c = r / (p.kernel_h * p.kernel_w);
+    const Index i = (r / p.kernel_w) % p.kernel_h;
+    const Index j = r % p.kernel_w;
+    T* dst = col + r * OH * OW;
+    const T* src = x + c * H * W;
+    for (Index oh = 0; oh < OH; ++oh) {
+      const Index ih = oh * p.stride_h - p.pad_h + i * p.dilation_h;
+      T* row = dst + oh * OW;
+      if (ih < 0 || ih >= H) {
+        std::fill(row, row + OW, T(0));
+        continue;
+      }
+      for (Index ow = 0; ow < OW; ++ow) {
+        const Index iw = ow * p.stride_w - p.pad_w + j * p.dilation_w;
+        row[ow] = (iw >= 0 && iw < W) ? src[ih * W + iw] : T(0);
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+/// Convolution as a GEMM per image and group: `Y_g [Kg, OH*OW] = W_g [Kg, Cg*kh*kw] * col`.
+/// A 1x1, stride 1, unpadded convolution multiplies the input directly (no unfolding).
+/// Same arguments and result as `conv2d_reference`.
+template <class T>
+void conv2d(const Tensor<T>& x, const Tensor<T>& w, const T* bias, const Conv2dParams& p, Tensor<T>& y) {
+  using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using ConstMap = Eigen::Map<const RowMajor>;
+  using Map = Eigen::Map<RowMajor>;
+  const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
+  check(y.shape() == out, "conv2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
+  const Index N = out[0], K = out[1], OH = out[2], OW = out[3];
+  const Index C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const Index Cg = C / p.groups, Kg = K / p.groups, L = OH * OW;
+  const Index depth = Cg * p.kernel_h * p.kernel_w;
+  const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                         p.pad_h == 0 && p.pad_w == 0;
+  std::vector<T> col(pointwise ? 0 : static_cast<std::size_t>(depth * L));
+  for (Index n = 0; n < N; ++n)
+    for (Index g = 0; g < p.groups; ++g) {
+      const T* xg = x.data() + (n * C + g * Cg) * H * W;
+      if (!pointwise) detail::im2col(xg, Cg, H, W, p, OH, OW, col.data());
+      ConstMap B(pointwise ? xg : col.data(), depth, L);
+      ConstMap A(w.data() + g * Kg * depth, Kg, depth);
+      Map Y(y.data() + (n * K + g * Kg) * L, Kg, L);
+      Y.noalias() = A * B;
+      if (bias) Y.colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bias + g * Kg, Kg);
+    }
+}
+
+}  // namespace senet

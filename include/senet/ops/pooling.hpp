@@ -1,0 +1,136 @@
+#pragma once
+/// \file pooling.hpp
+/// Max and average pooling over NCHW tensors with PyTorch's exact padding, ceil-mode and divisor
+/// rules, and global (whole-plane) average and max pooling.
+
+#include <algorithm>
+#include <limits>
+
+#include "senet/core/error.hpp"
+#include "senet/core/tensor.hpp"
+
+namespace senet {
+
+/// Hyper-parameters of `max_pool2d` / `avg_pool2d`, as in `torch.nn.MaxPool2d` / `AvgPool2d`.
+struct Pool2dParams {
+  Index kernel_h = 1, kernel_w = 1;
+  Index stride_h = 1, stride_w = 1;
+  Index pad_h = 0, pad_w = 0;
+  Index dilation_h = 1, dilation_w = 1;  ///< max pooling only
+  bool ceil_mode = false;
+  bool count_include_pad = true;  ///< average pooling only
+};
+
+/// Output extent along one axis, PyTorch's rule: in ceil mode a last window is added when it
+/// covers input, but never one that would start inside the right padding.
+inline Index pool_output_extent(Index in, Index kernel, Index stride, Index pad, Index dilation, bool ceil_mode) {
+  const Index span = in + 2 * pad - dilation * (kernel - 1) - 1;
+  Index out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+/// Output shape `[N, C, OH, OW]` of pooling `input` `[N, C, H, W]`.
+inline Shape pool2d_output_shape(const Shape& input, const Pool2dParams& p) {
+  check(input.size() == 4, "pool2d: input must be [N, C, H, W], got ", to_string(input));
+  check(p.kernel_h >= 1 && p.kernel_w >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 &&
+            p.dilation_w >= 1,
+        "pool2d: kernel, stride and dilation must be positive");
+  check(2 * p.pad_h <= p.kernel_h && 2 * p.pad_w <= p.kernel_w,
+        "pool2d: padding must be at most half the kernel");
+  const Index oh = pool_output_extent(input[2], p.kernel_h, p.stride_h, p.pad_h, p.dilation_h, p.ceil_mode);
+  const Index ow = pool_output_extent(input[3], p.kernel_w, p.stride_w, p.pad_w, p.dilation_w, p.ceil_mode);
+  check(oh >= 1 && ow >= 1, "pool2d: input ", to_string(input), " is smaller than the kernel");
+  return {input[0], input[1], oh, ow};
+}
+
+/// Max pooling; padding never wins (it is -infinity). `x` [N, C, H, W] -> `y` [N, C, OH, OW].
+template <class T>
+void max_pool2d(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
+  const Shape out = pool2d_output_shape(x.shape(), p);
+  check(y.shape() == out, "max_pool2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
+  const Index planes = out[0] * out[1], OH = out[2], OW = out[3], H = x.dim(2), W = x.dim(3);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (planes * OH * OW > 65536)
+#endif
+  for (Index pl = 0; pl < planes; ++pl) {
+    const T* src = x.data() + pl * H * W;
+    T* dst = y.data() + pl * OH * OW;
+    for (Index oh = 0; oh < OH; ++oh)
+      for (Index ow = 0; ow < OW; ++ow) {
+        T best = -std::numeric_limits<T>::infinity();
+        for (Index i = 0; i < p.kernel_h; ++i) {
+          const Index ih = oh * p.stride_h - p.pad_h + i * p.dilation_h;
+          if (ih < 0 || ih >= H) continue;
+          for (Index j = 0; j < p.kernel_w; ++j) {
+            const Index iw = ow * p.stride_w - p.pad_w + j * p.dilation_w;
+            if (iw < 0 || iw >= W) continue;
+            best = std::max(best, src[ih * W + iw]);
+          }
+        }
+        dst[oh * OW + ow] = best;
+      }
+  }
+}
+
+/// Average pooling with PyTorch's divisor: the window clipped to the padded input when
+/// `count_include_pad`, else the number of real input elements. Dilation is not supported.
+template <class T>
+void avg_pool2d(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
+  check(p.dilation_h == 1 && p.dilation_w == 1, "avg_pool2d: dilation is not supported");
+  const Shape out = pool2d_output_shape(x.shape(), p);
+  check(y.shape() == out, "avg_pool2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
+  const Index planes = out[0] * out[1], OH = out[2], OW = out[3], H = x.dim(2), W = x.dim(3);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (planes * OH * OW > 65536)
+#endif
+  for (Index pl = 0; pl < planes; ++pl) {
+    const T* src = x.data() + pl * H * W;
+    T* dst = y.data() + pl * OH * OW;
+    for (Index oh = 0; oh < OH; ++oh)
+      for (Index ow = 0; ow < OW; ++ow) {
+        Index h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
+        Index h1 = std::min(h0 + p.kernel_h, H + p.pad_h), w1 = std::min(w0 + p.kernel_w, W + p.pad_w);
+        const Index padded_count = (h1 - h0) * (w1 - w0);
+        h0 = std::max<Index>(h0, 0);
+        w0 = std::max<Index>(w0, 0);
+        h1 = std::min(h1, H);
+        w1 = std::min(w1, W);
+        T sum = 0;
+        for (Index ih = h0; ih < h1; ++ih)
+          for (Index iw = w0; iw < w1; ++iw) sum += src[ih * W + iw];
+        const Index count = p.count_include_pad ? padded_count : (h1 - h0) * (w1 - w0);
+        dst[oh * OW + ow] = count > 0 ? sum / static_cast<T>(count) : T(0);
+      }
+  }
+}
+
+/// Mean over each H x W plane: `x` [N, C, H, W] -> `y` [N, C] (any shape of N*C elements).
+template <class T>
+void global_avg_pool(const Tensor<T>& x, Tensor<T>& y) {
+  check(x.rank() == 4, "global_avg_pool: input must be [N, C, H, W], got ", to_string(x.shape()));
+  const Index planes = x.dim(0) * x.dim(1), hw = x.dim(2) * x.dim(3);
+  check(y.size() == planes, "global_avg_pool: output must hold ", planes, " values");
+  check(hw > 0, "global_avg_pool: empty plane in ", to_string(x.shape()));
+  for (Index pl = 0; pl < planes; ++pl) {
+    const T* src = x.data() + pl * hw;
+    T sum = 0;
+    for (Index i = 0; i < hw; ++i) sum += src[i];
+    y[pl] = sum / static_cast<T>(hw);
+  }
+}
+
+/// Maximum over each H x W plane: `x` [N, C, H, W] -> `y` [N, C].
+template <class T>
+void global_max_pool(const Tensor<T>& x, Tensor<T>& y) {
+  check(x.rank() == 4, "global_max_pool: input must be [N, C, H, W], got ", to_string(x.shape()));
+  const Index planes = x.dim(0) * x.dim(1), hw = x.dim(2) * x.dim(3);
+  check(y.size() == planes, "global_max_pool: output must hold ", planes, " values");
+  check(hw > 0, "global_max_pool: empty plane in ", to_string(x.shape()));
+  for (Index pl = 0; pl < planes; ++pl) {
+    const T* src = x.data() + pl * hw;
+    y[pl] = *std::max_element(src, src + hw);
+  }
+}
+
+}  // namespace senet

@@ -1,0 +1,32 @@
+#pragma once
+/// \file senet.hpp
+/// Umbrella header: everything in senet except optional I/O extras.
+///
+/// \code
+/// #include <senet/senet.hpp>
+/// auto model = senet::create_model<float>("seresnet50");
+/// senet::load_weights(*model, "seresnet50.safetensors");
+/// senet::Tensor<float> logits = model->forward(images);   // [N, 3, 224, 224] -> [N, 1000]
+/// \endcode
+
+#include "senet/core/error.hpp"
+#include "senet/core/tensor.hpp"
+#include "senet/core/threading.hpp"
+#include "senet/io/npy.hpp"
+#include "senet/io/safetensors.hpp"
+#include "senet/io/weights.hpp"
+#include "senet/layers/activation.hpp"
+#include "senet/layers/batch_norm2d.hpp"
+#include "senet/layers/conv2d.hpp"
+#include "senet/layers/linear.hpp"
+#include "senet/layers/module.hpp"
+#include "senet/layers/pooling.hpp"
+#include "senet/layers/se_block.hpp"
+#include "senet/models/model.hpp"
+#include "senet/models/resnet.hpp"
+#include "senet/models/zoo.hpp"
+#include "senet/ops/activation.hpp"
+#include "senet/ops/conv2d.hpp"
+#include "senet/ops/elementwise.hpp"
+#include "senet/ops/linear.hpp"
+#include "senet/ops/pooling.hpp"
