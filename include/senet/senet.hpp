@@ -23,6 +23,7 @@
 #include "senet/layers/pooling.hpp"
 #include "senet/layers/se_block.hpp"
 #include "senet/models/model.hpp"
+#include "senet/models/random_init.hpp"
 #include "senet/models/resnet.hpp"
 #include "senet/models/zoo.hpp"
 #include "senet/ops/activation.hpp"

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -229,6 +230,10 @@ class SafetensorsFile {
   /// Opens `path` and validates its header; throws `senet::Error` on any damage.
   static SafetensorsFile open(const std::string& path) {
     namespace st = detail::safetensors;
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(path, ec);
+    check(exists || ec, path, ": no such file");
+    check(!std::filesystem::is_directory(path, ec), path, ": is a directory, not a safetensors file");
     std::ifstream in(path, std::ios::binary);
     check(static_cast<bool>(in), path, ": cannot open file for reading");
     in.seekg(0, std::ios::end);

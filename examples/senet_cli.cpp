@@ -1,0 +1,225 @@
+// The `senet` command-line tool: list, run, summarise and benchmark SE networks.
+//
+//   senet models
+//   senet run --model NAME --weights W.safetensors --input X.npy --output Y.npy [--threads N]
+//   senet summary --model NAME [--size S] [--num-classes K] [--json]
+//   senet bench --model NAME [--weights W] [--batch B] [--size S] [--threads N] [--iters I] [--json]
+//
+// Exit status: 0 success, 1 bad input (message `senet: error: ...` on stderr), 2 usage error.
+
+#include <senet/senet.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: senet <command> [options]\n"
+    "commands:\n"
+    "  models                                   list the architectures\n"
+    "  run --model NAME --weights W.safetensors --input X.npy --output Y.npy [--threads N]\n"
+    "                                           X: float32 [N, 3, H, W] -> Y: float32 logits [N, classes]\n"
+    "  summary --model NAME [--size S] [--num-classes K] [--json]\n"
+    "                                           per-layer output shapes, parameters and MACs\n"
+    "  bench --model NAME [--weights W] [--batch B] [--size S] [--threads N] [--iters I] [--json]\n"
+    "                                           median latency and GFLOP/s (seeded random weights\n"
+    "                                           unless --weights is given)\n";
+
+/// A command-line mistake: reported with the usage text, exit status 2.
+struct UsageError {
+  std::string message;
+};
+
+/// `--key value` and `--flag` options after the command word.
+class Options {
+ public:
+  Options(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags) {
+    for (int i = 2; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (flags.count(arg)) {
+        values_[arg] = "";
+      } else if (valued.count(arg)) {
+        if (i + 1 >= argc) throw UsageError{"option " + arg + " needs a value"};
+        values_[arg] = argv[++i];
+      } else {
+        throw UsageError{"unknown option '" + arg + "'"};
+      }
+    }
+  }
+  bool has(const std::string& key) const { return values_.count(key) > 0; }
+  std::string get(const std::string& key) const {
+    auto it = values_.find(key);
+    if (it == values_.end()) throw UsageError{"missing required option " + key};
+    return it->second;
+  }
+  long integer(const std::string& key, long fallback, long min = 1) const {
+    if (!has(key)) return fallback;
+    const std::string v = get(key);
+    std::size_t used = 0;
+    long n = 0;
+    try {
+      n = std::stol(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != v.size() || v.empty() || n < min)
+      throw UsageError{"option " + key + " needs an integer >= " + std::to_string(min) + ", got '" + v + "'"};
+    return n;
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+void apply_threads(const Options& opt) {
+  if (opt.has("--threads")) senet::set_num_threads(static_cast<int>(opt.integer("--threads", 1)));
+}
+
+/// The classifier width stored in a checkpoint (`fc.weight` / `last_linear.weight`), else `fallback`.
+senet::Index checkpoint_classes(const std::string& weights, senet::Index fallback) {
+  const auto file = senet::SafetensorsFile::open(weights);
+  for (const char* key : {"fc.weight", "last_linear.weight"})
+    if (file.contains(key) && file.entry(key).shape.size() == 2) return file.entry(key).shape[0];
+  return fallback;
+}
+
+std::unique_ptr<senet::Model<float>> load_model(const std::string& name, const std::string& weights,
+                                                senet::Index num_classes) {
+  auto cfg = senet::model_config(name, num_classes);
+  if (!weights.empty()) cfg.num_classes = checkpoint_classes(weights, num_classes);
+  auto model = senet::create_model<float>(cfg);
+  if (!weights.empty()) senet::load_weights(*model, weights);
+  return model;
+}
+
+int cmd_models() {
+  for (const auto& name : senet::model_names()) {
+    const auto cfg = senet::model_config(name);
+    const char* form = cfg.style == senet::ResNetStyle::legacy ? "Caffe/Cadene (timm legacy)" : "timm";
+    std::printf("%-20s %-26s %s\n", name.c_str(), form, cfg.se ? "SE" : "no SE");
+  }
+  return 0;
+}
+
+int cmd_run(const Options& opt) {
+  const std::string name = opt.get("--model"), weights = opt.get("--weights");
+  const std::string input = opt.get("--input"), output = opt.get("--output");
+  apply_threads(opt);
+  auto model = load_model(name, weights, 1000);
+  const auto x = senet::read_npy<float>(input);
+  senet::check(x.rank() == 4, input, ": input must be [N, ", model->in_channels(), ", H, W], got ",
+               senet::to_string(x.shape()));
+  const auto logits = model->forward(x);
+  senet::write_npy(output, logits);
+  std::fprintf(stderr, "senet: wrote %s %s\n", output.c_str(), senet::to_string(logits.shape()).c_str());
+  return 0;
+}
+
+std::string with_commas(std::int64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
+  return s;
+}
+
+int cmd_summary(const Options& opt) {
+  const std::string name = opt.get("--model");
+  const long size = opt.integer("--size", 224);
+  auto model = senet::create_model<float>(name, opt.integer("--num-classes", 1000));
+  const auto rows = model->summary(size);
+  const std::int64_t params = count_parameters(*model);
+  std::int64_t macs = 0;
+  for (const auto& r : rows) macs += r.macs;
+  if (opt.has("--json")) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& r : rows)
+      layers.push_back({{"name", r.name}, {"type", r.type}, {"output_shape", r.output_shape},
+                        {"params", r.params}, {"macs", r.macs}});
+    nlohmann::json j = {{"model", name}, {"size", size}, {"params", params}, {"macs", macs}, {"layers", layers}};
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::printf("%-32s %-16s %-22s %12s %16s\n", "layer", "type", "output", "params", "MACs");
+  for (const auto& r : rows)
+    std::printf("%-32s %-16s %-22s %12s %16s\n", r.name.c_str(), r.type.c_str(),
+                senet::to_string(r.output_shape).c_str(), with_commas(r.params).c_str(), with_commas(r.macs).c_str());
+  std::printf("\n%s at %ldx%ld: %s parameters, %s MACs (%.3f GMACs)\n", name.c_str(), size, size,
+              with_commas(params).c_str(), with_commas(macs).c_str(), double(macs) / 1e9);
+  return 0;
+}
+
+int cmd_bench(const Options& opt) {
+  const std::string name = opt.get("--model");
+  const long batch = opt.integer("--batch", 1), size = opt.integer("--size", 224), iters = opt.integer("--iters", 10);
+  apply_threads(opt);
+  const std::string weights = opt.has("--weights") ? opt.get("--weights") : "";
+  auto model = load_model(name, weights, 1000);
+  if (weights.empty()) senet::randomize_parameters(*model, 42);
+  senet::Tensor<float> x({batch, model->in_channels(), size, size});
+  for (senet::Index i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(double(i)));
+  model->forward(x);  // warm-up: first-touch of every buffer and weight
+  std::vector<double> ms;
+  for (long i = 0; i < iters; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto y = model->forward(x);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const double median = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  const double flops = 2.0 * double(model->total_macs(size, batch));
+  const double gflops = flops / (median * 1e-3) / 1e9;
+  if (opt.has("--json")) {
+    nlohmann::json j = {{"model", name}, {"batch", batch}, {"size", size}, {"threads", senet::num_threads()},
+                        {"iters", iters}, {"median_ms", median}, {"min_ms", ms.front()},
+                        {"ms_per_image", median / double(batch)}, {"gflops", gflops},
+                        {"weights", weights.empty() ? "random" : weights}};
+    std::cout << j.dump() << "\n";
+  } else {
+    std::printf("%s batch %ld, %ldx%ld, %d thread(s), %ld iterations%s\n", name.c_str(), batch, size, size,
+                senet::num_threads(), iters, weights.empty() ? ", random weights" : "");
+    std::printf("median %.2f ms per batch, %.2f ms per image, %.1f GFLOP/s (min %.2f ms)\n", median,
+                median / double(batch), gflops, ms.front());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc < 2) throw UsageError{"missing command"};
+    const std::string cmd = argv[1];
+    if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (cmd == "models") {
+      if (argc > 2) throw UsageError{"'models' takes no options"};
+      return cmd_models();
+    }
+    if (cmd == "run") return cmd_run(Options(argc, argv, {"--model", "--weights", "--input", "--output", "--threads"}, {}));
+    if (cmd == "summary") return cmd_summary(Options(argc, argv, {"--model", "--size", "--num-classes"}, {"--json"}));
+    if (cmd == "bench")
+      return cmd_bench(Options(argc, argv, {"--model", "--weights", "--batch", "--size", "--threads", "--iters"}, {"--json"}));
+    throw UsageError{"unknown command '" + cmd + "'"};
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "senet: %s\n%s", e.message.c_str(), kUsage);
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "senet: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    std::replace(msg.begin(), msg.end(), '\n', ' ');
+    std::fprintf(stderr, "senet: error: %s\n", msg.c_str());
+    return 1;
+  }
+}

@@ -1,0 +1,103 @@
+#pragma once
+/// \file weights.hpp
+/// Strict loading and saving of a whole model's parameters and buffers as safetensors, by the
+/// dotted PyTorch names `Module::visit_parameters` gives (`layer1.0.se.fc1.weight`).
+
+#include <algorithm>
+#include <cstddef>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "senet/core/error.hpp"
+#include "senet/core/tensor.hpp"
+#include "senet/io/safetensors.hpp"
+#include "senet/layers/module.hpp"
+
+namespace senet {
+
+/// Loads every parameter and buffer of `model` from the safetensors file at `path`.
+///
+/// Strict: each visited name must be a floating-point tensor in the file with exactly the
+/// visited tensor's shape, and the file must hold no other floating-point tensor. Integer
+/// tensors (PyTorch's `num_batches_tracked`, I64) are ignored. All problems are collected and
+/// thrown as one `senet::Error` that starts with `path` and lists every missing key (with the
+/// expected shape), every unexpected key (with its shape) and every mis-shaped key as
+/// `key: expected [a, b], got [c, d]`. The model is modified only when the whole load succeeds.
+/// F64, F32, F16 and BF16 tensors are converted to `T`.
+template <class T>
+void load_weights(Module<T>& model, const std::string& path) {
+  const SafetensorsFile file = SafetensorsFile::open(path);
+
+  struct Target {
+    std::string name;
+    Tensor<T>* tensor;
+  };
+  std::vector<Target> targets;
+  std::set<std::string> visited;
+  std::vector<std::string> missing, wrong_dtype, misshaped, duplicated, unexpected;
+  model.visit_parameters(ParameterVisitor<T>([&](const std::string& name, Tensor<T>& t, ParameterKind) {
+    if (!visited.insert(name).second) {
+      duplicated.push_back(name);  // a bug in the model, but reported with the rest
+      return;
+    }
+    if (!file.contains(name)) {
+      missing.push_back(name + " (expected " + to_string(t.shape()) + ")");
+      return;
+    }
+    const SafetensorsEntry& e = file.entry(name);
+    if (!file.is_floating(name)) {
+      wrong_dtype.push_back(name + ": dtype " + e.dtype + " is not floating point (expected " +
+                            to_string(t.shape()) + ")");
+      return;
+    }
+    if (e.shape != t.shape()) {
+      misshaped.push_back(name + ": expected " + to_string(t.shape()) + ", got " + to_string(e.shape));
+      return;
+    }
+    targets.push_back({name, &t});
+  }));
+  for (const std::string& key : file.keys())
+    if (!visited.count(key) && file.is_floating(key)) unexpected.push_back(key + " " + to_string(file.entry(key).shape));
+
+  const std::size_t problems =
+      missing.size() + unexpected.size() + misshaped.size() + wrong_dtype.size() + duplicated.size();
+  if (problems != 0) {
+    std::string msg = path + ": cannot load weights into the model: " + std::to_string(problems) +
+                      (problems == 1 ? " problem" : " problems");
+    const auto list = [&msg](const char* what, const std::vector<std::string>& items) {
+      for (const std::string& item : items) msg += std::string("\n  ") + what + item;
+    };
+    list("missing key: ", missing);
+    list("unexpected key: ", unexpected);
+    list("mis-shaped key: ", misshaped);
+    list("wrong dtype: ", wrong_dtype);
+    list("model visits this name twice: ", duplicated);
+    throw Error(msg);
+  }
+
+  // Read everything before touching the model, so a read failure (a file changed since it was
+  // opened) leaves it as it was. Copy into the existing buffers rather than replacing them, so
+  // anything a layer derived from their storage stays valid.
+  std::vector<Tensor<T>> staged;
+  staged.reserve(targets.size());
+  for (const Target& target : targets) staged.push_back(file.read<T>(target.name));
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    std::copy(staged[i].begin(), staged[i].end(), targets[i].tensor->begin());
+}
+
+/// Writes every parameter and buffer of `model` to a safetensors file at `path` (F32 for float,
+/// F64 for double), named as `visit_parameters` names them, with optional `metadata`. Throws
+/// `senet::Error` if the file cannot be written or the model visits a name twice.
+template <class T>
+void save_weights(const Module<T>& model, const std::string& path,
+                  const std::map<std::string, std::string>& metadata = {}) {
+  std::vector<std::pair<std::string, const Tensor<T>*>> tensors;
+  model.visit_parameters(ConstParameterVisitor<T>(
+      [&](const std::string& name, const Tensor<T>& t, ParameterKind) { tensors.emplace_back(name, &t); }));
+  write_safetensors(path, tensors, metadata);
+}
+
+}  // namespace senet

@@ -1,0 +1,37 @@
+// Full-size seresnet50 and legacy_seresnet50 (random weights, randomised BN statistics) against
+// PyTorch. The data (~110 MB a model) is generated at test time by
+// tests/fixtures/make_full_parity.py into $SENET_FULL_PARITY_DIR; without python3-torch the
+// generator skips and so do these tests.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "senet/io/npy.hpp"
+#include "senet/io/weights.hpp"
+#include "senet/models/zoo.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+void check_full_parity(const std::string& name) {
+  const char* dir = std::getenv("SENET_FULL_PARITY_DIR");
+  if (!dir) GTEST_SKIP() << "SENET_FULL_PARITY_DIR is not set (run through ctest)";
+  const std::string base = std::string(dir) + "/" + name;
+  if (!std::filesystem::exists(base + ".output.npy"))
+    GTEST_SKIP() << "no PyTorch reference at " << base << ".* (python3-torch missing? see scripts/test.sh)";
+  auto model = senet::create_model<float>(name);
+  senet::load_weights(*model, base + ".safetensors");
+  const auto x = senet::read_npy<float>(base + ".input.npy");
+  const auto expected = senet::read_npy<float>(base + ".output.npy");
+  const auto y = model->forward(x);
+  ASSERT_EQ(y.shape(), expected.shape());
+  const double err = senet::test::relative_error(y, expected);
+  std::printf("[ parity   ] %s float32 224x224: max |senet - torch| / max |torch| = %.2e\n", name.c_str(), err);
+  EXPECT_LE(err, senet::test::parity_tolerance<float>());
+}
+
+TEST(FullParity, Seresnet50) { check_full_parity("seresnet50"); }
+TEST(FullParity, LegacySeresnet50) { check_full_parity("legacy_seresnet50"); }
+
+}  // namespace

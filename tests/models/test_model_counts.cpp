@@ -1,0 +1,82 @@
+// Exact parameter counts and MACs against the published integers (paper-facts §4, timm/fvcore),
+// and the checkpoint names of both the timm and the legacy forms.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "senet/models/zoo.hpp"
+
+namespace {
+
+TEST(ModelCounts, ParametersMatchPublishedCounts) {
+  const std::map<std::string, std::int64_t> expected = {
+      {"resnet50", 25'557'032},          {"resnet101", 44'549'160},        {"resnet152", 60'192'808},
+      {"seresnet18", 11'779'624},        {"seresnet34", 21'960'416},       {"seresnet50", 28'088'024},
+      {"seresnet101", 49'326'872},       {"seresnet152", 66'821'848},      {"legacy_seresnet18", 11'778'592},
+      {"legacy_seresnet34", 21'958'868}, {"legacy_seresnet50", 28'088'024}, {"legacy_seresnet101", 49'326'872},
+      {"legacy_seresnet152", 66'821'848},
+      // torchvision's resnet18 / resnet34 (11.69M / 21.80M in its model table)
+      {"resnet18", 11'689'512},          {"resnet34", 21'797'672}};
+  for (const auto& [name, params] : expected) {
+    auto model = senet::create_model<float>(name);
+    EXPECT_EQ(count_parameters(*model), params) << name;
+  }
+}
+
+TEST(ModelCounts, MacsMatchTimmAndTheCaffeTopology) {
+  EXPECT_EQ(senet::create_model<float>("seresnet50")->total_macs(224), 4'091'699'200);
+  EXPECT_EQ(senet::create_model<float>("legacy_seresnet50")->total_macs(224), 3'860'488'192);
+  EXPECT_EQ(senet::create_model<float>("resnet50")->total_macs(224), 4'089'184'256);
+  // MACs scale with the batch.
+  EXPECT_EQ(senet::create_model<float>("resnet50")->total_macs(224, 3), 3 * 4'089'184'256LL);
+}
+
+TEST(ModelCounts, EveryRegisteredNameBuilds) {
+  EXPECT_EQ(senet::model_names().size(), 15u);
+  for (const auto& name : senet::model_names()) EXPECT_EQ(senet::create_model<double>(name, 7)->num_classes(), 7);
+  EXPECT_THROW(senet::create_model<float>("seresnet51"), senet::Error);
+}
+
+std::map<std::string, senet::Shape> shapes_of(const std::string& name) {
+  std::map<std::string, senet::Shape> out;
+  for (auto& [key, shape] : senet::parameter_shapes(*senet::create_model<float>(name))) out[key] = shape;
+  return out;
+}
+
+TEST(ModelCounts, TimmNames) {
+  const auto s = shapes_of("seresnet50");
+  EXPECT_EQ(s.at("conv1.weight"), (senet::Shape{64, 3, 7, 7}));
+  EXPECT_EQ(s.at("bn1.running_var"), (senet::Shape{64}));
+  EXPECT_EQ(s.at("layer1.0.se.fc1.weight"), (senet::Shape{16, 256, 1, 1}));
+  EXPECT_EQ(s.at("layer4.2.se.fc2.bias"), (senet::Shape{2048}));
+  EXPECT_EQ(s.at("layer2.0.downsample.0.weight"), (senet::Shape{512, 256, 1, 1}));
+  EXPECT_EQ(s.at("layer2.0.downsample.1.running_mean"), (senet::Shape{512}));
+  EXPECT_EQ(s.at("fc.weight"), (senet::Shape{1000, 2048}));
+  EXPECT_EQ(s.count("layer1.1.downsample.0.weight"), 0u);
+  // timm rounds SE widths up to a multiple of 8: 64 / 16 = 4 becomes 8.
+  EXPECT_EQ(shapes_of("seresnet18").at("layer1.0.se.fc1.weight"), (senet::Shape{8, 64, 1, 1}));
+}
+
+TEST(ModelCounts, LegacyNames) {
+  const auto s = shapes_of("legacy_seresnet50");
+  EXPECT_EQ(s.at("layer0.conv1.weight"), (senet::Shape{64, 3, 7, 7}));
+  EXPECT_EQ(s.at("layer0.bn1.weight"), (senet::Shape{64}));
+  EXPECT_EQ(s.at("layer3.5.se_module.fc1.weight"), (senet::Shape{64, 1024, 1, 1}));
+  EXPECT_EQ(s.at("last_linear.bias"), (senet::Shape{1000}));
+  EXPECT_EQ(s.count("fc.weight"), 0u);
+  // Caffe keeps C // 16: 64 / 16 = 4.
+  EXPECT_EQ(shapes_of("legacy_seresnet18").at("layer1.0.se_module.fc1.weight"), (senet::Shape{4, 64, 1, 1}));
+}
+
+TEST(ModelCounts, SummaryShapes) {
+  const auto rows = senet::create_model<float>("legacy_seresnet50")->summary(224);
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.front().name, "layer0.conv1");
+  EXPECT_EQ(rows.front().output_shape, (senet::Shape{1, 64, 112, 112}));
+  EXPECT_EQ(rows[2].name, "pool0");
+  EXPECT_EQ(rows[2].output_shape, (senet::Shape{1, 64, 56, 56}));  // ceil mode: (112 - 3) / 2 rounded up + 1
+  EXPECT_EQ(rows.back().name, "last_linear");
+  EXPECT_EQ(rows.back().output_shape, (senet::Shape{1, 1000}));
+}
+
+}  // namespace

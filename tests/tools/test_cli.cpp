@@ -1,0 +1,148 @@
+// The senet tool as a user runs it: every command, every exit status (0 success, 1 bad input,
+// 2 usage), and `run` producing exactly what the library computes in-process.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "senet/io/npy.hpp"
+#include "senet/io/weights.hpp"
+#include "senet/models/random_init.hpp"
+#include "senet/models/zoo.hpp"
+#include "test_util.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int status;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("senet_cli_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    // A small registered model with seeded weights, saved as a user's checkpoint would be.
+    auto model = senet::create_model<float>("seresnet18", 10);
+    senet::randomize_parameters(*model, 3);
+    senet::save_weights(*model, path("seresnet18.safetensors"));
+    senet::Tensor<float> x({2, 3, 40, 40});
+    for (senet::Index i = 0; i < x.size(); ++i) x[i] = float(std::sin(0.1 * double(i)));
+    senet::write_npy(path("x.npy"), x);
+    senet::write_npy(path("y_expected.npy"), model->forward(x));
+    senet::write_npy(path("x4.npy"), senet::Tensor<float>({1, 4, 40, 40}));
+    const std::string w = slurp(path("seresnet18.safetensors"));
+    std::ofstream(path("truncated.safetensors"), std::ios::binary) << w.substr(0, w.size() / 2);
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  static std::string path(const std::string& name) { return (dir_ / name).string(); }
+
+  static Result run(const std::string& args) {
+    const std::string cmd =
+        std::string(SENET_CLI) + " " + args + " >" + path("out.txt") + " 2>" + path("err.txt") + " </dev/null";
+    const int raw = std::system(cmd.c_str());
+    return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(path("out.txt")), slurp(path("err.txt"))};
+  }
+  /// A bad-input failure: status 1 and exactly one `senet: error:` line mentioning `what`.
+  static void expect_error(const std::string& args, const std::string& what) {
+    const Result r = run(args);
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.err;
+    EXPECT_EQ(r.err.rfind("senet: error: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(what), std::string::npos) << "expected '" << what << "' in: " << r.err;
+  }
+  static void expect_usage(const std::string& args) {
+    const Result r = run(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find("usage: senet"), std::string::npos) << r.err;
+  }
+  static inline fs::path dir_;
+};
+
+TEST_F(Cli, ModelsListsEveryArchitecture) {
+  const Result r = run("models");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const auto& name : senet::model_names()) EXPECT_NE(r.out.find(name), std::string::npos) << name;
+}
+
+TEST_F(Cli, RunWritesTheLibrarysLogits) {
+  const Result r = run("run --model seresnet18 --weights " + path("seresnet18.safetensors") + " --input " +
+                       path("x.npy") + " --output " + path("y.npy") + " --threads 1");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto y = senet::read_npy<float>(path("y.npy"));
+  const auto expected = senet::read_npy<float>(path("y_expected.npy"));
+  ASSERT_EQ(y.shape(), (senet::Shape{2, 10}));  // classes taken from the checkpoint's fc.weight
+  EXPECT_LE(senet::test::relative_error(y, expected), 1e-6);
+}
+
+TEST_F(Cli, SummaryJsonHasExactTotals) {
+  Result r = run("summary --model seresnet50 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("params").get<std::int64_t>(), 28'088'024);
+  EXPECT_EQ(j.at("macs").get<std::int64_t>(), 4'091'699'200);
+  r = run("summary --model legacy_seresnet50 --json");
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("macs").get<std::int64_t>(), 3'860'488'192);
+  r = run("summary --model resnet50");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("25,557,032"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("layer4.2.conv3"), std::string::npos);
+}
+
+TEST_F(Cli, BenchJsonReportsTimings) {
+  const Result r = run("bench --model seresnet18 --size 64 --batch 2 --iters 3 --threads 1 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j.at("median_ms").get<double>(), 0.0);
+  EXPECT_NEAR(j.at("ms_per_image").get<double>(), j.at("median_ms").get<double>() / 2, 1e-9);
+  EXPECT_GT(j.at("gflops").get<double>(), 0.0);
+  EXPECT_EQ(run("bench --model seresnet18 --size 64 --iters 1").status, 0);
+}
+
+TEST_F(Cli, UsageErrorsExitTwo) {
+  expect_usage("");
+  expect_usage("frobnicate");
+  expect_usage("models --json");
+  expect_usage("run --model seresnet18");                            // missing --weights etc.
+  expect_usage("summary --model seresnet50 --size");                 // option without value
+  expect_usage("summary --model seresnet50 --size abc");
+  expect_usage("summary --model seresnet50 --size 0");
+  expect_usage("bench --model seresnet50 --colour blue");
+}
+
+TEST_F(Cli, BadInputsExitOneWithOneLine) {
+  const std::string w = path("seresnet18.safetensors"), x = path("x.npy"), y = path("never.npy");
+  expect_error("summary --model seresnet51", "unknown model 'seresnet51'");
+  expect_error("run --model seresnet18 --weights " + path("missing.safetensors") + " --input " + x + " --output " + y,
+               "missing.safetensors");
+  expect_error("run --model seresnet18 --weights " + path("truncated.safetensors") + " --input " + x + " --output " + y,
+               "truncated.safetensors");
+  // Another architecture's checkpoint: missing and unexpected keys are named.
+  expect_error("run --model legacy_seresnet18 --weights " + w + " --input " + x + " --output " + y, "layer0.conv1.weight");
+  expect_error("run --model seresnet34 --weights " + w + " --input " + x + " --output " + y, "layer1.2");
+  expect_error("run --model seresnet18 --weights " + w + " --input " + path("x4.npy") + " --output " + y,
+               "expected 3 input channels, got 4");
+  expect_error("run --model seresnet18 --weights " + w + " --input " + w + " --output " + y, "seresnet18.safetensors");
+  expect_error("run --model seresnet18 --weights " + w + " --input " + path("nothing.npy") + " --output " + y,
+               "nothing.npy");
+  EXPECT_FALSE(fs::exists(y));
+}
+
+}  // namespace
