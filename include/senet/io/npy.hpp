@@ -73,11 +73,12 @@ class LiteralParser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    std::string shown = s_.substr(0, 200);
+    const std::string trimmed = s_.substr(0, s_.find_last_not_of(" \t\r\n") + 1);
+    std::string shown = trimmed.substr(0, 200);
     for (char& c : shown)
       if (!std::isprint(static_cast<unsigned char>(c))) c = '?';
     throw Error(cat(path_, ": .npy header is not a valid Python literal: ", what, " at offset ", pos_, " in \"",
-                    shown, s_.size() > 200 ? "...\"" : "\""));
+                    shown, trimmed.size() > 200 ? "...\"" : "\""));
   }
   void skip_space() {
     while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
@@ -330,8 +331,8 @@ Tensor<T> read_npy(const std::string& path) {
     else
       throw Error(detail::cat(path, ": unexpected key '", k, "' in the .npy header"));
   }
-  check(descr && fortran && shape_value, path,
-        ": .npy header lacks one of 'descr', 'fortran_order' and 'shape'");
+  for (const auto& [value, key] : {std::pair{descr, "descr"}, {fortran, "fortran_order"}, {shape_value, "shape"}})
+    check(value != nullptr, path, ": .npy header has no '", key, "'");
   check(descr->kind == PyValue::Kind::string, path, ": .npy 'descr' is ", np::kind_name(descr->kind),
         ", not a dtype string (structured dtypes are not supported)");
   check(fortran->kind == PyValue::Kind::boolean, path, ": .npy 'fortran_order' is ",

@@ -276,7 +276,11 @@ class SafetensorsFile {
     try {
       json = nlohmann::json::parse(header, on_event);
     } catch (const nlohmann::json::exception& e) {
-      throw Error(path + ": header is not valid JSON: " + e.what());
+      // The parser quotes the bytes it choked on; keep the message printable.
+      std::string what = e.what();
+      for (char& c : what)
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) c = '?';
+      throw Error(path + ": header is not valid JSON: " + what);
     }
     check(json.is_object(), path, ": header is a JSON ", json.type_name(), ", not an object");
     check(duplicate.empty(), path, ": header names tensor '", duplicate, "' more than once");

@@ -1,6 +1,7 @@
 #pragma once
 /// \file pooling.hpp
-/// Pooling layers: `MaxPool2d<T>`, `AvgPool2d<T>` (PyTorch's padding and ceil-mode rules) and
+/// Pooling layers: `MaxPool2d<T>`, `AvgPool2d<T>` (PyTorch's padding and ceil-mode rules),
+/// `AdaptiveAvgPool2d<T>` and
 /// the global `GlobalAvgPool2d<T>` / `GlobalMaxPool2d<T>` ([N, C, H, W] -> [N, C]).
 
 #include "senet/layers/module.hpp"
@@ -63,6 +64,28 @@ class AvgPool2d : public detail::PoolingLayer<T> {
 
  private:
   Pool2dParams params_;
+};
+
+/// Adaptive average pooling to a fixed output size, as `torch.nn.AdaptiveAvgPool2d((OH, OW))`.
+template <class T>
+class AdaptiveAvgPool2d : public detail::PoolingLayer<T> {
+ public:
+  AdaptiveAvgPool2d(Index output_h, Index output_w) : output_h_(output_h), output_w_(output_w) {
+    check(output_h >= 1 && output_w >= 1, "AdaptiveAvgPool2d: output size must be positive");
+  }
+  Tensor<T> forward(const Tensor<T>& x) const override {
+    Tensor<T> y(output_shape(x.shape()));
+    adaptive_avg_pool2d(x, y);
+    return y;
+  }
+  Shape output_shape(const Shape& input) const override {
+    check(input.size() == 4, "AdaptiveAvgPool2d: input must be [N, C, H, W], got ", to_string(input));
+    return {input[0], input[1], output_h_, output_w_};
+  }
+  std::string type_name() const override { return "AdaptiveAvgPool2d"; }
+
+ private:
+  Index output_h_, output_w_;
 };
 
 /// Mean over each plane: [N, C, H, W] -> [N, C] (timm's `SelectAdaptivePool2d('avg', flatten=True)`).

@@ -14,7 +14,7 @@ namespace senet {
 template <class T>
 void channel_affine_inplace(Tensor<T>& x, const T* scale, const T* shift) {
   check(x.rank() >= 2, "channel_affine: input must be [N, C, ...], got ", to_string(x.shape()));
-  const Index N = x.dim(0), C = x.dim(1), plane = N * C ? x.size() / (N * C) : 0;
+  const Index N = x.dim(0), C = x.dim(1), plane = (N * C != 0) ? x.size() / (N * C) : 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (x.size() > 65536)
 #endif

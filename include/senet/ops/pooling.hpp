@@ -105,6 +105,30 @@ void avg_pool2d(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
   }
 }
 
+/// Adaptive average pooling to `[N, C, OH, OW]` (`y`'s shape), PyTorch's windows: output cell `i`
+/// averages input rows `floor(i * H / OH)` to `ceil((i + 1) * H / OH)` (exclusive), likewise columns.
+template <class T>
+void adaptive_avg_pool2d(const Tensor<T>& x, Tensor<T>& y) {
+  check(x.rank() == 4 && y.rank() == 4 && x.dim(0) == y.dim(0) && x.dim(1) == y.dim(1) && y.dim(2) >= 1 &&
+            y.dim(3) >= 1,
+        "adaptive_avg_pool2d: cannot pool ", to_string(x.shape()), " to ", to_string(y.shape()));
+  const Index planes = x.dim(0) * x.dim(1), H = x.dim(2), W = x.dim(3), OH = y.dim(2), OW = y.dim(3);
+  for (Index pl = 0; pl < planes; ++pl) {
+    const T* src = x.data() + pl * H * W;
+    T* dst = y.data() + pl * OH * OW;
+    for (Index oh = 0; oh < OH; ++oh) {
+      const Index h0 = oh * H / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
+      for (Index ow = 0; ow < OW; ++ow) {
+        const Index w0 = ow * W / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
+        T sum = 0;
+        for (Index ih = h0; ih < h1; ++ih)
+          for (Index iw = w0; iw < w1; ++iw) sum += src[ih * W + iw];
+        dst[oh * OW + ow] = sum / static_cast<T>((h1 - h0) * (w1 - w0));
+      }
+    }
+  }
+}
+
 /// Mean over each H x W plane: `x` [N, C, H, W] -> `y` [N, C] (any shape of N*C elements).
 template <class T>
 void global_avg_pool(const Tensor<T>& x, Tensor<T>& y) {

@@ -1,0 +1,212 @@
+// Tests of senet/ops/activation.hpp: element-wise activations against the std:: formulas
+// (evaluated in long double) over a sweep that includes huge and infinite inputs, and the
+// row-wise softmax (normalisation, shift invariance, overflow safety, a hand-checked case).
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "senet/ops/activation.hpp"
+
+namespace {
+
+using senet::Index;
+using senet::Tensor;
+
+template <class T>
+class ActivationTest : public ::testing::Test {};
+using Scalars = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(ActivationTest, Scalars);
+
+// -20 .. 20 in steps of 1/8 (exact), then magnitudes where exp over/underflows in float and in
+// double, the extremes of T, infinities, signed zeros and subnormals.
+template <class T>
+std::vector<T> sweep_values() {
+  std::vector<T> v;
+  for (int i = -160; i <= 160; ++i) v.push_back(T(i) / T(8));
+  for (T m : {T(0.001), T(15), T(30), T(50), T(87), T(88), T(89), T(100), T(500), T(700), T(709), T(710), T(1000),
+              std::numeric_limits<T>::max(), std::numeric_limits<T>::infinity(), std::numeric_limits<T>::min(),
+              std::numeric_limits<T>::denorm_min()}) {
+    v.push_back(m);
+    v.push_back(-m);
+  }
+  v.push_back(T(0));
+  v.push_back(-T(0));
+  return v;
+}
+
+// |a - b| <= 8 ulp of b, or below the smallest normal (where float/double results are subnormal).
+template <class T>
+void expect_close(T actual, long double exact, T input, const char* what) {
+  const T expected = T(exact);
+  if (std::isinf(expected)) {
+    EXPECT_EQ(actual, expected) << what << "(" << input << ")";
+    return;
+  }
+  const T tol = 8 * std::numeric_limits<T>::epsilon() * std::abs(expected) + std::numeric_limits<T>::min();
+  EXPECT_NEAR(actual, expected, tol) << what << "(" << input << ")";
+}
+
+TYPED_TEST(ActivationTest, ReluMatchesFormula) {
+  using T = TypeParam;
+  std::vector<T> x = sweep_values<T>();
+  const std::vector<T> in = x;
+  senet::relu_inplace(x.data(), Index(x.size()));
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    EXPECT_EQ(x[i], std::max(in[i], T(0))) << "relu(" << in[i] << ")";
+    EXPECT_FALSE(std::signbit(x[i]) && x[i] != 0) << "relu(" << in[i] << ")";
+  }
+}
+
+TYPED_TEST(ActivationTest, SigmoidMatchesFormula) {
+  using T = TypeParam;
+  std::vector<T> x = sweep_values<T>();
+  const std::vector<T> in = x;
+  senet::sigmoid_inplace(x.data(), Index(x.size()));
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    ASSERT_FALSE(std::isnan(x[i])) << "sigmoid(" << in[i] << ")";
+    EXPECT_GE(x[i], T(0)) << "sigmoid(" << in[i] << ")";
+    EXPECT_LE(x[i], T(1)) << "sigmoid(" << in[i] << ")";
+    const long double exact = 1.0L / (1.0L + std::exp(-static_cast<long double>(in[i])));
+    expect_close(x[i], exact, in[i], "sigmoid");
+  }
+}
+
+TYPED_TEST(ActivationTest, SigmoidSaturatesWithoutNaN) {
+  using T = TypeParam;
+  T v[] = {T(100), T(-100), T(1000), T(-1000), std::numeric_limits<T>::infinity(),
+           -std::numeric_limits<T>::infinity(), T(0)};
+  senet::sigmoid_inplace(v, 7);
+  for (T s : v) EXPECT_TRUE(std::isfinite(s)) << s;
+  EXPECT_EQ(v[0], T(1));
+  EXPECT_LT(v[1], T(1e-40));  // exact value 3.7e-44
+  EXPECT_GE(v[1], T(0));
+  EXPECT_EQ(v[2], T(1));
+  EXPECT_EQ(v[3], T(0));
+  EXPECT_EQ(v[4], T(1));
+  EXPECT_EQ(v[5], T(0));
+  EXPECT_EQ(v[6], T(0.5));
+}
+
+TYPED_TEST(ActivationTest, TanhMatchesFormula) {
+  using T = TypeParam;
+  std::vector<T> x = sweep_values<T>();
+  const std::vector<T> in = x;
+  senet::tanh_inplace(x.data(), Index(x.size()));
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    ASSERT_FALSE(std::isnan(x[i])) << "tanh(" << in[i] << ")";
+    expect_close(x[i], std::tanh(static_cast<long double>(in[i])), in[i], "tanh");
+  }
+  T big[] = {T(1000), T(-1000)};
+  senet::tanh_inplace(big, 2);
+  EXPECT_EQ(big[0], T(1));
+  EXPECT_EQ(big[1], T(-1));
+}
+
+// LIBRARY BUG (reported): torch.relu(NaN) is NaN (clamp_min propagates NaN); senet's
+// `x > 0 ? x : 0` maps NaN to 0, hiding a NaN produced upstream. Reproducer: relu_inplace on
+// {NaN} gives 0. (sigmoid and tanh propagate NaN already.)
+TYPED_TEST(ActivationTest, ActivationsPropagateNaNLikePyTorch) {
+  using T = TypeParam;
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  T s = nan, t = nan, r = nan;
+  senet::sigmoid_inplace(&s, 1);
+  senet::tanh_inplace(&t, 1);
+  EXPECT_TRUE(std::isnan(s));
+  EXPECT_TRUE(std::isnan(t));
+  senet::relu_inplace(&r, 1);
+  EXPECT_TRUE(std::isnan(r)) << "relu(NaN) = " << r;
+}
+
+TYPED_TEST(ActivationTest, EmptyRangeIsANoOp) {
+  using T = TypeParam;
+  T v = T(-3);
+  senet::relu_inplace(&v, 0);
+  senet::sigmoid_inplace(&v, 0);
+  senet::tanh_inplace(&v, 0);
+  EXPECT_EQ(v, T(-3));
+}
+
+// softmax([0, ln 3]) = [1, 3] / 4.
+TYPED_TEST(ActivationTest, SoftmaxHandChecked) {
+  using T = TypeParam;
+  Tensor<T> x({1, 2});
+  x[0] = T(0);
+  x[1] = std::log(T(3));
+  senet::softmax_rows_inplace(x);
+  const T tol = 4 * std::numeric_limits<T>::epsilon();
+  EXPECT_NEAR(x[0], T(0.25), tol);
+  EXPECT_NEAR(x[1], T(0.75), tol);
+}
+
+TYPED_TEST(ActivationTest, SoftmaxMatchesNaiveAndRowsSumToOne) {
+  using T = TypeParam;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<T> dist(T(-10), T(10));
+  const T tol = 16 * std::numeric_limits<T>::epsilon();
+  for (const auto& rc : {std::pair<Index, Index>{1, 1}, {3, 1}, {1, 7}, {4, 10}, {2, 1000}}) {
+    Tensor<T> x({rc.first, rc.second});
+    for (T& v : x) v = dist(rng);
+    const Tensor<T> in = x;
+    senet::softmax_rows_inplace(x);
+    for (Index r = 0; r < rc.first; ++r) {
+      long double denom = 0, sum = 0;
+      for (Index c = 0; c < rc.second; ++c) denom += std::exp(static_cast<long double>(in.at({r, c})));
+      for (Index c = 0; c < rc.second; ++c) {
+        const T p = x.at({r, c});
+        EXPECT_GT(p, T(0));
+        EXPECT_LE(p, T(1));
+        EXPECT_NEAR(p, T(std::exp(static_cast<long double>(in.at({r, c}))) / denom), tol) << r << "," << c;
+        sum += p;
+      }
+      EXPECT_NEAR(static_cast<T>(sum), T(1), tol * T(rc.second > 10 ? 10 : 1)) << "row " << r;
+    }
+  }
+}
+
+// Adding a constant to a row changes nothing. Logits are multiples of 1/64 in [-8, 8] and the
+// constant is 37, so x + 37 is exact in float and every x - max(x) is bit-identical.
+TYPED_TEST(ActivationTest, SoftmaxInvariantToAddingAConstant) {
+  using T = TypeParam;
+  std::mt19937 rng(12);
+  std::uniform_int_distribution<int> dist(-512, 512);
+  Tensor<T> x({3, 9});
+  for (T& v : x) v = T(dist(rng)) / T(64);
+  Tensor<T> shifted = x;
+  for (T& v : shifted) v += T(37);
+  senet::softmax_rows_inplace(x);
+  senet::softmax_rows_inplace(shifted);
+  for (Index i = 0; i < x.size(); ++i) EXPECT_EQ(x[i], shifted[i]) << i;
+}
+
+TYPED_TEST(ActivationTest, SoftmaxHandlesHugeLogits) {
+  using T = TypeParam;
+  Tensor<T> x({3, 3});
+  const T rows[3][3] = {{1000, 999, 998}, {-1000, 0, 1000}, {1000, 1000, 1000}};
+  for (Index r = 0; r < 3; ++r)
+    for (Index c = 0; c < 3; ++c) x.at({r, c}) = rows[r][c];
+  senet::softmax_rows_inplace(x);
+  for (T v : x) EXPECT_TRUE(std::isfinite(v)) << v;
+  // [1, e^-1, e^-2] / (1 + e^-1 + e^-2).
+  const long double d = 1.0L + std::exp(-1.0L) + std::exp(-2.0L);
+  const T tol = 8 * std::numeric_limits<T>::epsilon();
+  EXPECT_NEAR(x.at({0, 0}), T(1.0L / d), tol);
+  EXPECT_NEAR(x.at({0, 1}), T(std::exp(-1.0L) / d), tol);
+  EXPECT_NEAR(x.at({0, 2}), T(std::exp(-2.0L) / d), tol);
+  EXPECT_EQ(x.at({1, 0}), T(0));
+  EXPECT_EQ(x.at({1, 1}), T(0));  // e^-1000 underflows even in double
+  EXPECT_EQ(x.at({1, 2}), T(1));
+  for (Index c = 0; c < 3; ++c) EXPECT_NEAR(x.at({2, c}), T(1) / T(3), tol);
+}
+
+TYPED_TEST(ActivationTest, SoftmaxRejectsNonMatrix) {
+  using T = TypeParam;
+  Tensor<T> x({2, 3, 1}), v({6});
+  EXPECT_THROW(senet::softmax_rows_inplace(x), senet::Error);
+  EXPECT_THROW(senet::softmax_rows_inplace(v), senet::Error);
+}
+
+}  // namespace

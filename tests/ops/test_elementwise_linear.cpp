@@ -1,0 +1,204 @@
+// Tests of senet/ops/elementwise.hpp (per-channel affine, per-channel scale, residual add) and
+// senet/ops/linear.hpp (the batched fully connected GEMM) against hand-written loops.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "senet/ops/elementwise.hpp"
+#include "senet/ops/linear.hpp"
+
+namespace {
+
+using senet::Index;
+using senet::Shape;
+using senet::Tensor;
+
+template <class T>
+T tolerance();
+template <>
+float tolerance<float>() { return 1e-5f; }
+template <>
+double tolerance<double>() { return 1e-12; }
+
+template <class T>
+void fill_uniform(T* p, Index n, std::mt19937& rng) {
+  std::uniform_real_distribution<T> dist(T(-1), T(1));
+  for (Index i = 0; i < n; ++i) p[i] = dist(rng);
+}
+template <class T>
+void fill_uniform(Tensor<T>& t, std::mt19937& rng) {
+  fill_uniform(t.data(), t.size(), rng);
+}
+
+template <class T>
+class ElementwiseTest : public ::testing::Test {};
+using Scalars = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(ElementwiseTest, Scalars);
+
+// x[n, c, h, w] * scale[c] + shift[c], for 4-D inputs and for [N, C] (the BatchNorm1d-like case).
+TYPED_TEST(ElementwiseTest, ChannelAffineMatchesLoop) {
+  using T = TypeParam;
+  std::mt19937 rng(21);
+  for (const Shape& shape : {Shape{1, 1, 1, 1}, Shape{2, 3, 5, 7}, Shape{3, 16, 1, 1}, Shape{1, 8, 9, 2},
+                             Shape{4, 5}, Shape{2, 3, 4}}) {
+    Tensor<T> x(shape);
+    fill_uniform(x, rng);
+    const Index N = shape[0], C = shape[1], plane = x.size() / (N * C);
+    std::vector<T> scale(C), shift(C);
+    fill_uniform(scale.data(), C, rng);
+    fill_uniform(shift.data(), C, rng);
+    const Tensor<T> in = x;
+    senet::channel_affine_inplace(x, scale.data(), shift.data());
+    for (Index n = 0; n < N; ++n)
+      for (Index c = 0; c < C; ++c)
+        for (Index i = 0; i < plane; ++i) {
+          const Index k = (n * C + c) * plane + i;
+          // FMA contraction may round once instead of twice: allow a few ulp.
+          EXPECT_NEAR(x[k], in[k] * scale[c] + shift[c], 4 * std::numeric_limits<T>::epsilon())
+              << senet::to_string(shape) << " n=" << n << " c=" << c << " i=" << i;
+        }
+  }
+}
+
+TYPED_TEST(ElementwiseTest, ChannelAffineRejectsRank1) {
+  using T = TypeParam;
+  Tensor<T> x({5});
+  const T s[5] = {}, b[5] = {};
+  EXPECT_THROW(senet::channel_affine_inplace(x, s, b), senet::Error);
+}
+
+// Hand-expanded: x [1, 2, 1, 2] = [[1, 2], [3, 4]], scale [2, -1], shift [0.5, 10]
+// -> [[2.5, 4.5], [7, 6]].
+TYPED_TEST(ElementwiseTest, ChannelAffineHandChecked) {
+  using T = TypeParam;
+  Tensor<T> x({1, 2, 1, 2});
+  for (Index i = 0; i < 4; ++i) x[i] = T(i + 1);
+  const T scale[] = {2, -1}, shift[] = {0.5, 10};
+  senet::channel_affine_inplace(x, scale, shift);
+  const T expected[] = {2.5, 4.5, 7, 6};
+  for (Index i = 0; i < 4; ++i) EXPECT_EQ(x[i], expected[i]) << i;
+}
+
+TYPED_TEST(ElementwiseTest, ScaleChannelsMatchesLoop) {
+  using T = TypeParam;
+  std::mt19937 rng(22);
+  for (const Shape& shape : {Shape{1, 1, 1, 1}, Shape{2, 64, 5, 7}, Shape{3, 4, 1, 9}, Shape{1, 3, 13, 13}}) {
+    Tensor<T> x(shape), s({shape[0], shape[1]});
+    fill_uniform(x, rng);
+    fill_uniform(s, rng);
+    const Tensor<T> in = x;
+    senet::scale_channels_inplace(x, s);
+    const Index plane = shape[2] * shape[3];
+    for (Index i = 0; i < x.size(); ++i) EXPECT_EQ(x[i], in[i] * s[i / plane]) << senet::to_string(shape) << " " << i;
+  }
+  // The scale may be shaped [N, C, 1, 1] (the output of a 1x1 conv).
+  Tensor<T> x({2, 3, 2, 2}), s({2, 3, 1, 1});
+  x.fill(T(2));
+  for (Index i = 0; i < 6; ++i) s[i] = T(i);
+  senet::scale_channels_inplace(x, s);
+  EXPECT_EQ(x.at({1, 2, 1, 1}), T(10));
+  EXPECT_EQ(x.at({0, 1, 0, 1}), T(2));
+}
+
+TYPED_TEST(ElementwiseTest, ScaleChannelsRejectsMismatch) {
+  using T = TypeParam;
+  Tensor<T> x({2, 3, 4, 4}), wrong({2, 4}), rank2({2, 3}), s({2, 3});
+  EXPECT_THROW(senet::scale_channels_inplace(x, wrong), senet::Error);
+  EXPECT_THROW(senet::scale_channels_inplace(rank2, s), senet::Error);
+}
+
+TYPED_TEST(ElementwiseTest, AddMatchesLoop) {
+  using T = TypeParam;
+  std::mt19937 rng(23);
+  for (const Shape& shape : {Shape{1}, Shape{1, 1, 1, 1}, Shape{2, 3, 5, 7}, Shape{4, 10}}) {
+    Tensor<T> y(shape), x(shape);
+    fill_uniform(y, rng);
+    fill_uniform(x, rng);
+    const Tensor<T> before = y;
+    senet::add_inplace(y, x);
+    for (Index i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], before[i] + x[i]) << i;
+  }
+}
+
+TYPED_TEST(ElementwiseTest, AddRejectsShapeMismatch) {
+  using T = TypeParam;
+  Tensor<T> y({2, 3, 4, 4}), other({2, 3, 4, 5});
+  EXPECT_THROW(senet::add_inplace(y, other), senet::Error);
+  // Same element count, different shape: still an error.
+  Tensor<T> a({2, 3}), b({3, 2}), flat({6});
+  EXPECT_THROW(senet::add_inplace(a, b), senet::Error);
+  EXPECT_THROW(senet::add_inplace(a, flat), senet::Error);
+}
+
+// linear: y[n, o] = sum_i x[n, i] * w[o, i] + bias[o], accumulated in long double.
+template <class T>
+void check_linear(Index N, Index in, Index out, bool bias, bool conv_weight, bool image_input, std::mt19937& rng) {
+  Tensor<T> x(image_input ? Shape{N, in, 1, 1} : Shape{N, in});
+  Tensor<T> w(conv_weight ? Shape{out, in, 1, 1} : Shape{out, in});
+  std::vector<T> b(static_cast<std::size_t>(out));
+  fill_uniform(x, rng);
+  fill_uniform(w, rng);
+  fill_uniform(b.data(), out, rng);
+  Tensor<T> y({N, out});
+  y.fill(std::numeric_limits<T>::quiet_NaN());
+  senet::linear(x, w, bias ? b.data() : nullptr, y);
+  std::ostringstream what;
+  what << "N=" << N << " in=" << in << " out=" << out << " bias=" << bias << " conv_weight=" << conv_weight
+       << " image_input=" << image_input;
+  std::vector<long double> ref(static_cast<std::size_t>(N * out));
+  long double max_ref = 1;
+  for (Index n = 0; n < N; ++n)
+    for (Index o = 0; o < out; ++o) {
+      long double acc = bias ? b[o] : 0;
+      for (Index i = 0; i < in; ++i) acc += static_cast<long double>(x[n * in + i]) * w[o * in + i];
+      ref[n * out + o] = acc;
+      max_ref = std::max(max_ref, std::abs(acc));
+    }
+  for (Index k = 0; k < N * out; ++k)
+    ASSERT_NEAR(y[k], T(ref[k]), tolerance<T>() * T(max_ref)) << what.str() << " element " << k;
+}
+
+TYPED_TEST(ElementwiseTest, LinearMatchesTripleLoop) {
+  using T = TypeParam;
+  std::mt19937 rng(24);
+  const Index sizes[][3] = {{1, 1, 1}, {1, 7, 1}, {1, 1, 6}, {3, 1, 5}, {2, 64, 4}, {5, 4, 64},
+                            {4, 33, 17}, {8, 2048, 10}, {1, 512, 1000}};
+  for (const auto& s : sizes)
+    for (int variant = 0; variant < 8; ++variant)
+      check_linear<T>(s[0], s[1], s[2], variant & 1, (variant & 2) != 0, (variant & 4) != 0, rng);
+}
+
+// Hand-expanded: x = [[1, 2, 3]], w = [[1, 0, -1], [2, 2, 2]], bias [10, -1]
+// -> [1 - 3 + 10, 2 + 4 + 6 - 1] = [8, 11].
+TYPED_TEST(ElementwiseTest, LinearHandChecked) {
+  using T = TypeParam;
+  Tensor<T> x({1, 3}), w({2, 3}), y({1, 2});
+  for (Index i = 0; i < 3; ++i) x[i] = T(i + 1);
+  const T wv[] = {1, 0, -1, 2, 2, 2};
+  for (Index i = 0; i < 6; ++i) w[i] = wv[i];
+  const T bias[] = {10, -1};
+  senet::linear(x, w, bias, y);
+  EXPECT_EQ(y[0], T(8));
+  EXPECT_EQ(y[1], T(11));
+  senet::linear(x, w, static_cast<const T*>(nullptr), y);
+  EXPECT_EQ(y[0], T(-2));
+  EXPECT_EQ(y[1], T(12));
+}
+
+TYPED_TEST(ElementwiseTest, LinearRejectsMismatchedShapes) {
+  using T = TypeParam;
+  Tensor<T> w({4, 6});
+  Tensor<T> x_wrong({2, 5}), y({2, 4});
+  EXPECT_THROW(senet::linear(x_wrong, w, static_cast<const T*>(nullptr), y), senet::Error);
+  Tensor<T> x({2, 6}), y_wrong({2, 5});
+  EXPECT_THROW(senet::linear(x, w, static_cast<const T*>(nullptr), y_wrong), senet::Error);
+  Tensor<T> x_flat({12});  // 12 elements in one row of 12, not 2 rows of 6
+  EXPECT_THROW(senet::linear(x_flat, w, static_cast<const T*>(nullptr), y), senet::Error);
+}
+
+}  // namespace
