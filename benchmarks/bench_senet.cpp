@@ -20,8 +20,8 @@ senet::Tensor<float> random_tensor(senet::Shape shape, unsigned seed = 1) {
 }
 
 void set_flops(benchmark::State& state, double macs) {
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * macs * double(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * macs * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
 // args: in channels, out channels, spatial size, kernel, stride
@@ -36,15 +36,15 @@ void BM_Conv2d(benchmark::State& state) {
 }
 BENCHMARK(BM_Conv2d)
     ->ArgNames({"C", "K", "HW", "k", "s"})
-    ->Args({3, 64, 224, 7, 2})      // stem
-    ->Args({256, 64, 56, 1, 1})     // layer1 conv1
-    ->Args({64, 64, 56, 3, 1})      // layer1 conv2
-    ->Args({64, 256, 56, 1, 1})     // layer1 conv3
-    ->Args({128, 128, 56, 3, 2})    // layer2.0 conv2 (strided)
-    ->Args({256, 256, 14, 3, 1})    // layer3 conv2
-    ->Args({1024, 256, 14, 1, 1})   // layer3 conv1
-    ->Args({512, 512, 7, 3, 1})     // layer4 conv2
-    ->Args({512, 2048, 7, 1, 1})    // layer4 conv3
+    ->Args({3, 64, 224, 7, 2})     // stem
+    ->Args({256, 64, 56, 1, 1})    // layer1 conv1
+    ->Args({64, 64, 56, 3, 1})     // layer1 conv2
+    ->Args({64, 256, 56, 1, 1})    // layer1 conv3
+    ->Args({128, 128, 56, 3, 2})   // layer2.0 conv2 (strided)
+    ->Args({256, 256, 14, 3, 1})   // layer3 conv2
+    ->Args({1024, 256, 14, 1, 1})  // layer3 conv1
+    ->Args({512, 512, 7, 3, 1})    // layer4 conv2
+    ->Args({512, 2048, 7, 1, 1})   // layer4 conv3
     ->Unit(benchmark::kMillisecond);
 
 // args: channels, spatial size, batch
@@ -80,7 +80,10 @@ void BM_Model(benchmark::State& state, const char* name) {
 }
 BENCHMARK_CAPTURE(BM_Model, resnet50, "resnet50")->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK_CAPTURE(BM_Model, seresnet50, "seresnet50")->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK_CAPTURE(BM_Model, legacy_seresnet50, "legacy_seresnet50")->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK_CAPTURE(BM_Model, legacy_seresnet50, "legacy_seresnet50")
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 
 }  // namespace
 

@@ -7,15 +7,13 @@
 //
 // Exit status: 0 success, 1 bad input (message `senet: error: ...` on stderr), 2 usage error.
 
-#include <senet/senet.hpp>
-
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <senet/senet.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -116,8 +114,8 @@ int cmd_run(const Options& opt) {
   apply_threads(opt);
   auto model = load_model(name, weights, 1000);
   const auto x = senet::read_npy<float>(input);
-  senet::check(x.rank() == 4, input, ": input must be [N, ", model->in_channels(), ", H, W], got ",
-               senet::to_string(x.shape()));
+  SENET_CHECK(x.rank() == 4, input, ": input must be [N, ", model->in_channels(), ", H, W], got ",
+              senet::to_string(x.shape()));
   const auto logits = model->forward(x);
   senet::write_npy(output, logits);
   std::fprintf(stderr, "senet: wrote %s %s\n", output.c_str(), senet::to_string(logits.shape()).c_str());
@@ -141,8 +139,11 @@ int cmd_summary(const Options& opt) {
   if (opt.has("--json")) {
     nlohmann::json layers = nlohmann::json::array();
     for (const auto& r : rows)
-      layers.push_back({{"name", r.name}, {"type", r.type}, {"output_shape", r.output_shape},
-                        {"params", r.params}, {"macs", r.macs}});
+      layers.push_back({{"name", r.name},
+                        {"type", r.type},
+                        {"output_shape", r.output_shape},
+                        {"params", r.params},
+                        {"macs", r.macs}});
     nlohmann::json j = {{"model", name}, {"size", size}, {"params", params}, {"macs", macs}, {"layers", layers}};
     std::cout << j.dump() << "\n";
     return 0;
@@ -177,10 +178,11 @@ int cmd_bench(const Options& opt) {
   const double flops = 2.0 * double(model->total_macs(size, batch));
   const double gflops = flops / (median * 1e-3) / 1e9;
   if (opt.has("--json")) {
-    nlohmann::json j = {{"model", name}, {"batch", batch}, {"size", size}, {"threads", senet::num_threads()},
-                        {"iters", iters}, {"median_ms", median}, {"min_ms", ms.front()},
-                        {"ms_per_image", median / double(batch)}, {"gflops", gflops},
-                        {"weights", weights.empty() ? "random" : weights}};
+    nlohmann::json j = {{"model", name},        {"batch", batch},
+                        {"size", size},         {"threads", senet::num_threads()},
+                        {"iters", iters},       {"median_ms", median},
+                        {"min_ms", ms.front()}, {"ms_per_image", median / double(batch)},
+                        {"gflops", gflops},     {"weights", weights.empty() ? "random" : weights}};
     std::cout << j.dump() << "\n";
   } else {
     std::printf("%s batch %ld, %ldx%ld, %d thread(s), %ld iterations%s\n", name.c_str(), batch, size, size,
@@ -205,10 +207,12 @@ int main(int argc, char** argv) {
       if (argc > 2) throw UsageError{"'models' takes no options"};
       return cmd_models();
     }
-    if (cmd == "run") return cmd_run(Options(argc, argv, {"--model", "--weights", "--input", "--output", "--threads"}, {}));
+    if (cmd == "run")
+      return cmd_run(Options(argc, argv, {"--model", "--weights", "--input", "--output", "--threads"}, {}));
     if (cmd == "summary") return cmd_summary(Options(argc, argv, {"--model", "--size", "--num-classes"}, {"--json"}));
     if (cmd == "bench")
-      return cmd_bench(Options(argc, argv, {"--model", "--weights", "--batch", "--size", "--threads", "--iters"}, {"--json"}));
+      return cmd_bench(
+          Options(argc, argv, {"--model", "--weights", "--batch", "--size", "--threads", "--iters"}, {"--json"}));
     throw UsageError{"unknown command '" + cmd + "'"};
   } catch (const UsageError& e) {
     std::fprintf(stderr, "senet: %s\n%s", e.message.c_str(), kUsage);

@@ -1,10 +1,7 @@
 // Tests of senet/io/weights.hpp: strict loading reports every problem at once and leaves the
 // model untouched on failure. Input files are built by hand, not with the writer under test.
 
-#include "senet/io/weights.hpp"
-
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <cctype>
 #include <cstdint>
@@ -12,10 +9,13 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include "senet/io/weights.hpp"
 
 namespace {
 
@@ -28,8 +28,8 @@ class TempPath {
     std::string name = std::string("senet_io_") + info->test_suite_name() + "_" + info->name();
     for (char& c : name)
       if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-    path_ = (fs::temp_directory_path() / (name + "_" + std::to_string(std::random_device{}()) + ".safetensors"))
-                .string();
+    path_ =
+        (fs::temp_directory_path() / (name + "_" + std::to_string(std::random_device{}()) + ".safetensors")).string();
   }
   ~TempPath() {
     std::error_code ec;
@@ -51,10 +51,13 @@ class Tiny : public senet::Module<T> {
   senet::Tensor<T> weight{3, 4};
   senet::Tensor<T> running_mean{3};
 
-  void visit_parameters(const senet::ParameterVisitor<T>& visit, const std::string& prefix = "") override {
+ protected:
+  void do_visit_parameters(const senet::ParameterVisitor<T>& visit, const std::string& prefix) override {
     visit(senet::join_name(prefix, "fc.weight"), weight, senet::ParameterKind::learnable);
     visit(senet::join_name(prefix, "bn.running_mean"), running_mean, senet::ParameterKind::buffer);
   }
+
+ public:
   senet::Tensor<T> forward(const senet::Tensor<T>& x) const override { return x; }
   senet::Shape output_shape(const senet::Shape& input) const override { return input; }
   std::string type_name() const override { return "Tiny"; }
@@ -71,9 +74,13 @@ template <class T>
 class Outer : public senet::Module<T> {
  public:
   Tiny<T> block;
-  void visit_parameters(const senet::ParameterVisitor<T>& visit, const std::string& prefix = "") override {
+
+ protected:
+  void do_visit_parameters(const senet::ParameterVisitor<T>& visit, const std::string& prefix) override {
     block.visit_parameters(visit, senet::join_name(prefix, "block"));
   }
+
+ public:
   senet::Tensor<T> forward(const senet::Tensor<T>& x) const override { return x; }
   senet::Shape output_shape(const senet::Shape& input) const override { return input; }
   std::string type_name() const override { return "Outer"; }
@@ -111,7 +118,8 @@ void write_raw(const std::string& path, const std::vector<Raw>& tensors) {
   nlohmann::json header = nlohmann::json::object();
   std::string data;
   for (const Raw& t : tensors) {
-    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {data.size(), data.size() + t.bytes.size()}}};
+    header[t.name] = {
+        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {data.size(), data.size() + t.bytes.size()}}};
     data += t.bytes;
   }
   std::string h = header.dump();
@@ -167,11 +175,11 @@ TYPED_TEST(WeightsTyped, LoadCopiesValuesAndIgnoresIntegerEntries) {
 TYPED_TEST(WeightsTyped, ReportsEveryProblemInOneErrorAndLeavesModelUntouched) {
   using T = TypeParam;
   TempPath p;
-  write_raw(p.str(), {{"fc.weight", "F32", {4, 3}, f32_iota(12, 0)},            // mis-shaped
-                      {"fc.bias", "F32", {3}, f32_iota(3, 0)},                  // unexpected
-                      {"head.weight", "BF16", {2, 2}, std::string(8, '\0')},    // unexpected
-                      {"bn.num_batches_tracked", "I64", {}, le(7, 8)}});        // ignored
-                                                                                // bn.running_mean missing
+  write_raw(p.str(), {{"fc.weight", "F32", {4, 3}, f32_iota(12, 0)},          // mis-shaped
+                      {"fc.bias", "F32", {3}, f32_iota(3, 0)},                // unexpected
+                      {"head.weight", "BF16", {2, 2}, std::string(8, '\0')},  // unexpected
+                      {"bn.num_batches_tracked", "I64", {}, le(7, 8)}});      // ignored
+                                                                              // bn.running_mean missing
   Tiny<T> model, before;
   model.fill_sentinel(T(3));
   before.fill_sentinel(T(3));
@@ -221,7 +229,8 @@ TEST(Weights, EachKindOfProblemAlone) {
   }
   {
     TempPath p;  // same element count, different rank: still a mismatch
-    write_raw(p.str(), {{"fc.weight", "F32", {3, 4}, f32_iota(12, 0)}, {"bn.running_mean", "F32", {1, 3}, f32_iota(3, 0)}});
+    write_raw(p.str(),
+              {{"fc.weight", "F32", {3, 4}, f32_iota(12, 0)}, {"bn.running_mean", "F32", {1, 3}, f32_iota(3, 0)}});
     const std::string m = error_of([&] { senet::load_weights(model, p.str()); });
     EXPECT_TRUE(has(m, "bn.running_mean: expected [3], got [1, 3]")) << m;
   }
@@ -229,7 +238,8 @@ TEST(Weights, EachKindOfProblemAlone) {
 
 TEST(Weights, IntegerEntryForAParameterIsReported) {
   TempPath p;
-  write_raw(p.str(), {{"fc.weight", "I32", {3, 4}, std::string(48, '\0')}, {"bn.running_mean", "F32", {3}, f32_iota(3, 0)}});
+  write_raw(p.str(),
+            {{"fc.weight", "I32", {3, 4}, std::string(48, '\0')}, {"bn.running_mean", "F32", {3}, f32_iota(3, 0)}});
   Tiny<float> model;
   const std::string m = error_of([&] { senet::load_weights(model, p.str()); });
   EXPECT_TRUE(has(m, "fc.weight")) << m;

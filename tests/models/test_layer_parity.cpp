@@ -3,9 +3,8 @@
 // configuration as JSON in the metadata under CASE), in double and in float.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "senet/io/safetensors.hpp"
@@ -37,7 +36,8 @@ senet::Pool2dParams pool_params_of(const json& cfg) {
   senet::Pool2dParams p;
   std::tie(p.kernel_h, p.kernel_w) = pair_of(cfg, {"kernel", "kernel_size"}, 1);
   std::tie(p.stride_h, p.stride_w) = pair_of(cfg, {"stride"}, p.kernel_h);
-  if (!cfg.contains("stride") || cfg.at("stride").is_null()) std::tie(p.stride_h, p.stride_w) = std::pair(p.kernel_h, p.kernel_w);
+  if (!cfg.contains("stride") || cfg.at("stride").is_null())
+    std::tie(p.stride_h, p.stride_w) = std::pair(p.kernel_h, p.kernel_w);
   std::tie(p.pad_h, p.pad_w) = pair_of(cfg, {"padding"}, 0);
   std::tie(p.dilation_h, p.dilation_w) = pair_of(cfg, {"dilation"}, 1);
   p.ceil_mode = cfg.value("ceil_mode", false);
@@ -46,7 +46,8 @@ senet::Pool2dParams pool_params_of(const json& cfg) {
 }
 
 template <class T>
-std::unique_ptr<senet::Module<T>> make_layer(const json& cfg, const senet::SafetensorsFile& file, const std::string& c) {
+std::unique_ptr<senet::Module<T>> make_layer(const json& cfg, const senet::SafetensorsFile& file,
+                                             const std::string& c) {
   const std::string op = cfg.at("op");
   if (op == "conv2d") {
     senet::Conv2dParams p;
@@ -104,13 +105,15 @@ TYPED_TEST(LayerParity, MatchesPyTorch) {
     for (const auto& key : file.keys())
       if (key.rfind(c + ".", 0) == 0 && key != c + ".input" && key != c + ".output") expected_keys.insert(key);
     std::set<std::string> visited;
-    layer->visit_parameters(senet::ParameterVisitor<T>([&](const std::string& name, senet::Tensor<T>& t, senet::ParameterKind) {
-      visited.insert(name);
-      ASSERT_TRUE(file.contains(name)) << name;
-      auto value = file.read<T>(name);
-      ASSERT_EQ(value.shape(), t.shape()) << name;
-      t = std::move(value);
-    }), c);
+    layer->visit_parameters(
+        senet::ParameterVisitor<T>([&](const std::string& name, senet::Tensor<T>& t, senet::ParameterKind) {
+          visited.insert(name);
+          ASSERT_TRUE(file.contains(name)) << name;
+          auto value = file.read<T>(name);
+          ASSERT_EQ(value.shape(), t.shape()) << name;
+          t = std::move(value);
+        }),
+        c);
     EXPECT_EQ(visited, expected_keys);
     const auto x = file.read<T>(c + ".input");
     auto expected = file.read<double>(c + ".output");

@@ -10,13 +10,22 @@ namespace {
 
 TEST(ModelCounts, ParametersMatchPublishedCounts) {
   const std::map<std::string, std::int64_t> expected = {
-      {"resnet50", 25'557'032},          {"resnet101", 44'549'160},        {"resnet152", 60'192'808},
-      {"seresnet18", 11'779'624},        {"seresnet34", 21'960'416},       {"seresnet50", 28'088'024},
-      {"seresnet101", 49'326'872},       {"seresnet152", 66'821'848},      {"legacy_seresnet18", 11'778'592},
-      {"legacy_seresnet34", 21'958'868}, {"legacy_seresnet50", 28'088'024}, {"legacy_seresnet101", 49'326'872},
+      {"resnet50", 25'557'032},
+      {"resnet101", 44'549'160},
+      {"resnet152", 60'192'808},
+      {"seresnet18", 11'779'624},
+      {"seresnet34", 21'960'416},
+      {"seresnet50", 28'088'024},
+      {"seresnet101", 49'326'872},
+      {"seresnet152", 66'821'848},
+      {"legacy_seresnet18", 11'778'592},
+      {"legacy_seresnet34", 21'958'868},
+      {"legacy_seresnet50", 28'088'024},
+      {"legacy_seresnet101", 49'326'872},
       {"legacy_seresnet152", 66'821'848},
       // torchvision's resnet18 / resnet34 (11.69M / 21.80M in its model table)
-      {"resnet18", 11'689'512},          {"resnet34", 21'797'672}};
+      {"resnet18", 11'689'512},
+      {"resnet34", 21'797'672}};
   for (const auto& [name, params] : expected) {
     auto model = senet::create_model<float>(name);
     EXPECT_EQ(count_parameters(*model), params) << name;

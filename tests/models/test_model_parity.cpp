@@ -2,9 +2,8 @@
 // tests/fixtures/make_fixtures.py, in double and in float.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "senet/io/npy.hpp"
 #include "senet/io/weights.hpp"
@@ -22,8 +21,8 @@ senet::ResNetConfig config_of(const nlohmann::json& c) {
   cfg.style = family == "legacy_seresnet" ? senet::ResNetStyle::legacy : senet::ResNetStyle::timm;
   cfg.se = family != "resnet";
   cfg.se_options.reduction = c.value("se_reduction", 16);
-  cfg.se_options.rounding = cfg.style == senet::ResNetStyle::legacy ? senet::SERounding::floor
-                                                                     : senet::SERounding::divisible8;
+  cfg.se_options.rounding =
+      cfg.style == senet::ResNetStyle::legacy ? senet::SERounding::floor : senet::SERounding::divisible8;
   cfg.width = c.at("width");
   cfg.num_classes = c.at("num_classes");
   return cfg;

@@ -23,9 +23,13 @@ using senet::Tensor;
 template <class T>
 T tolerance();
 template <>
-float tolerance<float>() { return 1e-5f; }
+float tolerance<float>() {
+  return 1e-5f;
+}
 template <>
-double tolerance<double>() { return 1e-12; }
+double tolerance<double>() {
+  return 1e-12;
+}
 
 template <class T>
 void fill_uniform(T* p, Index n, std::mt19937& rng) {
@@ -33,8 +37,7 @@ void fill_uniform(T* p, Index n, std::mt19937& rng) {
   for (Index i = 0; i < n; ++i) p[i] = dist(rng);
 }
 
-Conv2dParams make_params(Index kh, Index kw, Index sh, Index sw, Index ph, Index pw, Index dh, Index dw,
-                         Index groups) {
+Conv2dParams make_params(Index kh, Index kw, Index sh, Index sw, Index ph, Index pw, Index dh, Index dw, Index groups) {
   Conv2dParams p;
   p.kernel_h = kh;
   p.kernel_w = kw;
@@ -62,10 +65,9 @@ struct ConvCase {
 
 std::string describe(const ConvCase& c) {
   std::ostringstream os;
-  os << "N=" << c.N << " C=" << c.C << " K=" << c.K << " H=" << c.H << " W=" << c.W << " kernel=" << c.p.kernel_h
-     << "x" << c.p.kernel_w << " stride=" << c.p.stride_h << "," << c.p.stride_w << " pad=" << c.p.pad_h << ","
-     << c.p.pad_w << " dilation=" << c.p.dilation_h << "," << c.p.dilation_w << " groups=" << c.p.groups
-     << " bias=" << c.bias;
+  os << "N=" << c.N << " C=" << c.C << " K=" << c.K << " H=" << c.H << " W=" << c.W << " kernel=" << c.p.kernel_h << "x"
+     << c.p.kernel_w << " stride=" << c.p.stride_h << "," << c.p.stride_w << " pad=" << c.p.pad_h << "," << c.p.pad_w
+     << " dilation=" << c.p.dilation_h << "," << c.p.dilation_w << " groups=" << c.p.groups << " bias=" << c.bias;
   return os.str();
 }
 
@@ -90,8 +92,10 @@ void check_against_reference(const ConvCase& c, std::mt19937& rng) {
   for (Index i = 0; i < ref.size(); ++i) {
     const T d = std::abs(fast[i] - ref[i]);
     if (std::isnan(d) || d > max_diff) max_diff = d;
-    if (std::isnan(ref[i])) max_ref = ref[i];
-    else max_ref = std::max(max_ref, std::abs(ref[i]));
+    if (std::isnan(ref[i]))
+      max_ref = ref[i];
+    else
+      max_ref = std::max(max_ref, std::abs(ref[i]));
   }
   EXPECT_LE(max_diff, tolerance<T>() * std::max(T(1), max_ref)) << describe(c);
 }
@@ -101,7 +105,7 @@ void check_against_reference(const ConvCase& c, std::mt19937& rng) {
 struct GroupConfig {
   Index C, groups, K;
 };
-const GroupConfig kGroupConfigs[] = {{1, 1, 1}, {3, 1, 5}, {4, 2, 6}, {4, 4, 4}, {6, 2, 4}, {6, 6, 6},
+const GroupConfig kGroupConfigs[] = {{1, 1, 1}, {3, 1, 5},  {4, 2, 6}, {4, 4, 4}, {6, 2, 4}, {6, 6, 6},
                                      {6, 3, 9}, {8, 8, 16}, {8, 2, 8}, {3, 3, 6}, {1, 1, 3}, {8, 1, 2}};
 constexpr std::size_t kNumGroupConfigs = sizeof(kGroupConfigs) / sizeof(kGroupConfigs[0]);
 
@@ -124,12 +128,14 @@ TYPED_TEST(Conv2dTest, SquareKernelsMatchReference) {
         for (Index d : {1, 2, 3}) {
           const Index eff = d * (k - 1) + 1;
           const Index exact = std::max<Index>(1, eff - 2 * pad);
-          const Index hw[][2] = {{exact, exact}, {sizes[counter % 6][0], sizes[counter % 6][1]},
+          const Index hw[][2] = {{exact, exact},
+                                 {sizes[counter % 6][0], sizes[counter % 6][1]},
                                  {sizes[(counter + 3) % 6][1], sizes[(counter + 3) % 6][0]}};
           for (const auto& size : hw) {
             const GroupConfig& g = kGroupConfigs[counter % kNumGroupConfigs];
-            ConvCase c{Index(1 + counter % 3), g.C, g.K, size[0], size[1],
-                       make_params(k, k, s, s, pad, pad, d, d, g.groups), counter % 2 == 0};
+            ConvCase c{
+                Index(1 + counter % 3), g.C, g.K, size[0], size[1], make_params(k, k, s, s, pad, pad, d, d, g.groups),
+                counter % 2 == 0};
             ++counter;
             if (!fits(c.H, c.W, c.p)) continue;
             check_against_reference<T>(c, rng);
@@ -177,7 +183,11 @@ TYPED_TEST(Conv2dTest, NonSquareKernelsAndMixedOptionsMatchReference) {
           for (int rep = 0; rep < 2; ++rep) {
             const GroupConfig& g = kGroupConfigs[counter % kNumGroupConfigs];
             const auto& size = sizes[counter % 6];
-            ConvCase c{Index(1 + counter % 3), g.C, g.K, size[0], size[1],
+            ConvCase c{Index(1 + counter % 3),
+                       g.C,
+                       g.K,
+                       size[0],
+                       size[1],
                        make_params(k[0], k[1], s[0], s[1], pad[0], pad[1], d[0], d[1], g.groups),
                        counter % 2 == 1};
             ++counter;
@@ -276,7 +286,7 @@ TYPED_TEST(Conv2dTest, ReferenceGrouped) {
     for (Index c = 0; c < 2; ++c)
       for (Index i = 0; i < 4; ++i) w[(k * 2 + c) * 4 + i] = per_channel_weight[k][c];
   senet::conv2d_reference(x, w, static_cast<const T*>(nullptr), make_params(2, 2, 1, 1, 0, 0, 1, 1, 2), y);
-  EXPECT_EQ(y[0], T(110));   // 10 * 1 + 50 * 2
+  EXPECT_EQ(y[0], T(110));  // 10 * 1 + 50 * 2
   EXPECT_EQ(y[1], T(-170));
 }
 
@@ -321,7 +331,7 @@ TEST(Conv2dOutputShape, RejectsKernelLargerThanPaddedInput) {
   EXPECT_NO_THROW(senet::conv2d_output_shape({1, 1, 5, 5}, {1, 1, 3, 3}, make_params(3, 3, 1, 1, 1, 1, 3, 3, 1)));
 }
 
-// LIBRARY BUG (reported): window_output_extent divides a negative numerator with C++'s
+// Regression: window_output_extent once divided a negative numerator with C++'s
 // truncation toward zero instead of floor division, so when the padded input is shorter than
 // the kernel by less than the stride, (in + 2p - d(k-1) - 1) / s + 1 comes out as 1 instead of
 // <= 0 and the shape is accepted. PyTorch raises "Kernel size can't be greater than actual input
@@ -339,9 +349,9 @@ TEST(Conv2dOutputShape, RejectsKernelLargerThanInputWhenStrided) {
 
 TEST(Conv2dOutputShape, RejectsMalformedArguments) {
   const Conv2dParams p3 = make_params(3, 3, 1, 1, 1, 1, 1, 1, 1);
-  EXPECT_THROW(senet::conv2d_output_shape({3, 5, 5}, {4, 3, 3, 3}, p3), senet::Error);          // rank 3 input
-  EXPECT_THROW(senet::conv2d_output_shape({1, 3, 5, 5}, {4, 3, 3}, p3), senet::Error);          // rank 3 weight
-  EXPECT_THROW(senet::conv2d_output_shape({1, 3, 5, 5}, {4, 3, 5, 5}, p3), senet::Error);       // kernel mismatch
+  EXPECT_THROW(senet::conv2d_output_shape({3, 5, 5}, {4, 3, 3, 3}, p3), senet::Error);     // rank 3 input
+  EXPECT_THROW(senet::conv2d_output_shape({1, 3, 5, 5}, {4, 3, 3}, p3), senet::Error);     // rank 3 weight
+  EXPECT_THROW(senet::conv2d_output_shape({1, 3, 5, 5}, {4, 3, 5, 5}, p3), senet::Error);  // kernel mismatch
   EXPECT_THROW(senet::conv2d_output_shape({1, 3, 5, 5}, {4, 3, 3, 3}, make_params(3, 3, 0, 1, 1, 1, 1, 1, 1)),
                senet::Error);  // stride 0
   EXPECT_THROW(senet::conv2d_output_shape({1, 3, 5, 5}, {4, 3, 3, 3}, make_params(3, 3, 1, 1, -1, 1, 1, 1, 1)),

@@ -21,9 +21,13 @@ using senet::Tensor;
 template <class T>
 T tolerance();
 template <>
-float tolerance<float>() { return 1e-5f; }
+float tolerance<float>() {
+  return 1e-5f;
+}
 template <>
-double tolerance<double>() { return 1e-12; }
+double tolerance<double>() {
+  return 1e-12;
+}
 
 template <class T>
 void fill_uniform(T* p, Index n, std::mt19937& rng) {
@@ -44,8 +48,8 @@ TYPED_TEST_SUITE(ElementwiseTest, Scalars);
 TYPED_TEST(ElementwiseTest, ChannelAffineMatchesLoop) {
   using T = TypeParam;
   std::mt19937 rng(21);
-  for (const Shape& shape : {Shape{1, 1, 1, 1}, Shape{2, 3, 5, 7}, Shape{3, 16, 1, 1}, Shape{1, 8, 9, 2},
-                             Shape{4, 5}, Shape{2, 3, 4}}) {
+  for (const Shape& shape :
+       {Shape{1, 1, 1, 1}, Shape{2, 3, 5, 7}, Shape{3, 16, 1, 1}, Shape{1, 8, 9, 2}, Shape{4, 5}, Shape{2, 3, 4}}) {
     Tensor<T> x(shape);
     fill_uniform(x, rng);
     const Index N = shape[0], C = shape[1], plane = x.size() / (N * C);
@@ -166,8 +170,8 @@ void check_linear(Index N, Index in, Index out, bool bias, bool conv_weight, boo
 TYPED_TEST(ElementwiseTest, LinearMatchesTripleLoop) {
   using T = TypeParam;
   std::mt19937 rng(24);
-  const Index sizes[][3] = {{1, 1, 1}, {1, 7, 1}, {1, 1, 6}, {3, 1, 5}, {2, 64, 4}, {5, 4, 64},
-                            {4, 33, 17}, {8, 2048, 10}, {1, 512, 1000}};
+  const Index sizes[][3] = {{1, 1, 1},  {1, 7, 1},   {1, 1, 6},     {3, 1, 5},     {2, 64, 4},
+                            {5, 4, 64}, {4, 33, 17}, {8, 2048, 10}, {1, 512, 1000}};
   for (const auto& s : sizes)
     for (int variant = 0; variant < 8; ++variant)
       check_linear<T>(s[0], s[1], s[2], variant & 1, (variant & 2) != 0, (variant & 4) != 0, rng);

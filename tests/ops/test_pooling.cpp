@@ -23,9 +23,13 @@ using senet::Tensor;
 template <class T>
 T tolerance();
 template <>
-float tolerance<float>() { return 1e-6f; }
+float tolerance<float>() {
+  return 1e-6f;
+}
 template <>
-double tolerance<double>() { return 1e-14; }
+double tolerance<double>() {
+  return 1e-14;
+}
 
 template <class T>
 void fill_uniform(Tensor<T>& t, std::mt19937& rng) {
@@ -68,8 +72,8 @@ Pool2dParams make_params(Index kh, Index kw, Index sh, Index sw, Index ph, Index
 std::string describe(const Shape& in, const Pool2dParams& p) {
   std::ostringstream os;
   os << "input=" << senet::to_string(in) << " kernel=" << p.kernel_h << "x" << p.kernel_w << " stride=" << p.stride_h
-     << "," << p.stride_w << " pad=" << p.pad_h << "," << p.pad_w << " dilation=" << p.dilation_h << ","
-     << p.dilation_w << " ceil=" << p.ceil_mode << " count_include_pad=" << p.count_include_pad;
+     << "," << p.stride_w << " pad=" << p.pad_h << "," << p.pad_w << " dilation=" << p.dilation_h << "," << p.dilation_w
+     << " ceil=" << p.ceil_mode << " count_include_pad=" << p.count_include_pad;
   return os.str();
 }
 
@@ -152,8 +156,8 @@ int sweep(bool square, bool max_pool, Fn&& fn) {
               if (square && pw != ph) continue;
               for (bool ceil_mode : {false, true})
                 for (int opt = 0; opt < 2; ++opt) {
-                  const Pool2dParams p = max_pool ? make_params(kh, kw, sh, sw, ph, pw, ceil_mode, true,
-                                                                1 + opt, square ? 1 + opt : 2 - opt)
+                  const Pool2dParams p = max_pool ? make_params(kh, kw, sh, sw, ph, pw, ceil_mode, true, 1 + opt,
+                                                                square ? 1 + opt : 2 - opt)
                                                   : make_params(kh, kw, sh, sw, ph, pw, ceil_mode, opt == 1);
                   for (Index H : sizes)
                     for (Index W : sizes) {
@@ -198,28 +202,32 @@ void check_avg(const Shape& in, const Pool2dParams& p, std::mt19937& rng) {
 
 TYPED_TEST(PoolingTest, MaxPoolSquareSweepMatchesNaive) {
   std::mt19937 rng(1);
-  const int cases = sweep(true, true, [&](const Shape& in, const Pool2dParams& p) { check_max<TypeParam>(in, p, rng); });
+  const int cases =
+      sweep(true, true, [&](const Shape& in, const Pool2dParams& p) { check_max<TypeParam>(in, p, rng); });
   ::testing::Test::RecordProperty("cases", cases);
   EXPECT_GT(cases, 2000);
 }
 
 TYPED_TEST(PoolingTest, MaxPoolMixedSweepMatchesNaive) {
   std::mt19937 rng(2);
-  const int cases = sweep(false, true, [&](const Shape& in, const Pool2dParams& p) { check_max<TypeParam>(in, p, rng); });
+  const int cases =
+      sweep(false, true, [&](const Shape& in, const Pool2dParams& p) { check_max<TypeParam>(in, p, rng); });
   ::testing::Test::RecordProperty("cases", cases);
   EXPECT_GT(cases, 2000);
 }
 
 TYPED_TEST(PoolingTest, AvgPoolSquareSweepMatchesNaive) {
   std::mt19937 rng(3);
-  const int cases = sweep(true, false, [&](const Shape& in, const Pool2dParams& p) { check_avg<TypeParam>(in, p, rng); });
+  const int cases =
+      sweep(true, false, [&](const Shape& in, const Pool2dParams& p) { check_avg<TypeParam>(in, p, rng); });
   ::testing::Test::RecordProperty("cases", cases);
   EXPECT_GT(cases, 2000);
 }
 
 TYPED_TEST(PoolingTest, AvgPoolMixedSweepMatchesNaive) {
   std::mt19937 rng(4);
-  const int cases = sweep(false, false, [&](const Shape& in, const Pool2dParams& p) { check_avg<TypeParam>(in, p, rng); });
+  const int cases =
+      sweep(false, false, [&](const Shape& in, const Pool2dParams& p) { check_avg<TypeParam>(in, p, rng); });
   ::testing::Test::RecordProperty("cases", cases);
   EXPECT_GT(cases, 2000);
 }
@@ -262,9 +270,8 @@ TYPED_TEST(PoolingTest, MaxPoolPaddingNeverWins) {
   EXPECT_EQ(y[2], T(-1));
 }
 
-// LIBRARY BUG (reported): PyTorch's max_pool2d returns NaN for a window holding NaN (its kernel
-// tests `val > maxval || isnan(val)`); senet's std::max(best, v) drops NaN when it is not the
-// first tap. Minimal reproducer: x [1, 1, 1, 2] = [1, NaN], kernel 1x2 -> senet 1, PyTorch NaN.
+// PyTorch's max_pool2d returns NaN for a window holding NaN (its kernel tests
+// `val > maxval || isnan(val)`), wherever the NaN sits in the window.
 TYPED_TEST(PoolingTest, MaxPoolPropagatesNaNLikePyTorch) {
   using T = TypeParam;
   Tensor<T> x({1, 1, 1, 2});
@@ -313,9 +320,9 @@ TEST(PoolOutputExtent, RejectsExcessivePaddingAndBadParams) {
   EXPECT_THROW(senet::max_pool2d(x, make_params(2, 2, 1, 1, 0, 0, false), y), senet::Error);  // y must be 3x3
 }
 
-// LIBRARY BUG (reported): pool_output_extent truncates a negative span toward zero where PyTorch
+// Regression: pool_output_extent once truncated a negative span toward zero where PyTorch
 // floors (div_rtn), so windows larger than the input are accepted with one output instead of
-// raising "Output size is too small". Minimal reproducers (PyTorch extent 0, senet 1):
+// raising "Output size is too small". Minimal reproducers (PyTorch extent 0; senet gave 1):
 //   pool_output_extent(1, 2, 2, 0, 1, false)   // in 1, k2 s2, floor mode: floor(-1/2) + 1 = 0
 //   pool_output_extent(1, 3, 2, 0, 1, true)    // in 1, k3 s2, ceil mode:  floor(-1/2) + 1 = 0
 // This test compares every small configuration with the PyTorch formula, errors included.

@@ -3,12 +3,11 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "senet/io/npy.hpp"
@@ -120,8 +119,8 @@ TEST_F(Cli, UsageErrorsExitTwo) {
   expect_usage("");
   expect_usage("frobnicate");
   expect_usage("models --json");
-  expect_usage("run --model seresnet18");                            // missing --weights etc.
-  expect_usage("summary --model seresnet50 --size");                 // option without value
+  expect_usage("run --model seresnet18");             // missing --weights etc.
+  expect_usage("summary --model seresnet50 --size");  // option without value
   expect_usage("summary --model seresnet50 --size abc");
   expect_usage("summary --model seresnet50 --size 0");
   expect_usage("bench --model seresnet50 --colour blue");
@@ -135,7 +134,8 @@ TEST_F(Cli, BadInputsExitOneWithOneLine) {
   expect_error("run --model seresnet18 --weights " + path("truncated.safetensors") + " --input " + x + " --output " + y,
                "truncated.safetensors");
   // Another architecture's checkpoint: missing and unexpected keys are named.
-  expect_error("run --model legacy_seresnet18 --weights " + w + " --input " + x + " --output " + y, "layer0.conv1.weight");
+  expect_error("run --model legacy_seresnet18 --weights " + w + " --input " + x + " --output " + y,
+               "layer0.conv1.weight");
   expect_error("run --model seresnet34 --weights " + w + " --input " + x + " --output " + y, "layer1.2");
   expect_error("run --model seresnet18 --weights " + w + " --input " + path("x4.npy") + " --output " + y,
                "expected 3 input channels, got 4");

@@ -29,10 +29,12 @@ std::string cat(const Args&... args) {
 
 }  // namespace detail
 
-/// Throws `senet::Error` with the concatenated message when `condition` is false.
-template <class... Args>
-inline void check(bool condition, const Args&... message) {
-  if (!condition) throw Error(detail::cat(message...));
-}
+/// Throws `senet::Error` with the streamed message when `condition` is false. A macro so that the
+/// message arguments (shape strings and the like) are evaluated only on failure: checks on hot
+/// paths cost one comparison and never allocate.
+#define SENET_CHECK(condition, ...)                                            \
+  do {                                                                         \
+    if (!(condition)) throw ::senet::Error(::senet::detail::cat(__VA_ARGS__)); \
+  } while (false)
 
 }  // namespace senet

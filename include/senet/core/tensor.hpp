@@ -3,7 +3,6 @@
 /// `senet::Tensor<T>`: an owning, contiguous, 64-byte aligned, row-major (NCHW) array.
 
 #include <Eigen/Core>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -44,7 +43,7 @@ inline std::string to_string(const Shape& shape) {
 inline Index shape_numel(const Shape& shape) {
   Index n = 1;
   for (Index d : shape) {
-    check(d >= 0, "negative extent in shape ", to_string(shape));
+    SENET_CHECK(d >= 0, "negative extent in shape ", to_string(shape));
     if (d != 0 && n > std::numeric_limits<Index>::max() / d)
       throw Error("shape " + to_string(shape) + " has too many elements");
     n *= d;
@@ -73,14 +72,13 @@ template <class T>
 class Tensor {
  public:
   using Scalar = T;
-  using MatrixMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>,
-                               Eigen::Aligned64>;
+  using MatrixMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Aligned64>;
   using ConstMatrixMap =
-      Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>,
-                 Eigen::Aligned64>;
+      Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Aligned64>;
   using VectorMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>, Eigen::Aligned64>;
   using ConstVectorMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>, Eigen::Aligned64>;
 
+  /// An empty tensor: shape `[0]`, no elements, `data()` null.
   Tensor() = default;
   /// A zero-filled tensor of the given shape.
   explicit Tensor(Shape shape) : shape_(std::move(shape)), size_(shape_numel(shape_)) { allocate(); }
@@ -95,12 +93,11 @@ class Tensor {
     return *this;
   }
   Tensor(Tensor&& other) noexcept
-      : shape_(std::move(other.shape_)), size_(std::exchange(other.size_, 0)), data_(std::move(other.data_)) {
-    other.shape_.clear();
-  }
+      : shape_(std::exchange(other.shape_, Shape{0})),
+        size_(std::exchange(other.size_, 0)),
+        data_(std::move(other.data_)) {}
   Tensor& operator=(Tensor&& other) noexcept {
-    shape_ = std::move(other.shape_);
-    other.shape_.clear();
+    shape_ = std::exchange(other.shape_, Shape{0});
     size_ = std::exchange(other.size_, 0);
     data_ = std::move(other.data_);
     return *this;
@@ -112,7 +109,7 @@ class Tensor {
   Index dim(Index i) const {
     const Index r = rank();
     if (i < 0) i += r;
-    check(i >= 0 && i < r, "dimension ", i, " out of range for shape ", to_string(shape_));
+    SENET_CHECK(i >= 0 && i < r, "dimension ", i, " out of range for shape ", to_string(shape_));
     return shape_[static_cast<std::size_t>(i)];
   }
   Index rank() const noexcept { return static_cast<Index>(shape_.size()); }
@@ -149,22 +146,26 @@ class Tensor {
   }
   void reshape(Shape shape) {
     const Index n = shape_numel(shape);
-    check(n == size_, "cannot reshape ", to_string(shape_), " to ", to_string(shape));
+    SENET_CHECK(n == size_, "cannot reshape ", to_string(shape_), " to ", to_string(shape));
     shape_ = std::move(shape);
   }
 
   /// Row-major Eigen view as a `rows x cols` matrix; `rows * cols` must equal `size()`.
   MatrixMap matrix(Index rows, Index cols) {
-    check(rows * cols == size_, "cannot view ", to_string(shape_), " as ", rows, "x", cols);
+    SENET_CHECK(rows * cols == size_, "cannot view ", to_string(shape_), " as ", rows, "x", cols);
     return MatrixMap(data(), rows, cols);
   }
   ConstMatrixMap matrix(Index rows, Index cols) const {
-    check(rows * cols == size_, "cannot view ", to_string(shape_), " as ", rows, "x", cols);
+    SENET_CHECK(rows * cols == size_, "cannot view ", to_string(shape_), " as ", rows, "x", cols);
     return ConstMatrixMap(data(), rows, cols);
   }
   /// View as a matrix of `dim(0)` rows (e.g. `[out, in, 1, 1]` conv weights as `[out, in]`).
-  MatrixMap matrix() { return matrix(shape_.empty() ? 1 : shape_[0], shape_.empty() ? size_ : size_ / std::max<Index>(shape_[0], 1)); }
-  ConstMatrixMap matrix() const { return matrix(shape_.empty() ? 1 : shape_[0], shape_.empty() ? size_ : size_ / std::max<Index>(shape_[0], 1)); }
+  MatrixMap matrix() {
+    return matrix(shape_.empty() ? 1 : shape_[0], shape_.empty() ? size_ : size_ / std::max<Index>(shape_[0], 1));
+  }
+  ConstMatrixMap matrix() const {
+    return matrix(shape_.empty() ? 1 : shape_[0], shape_.empty() ? size_ : size_ / std::max<Index>(shape_[0], 1));
+  }
   /// All elements as an Eigen column vector.
   VectorMap vector() { return VectorMap(data(), size_); }
   ConstVectorMap vector() const { return ConstVectorMap(data(), size_); }
@@ -177,18 +178,18 @@ class Tensor {
     data_.reset(p);
   }
   Index offset(std::initializer_list<Index> index) const {
-    check(static_cast<Index>(index.size()) == rank(), "index of rank ", index.size(), " for shape ",
-          to_string(shape_));
+    SENET_CHECK(static_cast<Index>(index.size()) == rank(), "index of rank ", index.size(), " for shape ",
+                to_string(shape_));
     Index off = 0;
     std::size_t d = 0;
     for (Index i : index) {
-      check(i >= 0 && i < shape_[d], "index out of range for shape ", to_string(shape_));
+      SENET_CHECK(i >= 0 && i < shape_[d], "index out of range for shape ", to_string(shape_));
       off = off * shape_[d++] + i;
     }
     return off;
   }
 
-  Shape shape_;
+  Shape shape_{0};  // empty, not 0-d: a 0-d tensor (shape {}) holds one element
   Index size_ = 0;
   std::unique_ptr<void, detail::AlignedFree> data_;
 };

@@ -36,22 +36,29 @@ inline constexpr int kMaxDepth = 32;
 struct PyValue {
   enum class Kind { string, boolean, none, integer, tuple, list, dict };
   Kind kind = Kind::none;
-  std::string text;                // string
-  bool flag = false;               // boolean
-  Index integer = 0;               // integer
-  std::vector<PyValue> items;      // tuple, list; dict values
-  std::vector<std::string> keys;   // dict keys (strings only), parallel to `items`
+  std::string text;               // string
+  bool flag = false;              // boolean
+  Index integer = 0;              // integer
+  std::vector<PyValue> items;     // tuple, list; dict values
+  std::vector<std::string> keys;  // dict keys (strings only), parallel to `items`
 };
 
 inline const char* kind_name(PyValue::Kind k) {
   switch (k) {
-    case PyValue::Kind::string: return "a string";
-    case PyValue::Kind::boolean: return "a boolean";
-    case PyValue::Kind::none: return "None";
-    case PyValue::Kind::integer: return "an integer";
-    case PyValue::Kind::tuple: return "a tuple";
-    case PyValue::Kind::list: return "a list";
-    case PyValue::Kind::dict: return "a dict";
+    case PyValue::Kind::string:
+      return "a string";
+    case PyValue::Kind::boolean:
+      return "a boolean";
+    case PyValue::Kind::none:
+      return "None";
+    case PyValue::Kind::integer:
+      return "an integer";
+    case PyValue::Kind::tuple:
+      return "a tuple";
+    case PyValue::Kind::list:
+      return "a list";
+    case PyValue::Kind::dict:
+      return "a dict";
   }
   return "?";
 }
@@ -77,12 +84,11 @@ class LiteralParser {
     std::string shown = trimmed.substr(0, 200);
     for (char& c : shown)
       if (!std::isprint(static_cast<unsigned char>(c))) c = '?';
-    throw Error(cat(path_, ": .npy header is not a valid Python literal: ", what, " at offset ", pos_, " in \"",
-                    shown, trimmed.size() > 200 ? "...\"" : "\""));
+    throw Error(cat(path_, ": .npy header is not a valid Python literal: ", what, " at offset ", pos_, " in \"", shown,
+                    trimmed.size() > 200 ? "...\"" : "\""));
   }
   void skip_space() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
-      ++pos_;
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
   }
   bool peek(char c) {
     skip_space();
@@ -119,8 +125,7 @@ class LiteralParser {
     while (!peek('}')) {
       PyValue key = value(depth + 1);
       if (key.kind != PyValue::Kind::string) fail("dict key is not a string");
-      if (std::find(v.keys.begin(), v.keys.end(), key.text) != v.keys.end())
-        fail("duplicate key '" + key.text + "'");
+      if (std::find(v.keys.begin(), v.keys.end(), key.text) != v.keys.end()) fail("duplicate key '" + key.text + "'");
       expect(':');
       v.keys.push_back(key.text);
       v.items.push_back(value(depth + 1));
@@ -240,7 +245,8 @@ inline Dtype parse_descr(const std::string& path, const std::string& descr) {
   else if (rest == "f8")
     d.itemsize = 8;
   else
-    throw Error(cat(path, ": unsupported .npy dtype '", descr, "' (only float32 '<f4' and float64 '<f8' are supported)"));
+    throw Error(
+        cat(path, ": unsupported .npy dtype '", descr, "' (only float32 '<f4' and float64 '<f8' are supported)"));
   return d;
 }
 
@@ -281,42 +287,42 @@ Tensor<T> read_npy(const std::string& path) {
 
   std::error_code ec;
   const bool exists = std::filesystem::exists(path, ec);
-  check(exists || ec, path, ": no such file");
-  check(!std::filesystem::is_directory(path, ec), path, ": is a directory, not a .npy file");
+  SENET_CHECK(exists || ec, path, ": no such file");
+  SENET_CHECK(!std::filesystem::is_directory(path, ec), path, ": is a directory, not a .npy file");
   std::ifstream in(path, std::ios::binary);
-  check(static_cast<bool>(in), path, ": cannot open file for reading");
+  SENET_CHECK(static_cast<bool>(in), path, ": cannot open file for reading");
   in.seekg(0, std::ios::end);
   const std::streamoff size = in.tellg();
-  check(in && size >= 0, path, ": cannot determine the file size (not a regular file?)");
+  SENET_CHECK(in && size >= 0, path, ": cannot determine the file size (not a regular file?)");
   const auto file_size = static_cast<std::uint64_t>(size);
   in.seekg(0);
 
   unsigned char prefix[12];
-  check(file_size >= 10, path, ": file is ", file_size, " bytes long, too short for a .npy header (truncated?)");
+  SENET_CHECK(file_size >= 10, path, ": file is ", file_size, " bytes long, too short for a .npy header (truncated?)");
   in.read(reinterpret_cast<char*>(prefix), 8);
-  check(static_cast<bool>(in), path, ": cannot read the .npy magic string");
-  check(std::memcmp(prefix, "\x93NUMPY", 6) == 0, path, ": not a .npy file (bad magic string)");
+  SENET_CHECK(static_cast<bool>(in), path, ": cannot read the .npy magic string");
+  SENET_CHECK(std::memcmp(prefix, "\x93NUMPY", 6) == 0, path, ": not a .npy file (bad magic string)");
   const int major = prefix[6], minor = prefix[7];
-  check((major == 1 || major == 2 || major == 3) && minor == 0, path, ": unsupported .npy format version ", major,
-        ".", minor, " (expected 1.0, 2.0 or 3.0)");
+  SENET_CHECK((major == 1 || major == 2 || major == 3) && minor == 0, path, ": unsupported .npy format version ", major,
+              ".", minor, " (expected 1.0, 2.0 or 3.0)");
   const std::uint64_t length_bytes = major == 1 ? 2 : 4;
-  check(file_size >= 8 + length_bytes, path, ": file ends inside the .npy header length (truncated?)");
+  SENET_CHECK(file_size >= 8 + length_bytes, path, ": file ends inside the .npy header length (truncated?)");
   in.read(reinterpret_cast<char*>(prefix + 8), static_cast<std::streamsize>(length_bytes));
-  check(static_cast<bool>(in), path, ": cannot read the .npy header length");
+  SENET_CHECK(static_cast<bool>(in), path, ": cannot read the .npy header length");
   std::uint64_t header_size = 0;
   for (std::uint64_t b = length_bytes; b-- > 0;) header_size = (header_size << 8) | prefix[8 + b];
   const std::uint64_t data_start = 8 + length_bytes + header_size;
-  check(data_start <= file_size, path, ": header length ", header_size, " runs past the end of the ", file_size,
-        "-byte file (truncated?)");
-  check(header_size <= np::kMaxHeaderBytes, path, ": header length ", header_size, " exceeds the limit of ",
-        np::kMaxHeaderBytes, " bytes");
+  SENET_CHECK(data_start <= file_size, path, ": header length ", header_size, " runs past the end of the ", file_size,
+              "-byte file (truncated?)");
+  SENET_CHECK(header_size <= np::kMaxHeaderBytes, path, ": header length ", header_size, " exceeds the limit of ",
+              np::kMaxHeaderBytes, " bytes");
 
   std::string header(static_cast<std::size_t>(header_size), '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_size));
-  check(static_cast<bool>(in), path, ": cannot read the ", header_size, "-byte header");
+  SENET_CHECK(static_cast<bool>(in), path, ": cannot read the ", header_size, "-byte header");
 
   const PyValue dict = np::LiteralParser(header, path).parse();
-  check(dict.kind == PyValue::Kind::dict, path, ": .npy header is ", np::kind_name(dict.kind), ", not a dict");
+  SENET_CHECK(dict.kind == PyValue::Kind::dict, path, ": .npy header is ", np::kind_name(dict.kind), ", not a dict");
   const PyValue* descr = nullptr;
   const PyValue* fortran = nullptr;
   const PyValue* shape_value = nullptr;
@@ -332,18 +338,18 @@ Tensor<T> read_npy(const std::string& path) {
       throw Error(detail::cat(path, ": unexpected key '", k, "' in the .npy header"));
   }
   for (const auto& [value, key] : {std::pair{descr, "descr"}, {fortran, "fortran_order"}, {shape_value, "shape"}})
-    check(value != nullptr, path, ": .npy header has no '", key, "'");
-  check(descr->kind == PyValue::Kind::string, path, ": .npy 'descr' is ", np::kind_name(descr->kind),
-        ", not a dtype string (structured dtypes are not supported)");
-  check(fortran->kind == PyValue::Kind::boolean, path, ": .npy 'fortran_order' is ",
-        np::kind_name(fortran->kind), ", not True or False");
-  check(!fortran->flag, path, ": Fortran-ordered arrays are not supported (save a C-contiguous array)");
-  check(shape_value->kind == PyValue::Kind::tuple || shape_value->kind == PyValue::Kind::list, path,
-        ": .npy 'shape' is ", np::kind_name(shape_value->kind), ", not a tuple");
+    SENET_CHECK(value != nullptr, path, ": .npy header has no '", key, "'");
+  SENET_CHECK(descr->kind == PyValue::Kind::string, path, ": .npy 'descr' is ", np::kind_name(descr->kind),
+              ", not a dtype string (structured dtypes are not supported)");
+  SENET_CHECK(fortran->kind == PyValue::Kind::boolean, path, ": .npy 'fortran_order' is ", np::kind_name(fortran->kind),
+              ", not True or False");
+  SENET_CHECK(!fortran->flag, path, ": Fortran-ordered arrays are not supported (save a C-contiguous array)");
+  SENET_CHECK(shape_value->kind == PyValue::Kind::tuple || shape_value->kind == PyValue::Kind::list, path,
+              ": .npy 'shape' is ", np::kind_name(shape_value->kind), ", not a tuple");
 
   Shape shape;
   for (const PyValue& d : shape_value->items) {
-    check(d.kind == PyValue::Kind::integer, path, ": .npy 'shape' has an extent that is ", np::kind_name(d.kind));
+    SENET_CHECK(d.kind == PyValue::Kind::integer, path, ": .npy 'shape' has an extent that is ", np::kind_name(d.kind));
     shape.push_back(d.integer);
   }
   const np::Dtype dtype = np::parse_descr(path, descr->text);
@@ -354,12 +360,12 @@ Tensor<T> read_npy(const std::string& path) {
     throw Error(path + ": " + e.what());
   }
   const auto n = static_cast<std::uint64_t>(numel);
-  check(n <= std::numeric_limits<std::uint64_t>::max() / dtype.itemsize, path, ": shape ", to_string(shape),
-        " has too many bytes");
+  SENET_CHECK(n <= std::numeric_limits<std::uint64_t>::max() / dtype.itemsize, path, ": shape ", to_string(shape),
+              " has too many bytes");
   const std::uint64_t data_size = file_size - data_start;
-  check(data_size == n * dtype.itemsize, path, ": data section is ", data_size, " bytes but shape ",
-        to_string(shape), " of dtype '", descr->text, "' needs ", n * dtype.itemsize,
-        data_size < n * dtype.itemsize ? " (truncated?)" : "");
+  SENET_CHECK(data_size == n * dtype.itemsize, path, ": data section is ", data_size, " bytes but shape ",
+              to_string(shape), " of dtype '", descr->text, "' needs ", n * dtype.itemsize,
+              data_size < n * dtype.itemsize ? " (truncated?)" : "");
 
   Tensor<T> out(shape);
   const auto total = static_cast<std::size_t>(numel);
@@ -368,7 +374,7 @@ Tensor<T> read_npy(const std::string& path) {
   for (std::size_t done = 0; done < total;) {
     const std::size_t count = std::min(chunk, total - done);
     in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(count * dtype.itemsize));
-    check(static_cast<bool>(in), path, ": cannot read the array data");
+    SENET_CHECK(static_cast<bool>(in), path, ": cannot read the array data");
     np::convert(dtype, buffer.data(), out.data() + done, count);
     done += count;
   }
@@ -382,9 +388,6 @@ Tensor<T> read_npy(const std::string& path) {
 template <class T>
 void write_npy(const std::string& path, const Tensor<T>& t) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "write_npy<T>: T must be float or double");
-  // A default-constructed or moved-from Tensor has shape {} but no element; {} means one here.
-  check(shape_numel(t.shape()) == t.size(), path, ": tensor has shape ", to_string(t.shape()), " but ", t.size(),
-        " elements (default-constructed or moved-from?)");
 
   std::string shape = "(";
   for (std::size_t i = 0; i < t.shape().size(); ++i) shape += (i ? ", " : "") + std::to_string(t.shape()[i]);
@@ -405,7 +408,7 @@ void write_npy(const std::string& path, const Tensor<T>& t) {
   header += '\n';
 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  check(static_cast<bool>(out), path, ": cannot open file for writing");
+  SENET_CHECK(static_cast<bool>(out), path, ": cannot open file for writing");
   unsigned char head[12] = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<unsigned char>(prefix == 10 ? 1 : 2), 0};
   std::uint64_t len = header.size();
   for (std::size_t b = 8; b < prefix; ++b, len >>= 8) head[b] = static_cast<unsigned char>(len & 0xFFu);
@@ -428,7 +431,7 @@ void write_npy(const std::string& path, const Tensor<T>& t) {
     done += n;
   }
   out.close();
-  check(!out.fail(), path, ": writing failed (disk full or file system error)");
+  SENET_CHECK(!out.fail(), path, ": writing failed (disk full or file system error)");
 }
 
 }  // namespace senet

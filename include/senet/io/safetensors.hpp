@@ -9,8 +9,6 @@
 /// string -> string. `SafetensorsFile` validates the whole header when it opens a file and reads
 /// each tensor's bytes only on request, so a 100 MB checkpoint is never held in memory twice.
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -18,6 +16,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -63,9 +62,9 @@ struct DtypeInfo {
 
 inline const DtypeInfo* find_dtype(const std::string& name) {
   static constexpr DtypeInfo kDtypes[] = {
-      {"F64", Dtype::f64, 8, true},     {"F32", Dtype::f32, 4, true},   {"F16", Dtype::f16, 2, true},
-      {"BF16", Dtype::bf16, 2, true},   {"I64", Dtype::i64, 8, false},  {"I32", Dtype::i32, 4, false},
-      {"I16", Dtype::i16, 2, false},    {"I8", Dtype::i8, 1, false},    {"U8", Dtype::u8, 1, false},
+      {"F64", Dtype::f64, 8, true},       {"F32", Dtype::f32, 4, true},  {"F16", Dtype::f16, 2, true},
+      {"BF16", Dtype::bf16, 2, true},     {"I64", Dtype::i64, 8, false}, {"I32", Dtype::i32, 4, false},
+      {"I16", Dtype::i16, 2, false},      {"I8", Dtype::i8, 1, false},   {"U8", Dtype::u8, 1, false},
       {"BOOL", Dtype::boolean, 1, false},
   };
   for (const DtypeInfo& d : kDtypes)
@@ -143,9 +142,7 @@ void convert(Dtype dtype, const unsigned char* src, T* dst, std::size_t n) {
   }
 }
 
-inline std::string where(const std::string& path, const std::string& key) {
-  return path + ": tensor '" + key + "': ";
-}
+inline std::string where(const std::string& path, const std::string& key) { return path + ": tensor '" + key + "': "; }
 
 /// A non-negative JSON integer as u64; false for anything else (floats, negatives, strings).
 inline bool get_unsigned(const nlohmann::json& v, std::uint64_t& out) {
@@ -164,20 +161,20 @@ inline bool get_unsigned(const nlohmann::json& v, std::uint64_t& out) {
 inline SafetensorsEntry parse_entry(const std::string& path, const std::string& key, const nlohmann::json& v,
                                     std::uint64_t data_size) {
   const std::string at = where(path, key);
-  check(v.is_object(), at, "header entry is not a JSON object");
+  SENET_CHECK(v.is_object(), at, "header entry is not a JSON object");
 
   SafetensorsEntry e;
   const auto dtype = v.find("dtype");
-  check(dtype != v.end(), at, "header entry has no \"dtype\"");
-  check(dtype->is_string(), at, "\"dtype\" is not a string");
+  SENET_CHECK(dtype != v.end(), at, "header entry has no \"dtype\"");
+  SENET_CHECK(dtype->is_string(), at, "\"dtype\" is not a string");
   e.dtype = dtype->get<std::string>();
   const DtypeInfo* info = find_dtype(e.dtype);
-  check(info != nullptr, at, "unknown dtype \"", e.dtype,
-        "\" (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8 or BOOL)");
+  SENET_CHECK(info != nullptr, at, "unknown dtype \"", e.dtype,
+              "\" (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8 or BOOL)");
 
   const auto shape = v.find("shape");
-  check(shape != v.end(), at, "header entry has no \"shape\"");
-  check(shape->is_array(), at, "\"shape\" is not an array");
+  SENET_CHECK(shape != v.end(), at, "header entry has no \"shape\"");
+  SENET_CHECK(shape->is_array(), at, "\"shape\" is not an array");
   for (const nlohmann::json& d : *shape) {
     std::uint64_t extent = 0;
     if (!get_unsigned(d, extent))
@@ -188,13 +185,13 @@ inline SafetensorsEntry parse_entry(const std::string& path, const std::string& 
   }
 
   const auto offsets = v.find("data_offsets");
-  check(offsets != v.end(), at, "header entry has no \"data_offsets\"");
-  check(offsets->is_array() && offsets->size() == 2 && get_unsigned((*offsets)[0], e.begin) &&
-            get_unsigned((*offsets)[1], e.end),
-        at, "\"data_offsets\" ", offsets->dump(), " is not a pair of non-negative integers [begin, end]");
-  check(e.begin <= e.end, at, "data_offsets [", e.begin, ", ", e.end, "] has begin > end");
-  check(e.end <= data_size, at, "data_offsets [", e.begin, ", ", e.end, "] run past the end of the ", data_size,
-        "-byte data section (truncated file?)");
+  SENET_CHECK(offsets != v.end(), at, "header entry has no \"data_offsets\"");
+  SENET_CHECK(offsets->is_array() && offsets->size() == 2 && get_unsigned((*offsets)[0], e.begin) &&
+                  get_unsigned((*offsets)[1], e.end),
+              at, "\"data_offsets\" ", offsets->dump(), " is not a pair of non-negative integers [begin, end]");
+  SENET_CHECK(e.begin <= e.end, at, "data_offsets [", e.begin, ", ", e.end, "] has begin > end");
+  SENET_CHECK(e.end <= data_size, at, "data_offsets [", e.begin, ", ", e.end, "] run past the end of the ", data_size,
+              "-byte data section (truncated file?)");
 
   Index numel = 0;
   try {
@@ -203,10 +200,10 @@ inline SafetensorsEntry parse_entry(const std::string& path, const std::string& 
     throw Error(at + err.what());
   }
   const auto n = static_cast<std::uint64_t>(numel);
-  check(n <= std::numeric_limits<std::uint64_t>::max() / info->itemsize, at, "shape ", to_string(e.shape),
-        " of dtype ", e.dtype, " has too many bytes");
-  check(e.nbytes() == n * info->itemsize, at, "data_offsets [", e.begin, ", ", e.end, "] span ", e.nbytes(),
-        " bytes but shape ", to_string(e.shape), " of dtype ", e.dtype, " needs ", n * info->itemsize);
+  SENET_CHECK(n <= std::numeric_limits<std::uint64_t>::max() / info->itemsize, at, "shape ", to_string(e.shape),
+              " of dtype ", e.dtype, " has too many bytes");
+  SENET_CHECK(e.nbytes() == n * info->itemsize, at, "data_offsets [", e.begin, ", ", e.end, "] span ", e.nbytes(),
+              " bytes but shape ", to_string(e.shape), " of dtype ", e.dtype, " needs ", n * info->itemsize);
   return e;
 }
 
@@ -222,8 +219,10 @@ inline SafetensorsEntry parse_entry(const std::string& path, const std::string& 
 ///
 /// \code
 /// auto f = senet::SafetensorsFile::open("se_resnet50.safetensors");
-/// for (const auto& key : f.keys())
-///   if (f.is_floating(key)) senet::Tensor<float> w = f.read<float>(key);  // shape f.entry(key).shape
+/// for (const auto& key : f.keys()) {
+///   if (!f.is_floating(key)) continue;          // e.g. num_batches_tracked (I64)
+///   senet::Tensor<float> w = f.read<float>(key);  // w.shape() == f.entry(key).shape
+/// }
 /// \endcode
 class SafetensorsFile {
  public:
@@ -232,30 +231,30 @@ class SafetensorsFile {
     namespace st = detail::safetensors;
     std::error_code ec;
     const bool exists = std::filesystem::exists(path, ec);
-    check(exists || ec, path, ": no such file");
-    check(!std::filesystem::is_directory(path, ec), path, ": is a directory, not a safetensors file");
+    SENET_CHECK(exists || ec, path, ": no such file");
+    SENET_CHECK(!std::filesystem::is_directory(path, ec), path, ": is a directory, not a safetensors file");
     std::ifstream in(path, std::ios::binary);
-    check(static_cast<bool>(in), path, ": cannot open file for reading");
+    SENET_CHECK(static_cast<bool>(in), path, ": cannot open file for reading");
     in.seekg(0, std::ios::end);
     const std::streamoff size = in.tellg();
-    check(in && size >= 0, path, ": cannot determine the file size (not a regular file?)");
+    SENET_CHECK(in && size >= 0, path, ": cannot determine the file size (not a regular file?)");
     const auto file_size = static_cast<std::uint64_t>(size);
-    check(file_size >= 8, path, ": file is ", file_size,
-          " bytes long, too short to hold the 8-byte safetensors header length (truncated?)");
+    SENET_CHECK(file_size >= 8, path, ": file is ", file_size,
+                " bytes long, too short to hold the 8-byte safetensors header length (truncated?)");
 
     unsigned char length_bytes[8];
     in.seekg(0);
     in.read(reinterpret_cast<char*>(length_bytes), 8);
-    check(static_cast<bool>(in), path, ": cannot read the header length");
+    SENET_CHECK(static_cast<bool>(in), path, ": cannot read the header length");
     const std::uint64_t header_size = st::load_le(length_bytes, 8);
-    check(header_size <= st::kMaxHeaderBytes, path, ": header length ", header_size,
-          " exceeds the limit of ", st::kMaxHeaderBytes, " bytes (not a safetensors file?)");
-    check(header_size <= file_size - 8, path, ": header length ", header_size, " is larger than the ",
-          file_size - 8, " bytes that follow it (truncated file?)");
+    SENET_CHECK(header_size <= st::kMaxHeaderBytes, path, ": header length ", header_size, " exceeds the limit of ",
+                st::kMaxHeaderBytes, " bytes (not a safetensors file?)");
+    SENET_CHECK(header_size <= file_size - 8, path, ": header length ", header_size, " is larger than the ",
+                file_size - 8, " bytes that follow it (truncated file?)");
 
     std::string header(static_cast<std::size_t>(header_size), '\0');
     in.read(header.data(), static_cast<std::streamsize>(header_size));
-    check(static_cast<bool>(in), path, ": cannot read the ", header_size, "-byte header");
+    SENET_CHECK(static_cast<bool>(in), path, ": cannot read the ", header_size, "-byte header");
 
     SafetensorsFile file;
     file.path_ = path;
@@ -266,7 +265,7 @@ class SafetensorsFile {
     std::set<std::string> seen;
     std::string duplicate;
     const nlohmann::json::parser_callback_t on_event = [&](int depth, nlohmann::json::parse_event_t event,
-                                                          nlohmann::json& parsed) {
+                                                           nlohmann::json& parsed) {
       if (event == nlohmann::json::parse_event_t::key && depth == 1 && parsed.is_string() &&
           !seen.insert(parsed.get<std::string>()).second && duplicate.empty())
         duplicate = parsed.get<std::string>();
@@ -282,15 +281,15 @@ class SafetensorsFile {
         if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) c = '?';
       throw Error(path + ": header is not valid JSON: " + what);
     }
-    check(json.is_object(), path, ": header is a JSON ", json.type_name(), ", not an object");
-    check(duplicate.empty(), path, ": header names tensor '", duplicate, "' more than once");
+    SENET_CHECK(json.is_object(), path, ": header is a JSON ", json.type_name(), ", not an object");
+    SENET_CHECK(duplicate.empty(), path, ": header names tensor '", duplicate, "' more than once");
 
     for (auto it = json.begin(); it != json.end(); ++it) {
       if (it.key() == "__metadata__") {
-        check(it->is_object(), path, ": \"__metadata__\" is not a JSON object");
+        SENET_CHECK(it->is_object(), path, ": \"__metadata__\" is not a JSON object");
         for (auto m = it->begin(); m != it->end(); ++m) {
-          check(m->is_string(), path, ": \"__metadata__\" value of '", m.key(), "' is a ", m->type_name(),
-                ", not a string");
+          SENET_CHECK(m->is_string(), path, ": \"__metadata__\" value of '", m.key(), "' is a ", m->type_name(),
+                      ", not a string");
           file.metadata_.emplace(m.key(), m->get<std::string>());
         }
         continue;
@@ -316,14 +315,12 @@ class SafetensorsFile {
   /// The validated header entry of `key`; throws `senet::Error` if there is no such tensor.
   const SafetensorsEntry& entry(const std::string& key) const {
     const auto it = entries_.find(key);
-    check(it != entries_.end(), path_, ": no tensor named '", key, "'");
+    SENET_CHECK(it != entries_.end(), path_, ": no tensor named '", key, "'");
     return it->second;
   }
 
   /// True for F64, F32, F16 and BF16 tensors (those `read` can convert).
-  bool is_floating(const std::string& key) const {
-    return detail::safetensors::find_dtype(entry(key).dtype)->floating;
-  }
+  bool is_floating(const std::string& key) const { return detail::safetensors::find_dtype(entry(key).dtype)->floating; }
 
   /// The `"__metadata__"` object (empty when the file has none).
   const std::map<std::string, std::string>& metadata() const noexcept { return metadata_; }
@@ -337,15 +334,15 @@ class SafetensorsFile {
     namespace st = detail::safetensors;
     const SafetensorsEntry& e = entry(key);
     const st::DtypeInfo* info = st::find_dtype(e.dtype);
-    check(info->floating, st::where(path_, key), "dtype ", e.dtype,
-          " is an integer type and cannot be read as a floating-point tensor");
+    SENET_CHECK(info->floating, st::where(path_, key), "dtype ", e.dtype,
+                " is an integer type and cannot be read as a floating-point tensor");
 
     Tensor<T> out(e.shape);
     if (out.size() == 0) return out;
     std::ifstream in(path_, std::ios::binary);
-    check(static_cast<bool>(in), st::where(path_, key), "cannot reopen the file for reading");
+    SENET_CHECK(static_cast<bool>(in), st::where(path_, key), "cannot reopen the file for reading");
     in.seekg(static_cast<std::streamoff>(data_start_ + e.begin));
-    check(static_cast<bool>(in), st::where(path_, key), "cannot seek to byte ", data_start_ + e.begin);
+    SENET_CHECK(static_cast<bool>(in), st::where(path_, key), "cannot seek to byte ", data_start_ + e.begin);
 
     // Convert through a bounded buffer so peak memory is the tensor plus 1 MiB.
     const std::size_t itemsize = static_cast<std::size_t>(info->itemsize);
@@ -355,8 +352,8 @@ class SafetensorsFile {
     for (std::size_t done = 0; done < total;) {
       const std::size_t n = std::min(chunk, total - done);
       in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(n * itemsize));
-      check(static_cast<bool>(in), st::where(path_, key), "file ends before the tensor's data does (",
-            "was it changed after it was opened?)");
+      SENET_CHECK(static_cast<bool>(in), st::where(path_, key), "file ends before the tensor's data does (",
+                  "was it changed after it was opened?)");
       st::convert(info->dtype, buffer.data(), out.data() + done, n);
       done += n;
     }
@@ -380,8 +377,7 @@ class SafetensorsFile {
 template <class T>
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, const Tensor<T>*>>& tensors,
                        const std::map<std::string, std::string>& metadata = {}) {
-  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
-                "write_safetensors: T must be float or double");
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "write_safetensors: T must be float or double");
   namespace st = detail::safetensors;
   constexpr int kItem = static_cast<int>(sizeof(T));
 
@@ -389,12 +385,9 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   if (!metadata.empty()) json["__metadata__"] = metadata;
   std::uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
-    check(t != nullptr, path, ": tensor '", name, "' is a null pointer");
-    check(name != "__metadata__", path, ": '__metadata__' is reserved and cannot name a tensor");
-    check(!json.contains(name), path, ": tensor '", name, "' is given more than once");
-    // A default-constructed or moved-from Tensor has shape {} but no element; {} means one here.
-    check(shape_numel(t->shape()) == t->size(), path, ": tensor '", name, "' has shape ", to_string(t->shape()),
-          " but ", t->size(), " elements (default-constructed or moved-from?)");
+    SENET_CHECK(t != nullptr, path, ": tensor '", name, "' is a null pointer");
+    SENET_CHECK(name != "__metadata__", path, ": '__metadata__' is reserved and cannot name a tensor");
+    SENET_CHECK(!json.contains(name), path, ": tensor '", name, "' is given more than once");
     const std::uint64_t bytes = t->bytes();
     json[name] = {{"dtype", std::is_same_v<T, float> ? "F32" : "F64"},
                   {"shape", t->shape()},
@@ -411,7 +404,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   header.append((8 - header.size() % 8) % 8, ' ');
 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  check(static_cast<bool>(out), path, ": cannot open file for writing");
+  SENET_CHECK(static_cast<bool>(out), path, ": cannot open file for writing");
   unsigned char length_bytes[8];
   st::store_le(length_bytes, header.size(), 8);
   out.write(reinterpret_cast<const char*>(length_bytes), 8);
@@ -435,7 +428,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     }
   }
   out.close();
-  check(!out.fail(), path, ": writing failed (disk full or file system error)");
+  SENET_CHECK(!out.fail(), path, ": writing failed (disk full or file system error)");
 }
 
 }  // namespace senet

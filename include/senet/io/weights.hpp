@@ -49,8 +49,8 @@ void load_weights(Module<T>& model, const std::string& path) {
     }
     const SafetensorsEntry& e = file.entry(name);
     if (!file.is_floating(name)) {
-      wrong_dtype.push_back(name + ": dtype " + e.dtype + " is not floating point (expected " +
-                            to_string(t.shape()) + ")");
+      wrong_dtype.push_back(name + ": dtype " + e.dtype + " is not floating point (expected " + to_string(t.shape()) +
+                            ")");
       return;
     }
     if (e.shape != t.shape()) {
@@ -60,7 +60,8 @@ void load_weights(Module<T>& model, const std::string& path) {
     targets.push_back({name, &t});
   }));
   for (const std::string& key : file.keys())
-    if (!visited.count(key) && file.is_floating(key)) unexpected.push_back(key + " " + to_string(file.entry(key).shape));
+    if (!visited.count(key) && file.is_floating(key))
+      unexpected.push_back(key + " " + to_string(file.entry(key).shape));
 
   const std::size_t problems =
       missing.size() + unexpected.size() + misshaped.size() + wrong_dtype.size() + duplicated.size();
@@ -95,8 +96,8 @@ template <class T>
 void save_weights(const Module<T>& model, const std::string& path,
                   const std::map<std::string, std::string>& metadata = {}) {
   std::vector<std::pair<std::string, const Tensor<T>*>> tensors;
-  model.visit_parameters(ConstParameterVisitor<T>(
-      [&](const std::string& name, const Tensor<T>& t, ParameterKind) { tensors.emplace_back(name, &t); }));
+  model.visit_parameters(
+      [&](const std::string& name, const Tensor<T>& t, ParameterKind) { tensors.emplace_back(name, &t); });
   write_safetensors(path, tensors, metadata);
 }
 

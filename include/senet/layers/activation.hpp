@@ -13,7 +13,6 @@ namespace detail {
 template <class T, void (*Kernel)(T*, Index)>
 class ElementwiseLayer : public Module<T> {
  public:
-  void visit_parameters(const ParameterVisitor<T>&, const std::string& = "") override {}
   void forward_inplace(Tensor<T>& x) const { Kernel(x.data(), x.size()); }
   Tensor<T> forward(const Tensor<T>& x) const override {
     Tensor<T> y(x);
@@ -49,14 +48,13 @@ class Tanh : public detail::ElementwiseLayer<T, tanh_inplace<T>> {
 template <class T>
 class Softmax : public Module<T> {
  public:
-  void visit_parameters(const ParameterVisitor<T>&, const std::string& = "") override {}
   Tensor<T> forward(const Tensor<T>& x) const override {
     Tensor<T> y(x);
     softmax_rows_inplace(y);
     return y;
   }
   Shape output_shape(const Shape& input) const override {
-    check(input.size() == 2, "Softmax: input must be [N, K], got ", to_string(input));
+    SENET_CHECK(input.size() == 2, "Softmax: input must be [N, K], got ", to_string(input));
     return input;
   }
   std::string type_name() const override { return "Softmax"; }

@@ -23,13 +23,6 @@ class BatchNorm2d : public Module<T> {
     running_var_.fill(T(1));
   }
 
-  void visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix = "") override {
-    visit(join_name(prefix, "weight"), weight_, ParameterKind::learnable);
-    visit(join_name(prefix, "bias"), bias_, ParameterKind::learnable);
-    visit(join_name(prefix, "running_mean"), running_mean_, ParameterKind::buffer);
-    visit(join_name(prefix, "running_var"), running_var_, ParameterKind::buffer);
-  }
-
   /// The per-channel `scale` and `shift` such that `y = x * scale + shift`: what a prepare step
   /// folds into the preceding convolution.
   void folded(std::vector<T>& scale, std::vector<T>& shift) const {
@@ -45,8 +38,8 @@ class BatchNorm2d : public Module<T> {
   }
 
   void forward_inplace(Tensor<T>& x) const {
-    check(x.rank() >= 2 && x.dim(1) == channels(), "BatchNorm2d: expected ", channels(), " channels, got ",
-          to_string(x.shape()));
+    SENET_CHECK(x.rank() >= 2 && x.dim(1) == channels(), "BatchNorm2d: expected ", channels(), " channels, got ",
+                to_string(x.shape()));
     std::vector<T> scale, shift;
     folded(scale, shift);
     channel_affine_inplace(x, scale.data(), shift.data());
@@ -58,14 +51,22 @@ class BatchNorm2d : public Module<T> {
   }
 
   Shape output_shape(const Shape& input) const override {
-    check(input.size() >= 2 && input[1] == channels(), "BatchNorm2d: expected ", channels(), " channels, got ",
-          to_string(input));
+    SENET_CHECK(input.size() >= 2 && input[1] == channels(), "BatchNorm2d: expected ", channels(), " channels, got ",
+                to_string(input));
     return input;
   }
   std::string type_name() const override { return "BatchNorm2d"; }
 
   Index channels() const { return weight_.size(); }
   double eps() const { return eps_; }
+
+ protected:
+  void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) override {
+    visit(join_name(prefix, "weight"), weight_, ParameterKind::learnable);
+    visit(join_name(prefix, "bias"), bias_, ParameterKind::learnable);
+    visit(join_name(prefix, "running_mean"), running_mean_, ParameterKind::buffer);
+    visit(join_name(prefix, "running_var"), running_var_, ParameterKind::buffer);
+  }
 
  private:
   double eps_;

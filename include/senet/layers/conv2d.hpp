@@ -27,16 +27,13 @@ template <class T>
 class Conv2d : public Module<T> {
  public:
   Conv2d(Index in_channels, Index out_channels, const Conv2dParams& params, bool bias = false)
-      : params_(params), weight_({out_channels, in_channels / std::max<Index>(params.groups, 1), params.kernel_h, params.kernel_w}) {
-    check(in_channels >= 1 && out_channels >= 1 && params.groups >= 1 && in_channels % params.groups == 0 &&
-              out_channels % params.groups == 0,
-          "Conv2d: channels ", in_channels, " -> ", out_channels, " do not divide into ", params.groups, " groups");
+      : params_(params),
+        weight_({out_channels, in_channels / std::max<Index>(params.groups, 1), params.kernel_h, params.kernel_w}) {
+    SENET_CHECK(in_channels >= 1 && out_channels >= 1 && params.groups >= 1 && in_channels % params.groups == 0 &&
+                    out_channels % params.groups == 0,
+                "Conv2d: channels ", in_channels, " -> ", out_channels, " do not divide into ", params.groups,
+                " groups");
     if (bias) bias_ = Tensor<T>({out_channels});
-  }
-
-  void visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix = "") override {
-    visit(join_name(prefix, "weight"), weight_, ParameterKind::learnable);
-    if (bias_) visit(join_name(prefix, "bias"), *bias_, ParameterKind::learnable);
   }
 
   Tensor<T> forward(const Tensor<T>& x) const override {
@@ -57,6 +54,12 @@ class Conv2d : public Module<T> {
   /// The bias, or null when the convolution has none.
   const Tensor<T>* bias() const { return bias_ ? &*bias_ : nullptr; }
   Tensor<T>* bias() { return bias_ ? &*bias_ : nullptr; }
+
+ protected:
+  void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) override {
+    visit(join_name(prefix, "weight"), weight_, ParameterKind::learnable);
+    if (bias_) visit(join_name(prefix, "bias"), *bias_, ParameterKind::learnable);
+  }
 
  private:
   Conv2dParams params_;

@@ -16,13 +16,8 @@ template <class T>
 class Linear : public Module<T> {
  public:
   Linear(Index in_features, Index out_features, bool bias = true) : weight_({out_features, in_features}) {
-    check(in_features >= 1 && out_features >= 1, "Linear: features must be positive");
+    SENET_CHECK(in_features >= 1 && out_features >= 1, "Linear: features must be positive");
     if (bias) bias_ = Tensor<T>({out_features});
-  }
-
-  void visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix = "") override {
-    visit(join_name(prefix, "weight"), weight_, ParameterKind::learnable);
-    if (bias_) visit(join_name(prefix, "bias"), *bias_, ParameterKind::learnable);
   }
 
   Tensor<T> forward(const Tensor<T>& x) const override {
@@ -31,8 +26,8 @@ class Linear : public Module<T> {
     return y;
   }
   Shape output_shape(const Shape& input) const override {
-    check(!input.empty() && input[0] * in_features() == shape_numel(input), "Linear: input ", to_string(input),
-          " does not have ", in_features(), " features per row");
+    SENET_CHECK(!input.empty() && input[0] * in_features() == shape_numel(input), "Linear: input ", to_string(input),
+                " does not have ", in_features(), " features per row");
     return {input[0], out_features()};
   }
   std::int64_t macs(const Shape& input) const override { return input[0] * in_features() * out_features(); }
@@ -40,6 +35,12 @@ class Linear : public Module<T> {
 
   Index in_features() const { return weight_.dim(1); }
   Index out_features() const { return weight_.dim(0); }
+
+ protected:
+  void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) override {
+    visit(join_name(prefix, "weight"), weight_, ParameterKind::learnable);
+    if (bias_) visit(join_name(prefix, "bias"), *bias_, ParameterKind::learnable);
+  }
 
  private:
   Tensor<T> weight_;
@@ -50,10 +51,9 @@ class Linear : public Module<T> {
 template <class T>
 class Flatten : public Module<T> {
  public:
-  void visit_parameters(const ParameterVisitor<T>&, const std::string& = "") override {}
   Tensor<T> forward(const Tensor<T>& x) const override { return x.reshaped(output_shape(x.shape())); }
   Shape output_shape(const Shape& input) const override {
-    check(!input.empty(), "Flatten: input must have a batch dimension");
+    SENET_CHECK(!input.empty(), "Flatten: input must have a batch dimension");
     return {input[0], input[0] ? shape_numel(input) / input[0] : 0};
   }
   std::string type_name() const override { return "Flatten"; }

@@ -21,9 +21,6 @@ enum class ParameterKind { learnable, buffer };
 /// Callback of a parameter visit: dotted name, tensor, kind.
 template <class T>
 using ParameterVisitor = std::function<void(const std::string& name, Tensor<T>& tensor, ParameterKind kind)>;
-template <class T>
-using ConstParameterVisitor =
-    std::function<void(const std::string& name, const Tensor<T>& tensor, ParameterKind kind)>;
 
 /// One row of a model summary: a layer's dotted name, kind, output shape, learnable parameter
 /// count and multiply-accumulates for the summarised input shape.
@@ -50,15 +47,20 @@ class Module {
  public:
   virtual ~Module() = default;
 
-  /// Calls `visit` for every parameter and buffer, in PyTorch's `state_dict` order, with names
-  /// prefixed by `prefix`.
-  virtual void visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix = "") = 0;
-
-  /// Read-only visit.
-  void visit_parameters(const ConstParameterVisitor<T>& visit, const std::string& prefix = "") const {
-    // Visiting does not modify; only the callback could, and this one cannot.
-    const_cast<Module*>(this)->visit_parameters(
-        ParameterVisitor<T>([&](const std::string& n, Tensor<T>& t, ParameterKind k) { visit(n, t, k); }),
+  /// Calls `visit(name, tensor, kind)` for every parameter and buffer, in PyTorch's `state_dict`
+  /// order, with dotted names prefixed by `prefix`. `visit` receives `Tensor<T>&` here and
+  /// `const Tensor<T>&` on a const module.
+  template <class Visitor>
+  void visit_parameters(Visitor&& visit, const std::string& prefix = "") {
+    do_visit_parameters(ParameterVisitor<T>(std::forward<Visitor>(visit)), prefix);
+  }
+  template <class Visitor>
+  void visit_parameters(Visitor&& visit, const std::string& prefix = "") const {
+    // Visiting itself changes nothing, and the callback only ever sees const tensors.
+    const_cast<Module*>(this)->do_visit_parameters(
+        ParameterVisitor<T>([&visit](const std::string& n, Tensor<T>& t, ParameterKind k) {
+          visit(n, static_cast<const Tensor<T>&>(t), k);
+        }),
         prefix);
   }
 
@@ -82,20 +84,30 @@ class Module {
 
   /// Multiply-accumulates of one forward pass of an input of shape `input` (convolutions and
   /// fully connected layers; element-wise work is not counted, as in the paper and fvcore).
-  virtual std::int64_t macs(const Shape& input) const { (void)input; return 0; }
+  virtual std::int64_t macs(const Shape& input) const {
+    (void)input;
+    return 0;
+  }
 
   /// Short type name for summaries, e.g. "Conv2d".
   virtual std::string type_name() const = 0;
 
+ protected:
+  /// What `visit_parameters` calls: modules that own parameters or children override it and
+  /// visit children through their public `visit_parameters`; the default owns nothing.
+  virtual void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) {
+    (void)visit;
+    (void)prefix;
+  }
 };
 
 /// Number of learnable parameter elements of `m` (running statistics excluded).
 template <class T>
 std::int64_t count_parameters(const Module<T>& m) {
   std::int64_t n = 0;
-  m.visit_parameters(ConstParameterVisitor<T>([&](const std::string&, const Tensor<T>& t, ParameterKind k) {
+  m.visit_parameters([&](const std::string&, const Tensor<T>& t, ParameterKind k) {
     if (k == ParameterKind::learnable) n += t.size();
-  }));
+  });
   return n;
 }
 
@@ -103,8 +115,7 @@ std::int64_t count_parameters(const Module<T>& m) {
 template <class T>
 std::vector<std::pair<std::string, Shape>> parameter_shapes(const Module<T>& m) {
   std::vector<std::pair<std::string, Shape>> out;
-  m.visit_parameters(ConstParameterVisitor<T>(
-      [&](const std::string& n, const Tensor<T>& t, ParameterKind) { out.emplace_back(n, t.shape()); }));
+  m.visit_parameters([&](const std::string& n, const Tensor<T>& t, ParameterKind) { out.emplace_back(n, t.shape()); });
   return out;
 }
 

@@ -21,18 +21,9 @@ inline Pool2dParams pool_params(Index kernel, Index stride, Index padding = 0, b
   return p;
 }
 
-namespace detail {
-/// Shared body of the parameter-free pooling layers.
-template <class T>
-class PoolingLayer : public Module<T> {
- public:
-  void visit_parameters(const ParameterVisitor<T>&, const std::string& = "") override {}
-};
-}  // namespace detail
-
 /// Max pooling, as `torch.nn.MaxPool2d`. [N, C, H, W] -> [N, C, OH, OW].
 template <class T>
-class MaxPool2d : public detail::PoolingLayer<T> {
+class MaxPool2d : public Module<T> {
  public:
   explicit MaxPool2d(const Pool2dParams& params) : params_(params) {}
   Tensor<T> forward(const Tensor<T>& x) const override {
@@ -50,7 +41,7 @@ class MaxPool2d : public detail::PoolingLayer<T> {
 
 /// Average pooling, as `torch.nn.AvgPool2d`. [N, C, H, W] -> [N, C, OH, OW].
 template <class T>
-class AvgPool2d : public detail::PoolingLayer<T> {
+class AvgPool2d : public Module<T> {
  public:
   explicit AvgPool2d(const Pool2dParams& params) : params_(params) {}
   Tensor<T> forward(const Tensor<T>& x) const override {
@@ -68,10 +59,10 @@ class AvgPool2d : public detail::PoolingLayer<T> {
 
 /// Adaptive average pooling to a fixed output size, as `torch.nn.AdaptiveAvgPool2d((OH, OW))`.
 template <class T>
-class AdaptiveAvgPool2d : public detail::PoolingLayer<T> {
+class AdaptiveAvgPool2d : public Module<T> {
  public:
   AdaptiveAvgPool2d(Index output_h, Index output_w) : output_h_(output_h), output_w_(output_w) {
-    check(output_h >= 1 && output_w >= 1, "AdaptiveAvgPool2d: output size must be positive");
+    SENET_CHECK(output_h >= 1 && output_w >= 1, "AdaptiveAvgPool2d: output size must be positive");
   }
   Tensor<T> forward(const Tensor<T>& x) const override {
     Tensor<T> y(output_shape(x.shape()));
@@ -79,7 +70,7 @@ class AdaptiveAvgPool2d : public detail::PoolingLayer<T> {
     return y;
   }
   Shape output_shape(const Shape& input) const override {
-    check(input.size() == 4, "AdaptiveAvgPool2d: input must be [N, C, H, W], got ", to_string(input));
+    SENET_CHECK(input.size() == 4, "AdaptiveAvgPool2d: input must be [N, C, H, W], got ", to_string(input));
     return {input[0], input[1], output_h_, output_w_};
   }
   std::string type_name() const override { return "AdaptiveAvgPool2d"; }
@@ -90,7 +81,7 @@ class AdaptiveAvgPool2d : public detail::PoolingLayer<T> {
 
 /// Mean over each plane: [N, C, H, W] -> [N, C] (timm's `SelectAdaptivePool2d('avg', flatten=True)`).
 template <class T>
-class GlobalAvgPool2d : public detail::PoolingLayer<T> {
+class GlobalAvgPool2d : public Module<T> {
  public:
   Tensor<T> forward(const Tensor<T>& x) const override {
     Tensor<T> y(output_shape(x.shape()));
@@ -98,7 +89,7 @@ class GlobalAvgPool2d : public detail::PoolingLayer<T> {
     return y;
   }
   Shape output_shape(const Shape& input) const override {
-    check(input.size() == 4, "GlobalAvgPool2d: input must be [N, C, H, W], got ", to_string(input));
+    SENET_CHECK(input.size() == 4, "GlobalAvgPool2d: input must be [N, C, H, W], got ", to_string(input));
     return {input[0], input[1]};
   }
   std::string type_name() const override { return "GlobalAvgPool2d"; }
@@ -106,7 +97,7 @@ class GlobalAvgPool2d : public detail::PoolingLayer<T> {
 
 /// Maximum over each plane: [N, C, H, W] -> [N, C].
 template <class T>
-class GlobalMaxPool2d : public detail::PoolingLayer<T> {
+class GlobalMaxPool2d : public Module<T> {
  public:
   Tensor<T> forward(const Tensor<T>& x) const override {
     Tensor<T> y(output_shape(x.shape()));
@@ -114,7 +105,7 @@ class GlobalMaxPool2d : public detail::PoolingLayer<T> {
     return y;
   }
   Shape output_shape(const Shape& input) const override {
-    check(input.size() == 4, "GlobalMaxPool2d: input must be [N, C, H, W], got ", to_string(input));
+    SENET_CHECK(input.size() == 4, "GlobalMaxPool2d: input must be [N, C, H, W], got ", to_string(input));
     return {input[0], input[1]};
   }
   std::string type_name() const override { return "GlobalMaxPool2d"; }

@@ -26,7 +26,7 @@ struct SEOptions {
 
 /// Hidden (bottleneck) width of the excitation for `channels` under `options`.
 inline Index se_hidden_channels(Index channels, const SEOptions& options) {
-  check(options.reduction >= 1, "SE reduction ratio must be >= 1, got ", options.reduction);
+  SENET_CHECK(options.reduction >= 1, "SE reduction ratio must be >= 1, got ", options.reduction);
   if (options.rounding == SERounding::floor) return std::max<Index>(1, channels / options.reduction);
   const double v = double(channels) / double(options.reduction);
   return std::max<Index>(8, static_cast<Index>(v + 4.0) / 8 * 8);
@@ -56,13 +56,6 @@ class SEBlock : public Module<T> {
   /// A block with an explicit hidden width (as found in a checkpoint).
   static SEBlock with_hidden(Index channels, Index hidden) { return SEBlock(channels, hidden, SEOptions{}); }
 
-  void visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix = "") override {
-    visit(join_name(prefix, "fc1.weight"), fc1_weight_, ParameterKind::learnable);
-    visit(join_name(prefix, "fc1.bias"), fc1_bias_, ParameterKind::learnable);
-    visit(join_name(prefix, "fc2.weight"), fc2_weight_, ParameterKind::learnable);
-    visit(join_name(prefix, "fc2.bias"), fc2_bias_, ParameterKind::learnable);
-  }
-
   /// The excitation `s` [N, C] for input `x` [N, C, H, W]: each channel's gate in (0, 1).
   Tensor<T> excitation(const Tensor<T>& x) const {
     output_shape(x.shape());
@@ -88,8 +81,8 @@ class SEBlock : public Module<T> {
   }
 
   Shape output_shape(const Shape& input) const override {
-    check(input.size() == 4 && input[1] == channels(), "SEBlock: expected [N, ", channels(), ", H, W], got ",
-          to_string(input));
+    SENET_CHECK(input.size() == 4 && input[1] == channels(), "SEBlock: expected [N, ", channels(), ", H, W], got ",
+                to_string(input));
     return input;
   }
   /// The two FC layers: N x (C x C/r + C/r x C).
@@ -100,6 +93,14 @@ class SEBlock : public Module<T> {
   Index hidden_channels() const { return fc1_weight_.dim(0); }
   const SEOptions& options() const { return options_; }
 
+ protected:
+  void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) override {
+    visit(join_name(prefix, "fc1.weight"), fc1_weight_, ParameterKind::learnable);
+    visit(join_name(prefix, "fc1.bias"), fc1_bias_, ParameterKind::learnable);
+    visit(join_name(prefix, "fc2.weight"), fc2_weight_, ParameterKind::learnable);
+    visit(join_name(prefix, "fc2.bias"), fc2_bias_, ParameterKind::learnable);
+  }
+
  private:
   SEBlock(Index channels, Index hidden, const SEOptions& options)
       : options_(options),
@@ -107,7 +108,7 @@ class SEBlock : public Module<T> {
         fc1_bias_({hidden}),
         fc2_weight_({channels, hidden, 1, 1}),
         fc2_bias_({channels}) {
-    check(channels >= 1 && hidden >= 1, "SEBlock: channels and hidden width must be positive");
+    SENET_CHECK(channels >= 1 && hidden >= 1, "SEBlock: channels and hidden width must be positive");
   }
 
   SEOptions options_;

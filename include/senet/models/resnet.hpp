@@ -78,22 +78,6 @@ class ResidualBlock : public Module<T> {
     }
   }
 
-  void visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix = "") override {
-    conv1_->visit_parameters(visit, join_name(prefix, "conv1"));
-    bn1_->visit_parameters(visit, join_name(prefix, "bn1"));
-    conv2_->visit_parameters(visit, join_name(prefix, "conv2"));
-    bn2_->visit_parameters(visit, join_name(prefix, "bn2"));
-    if (conv3_) {
-      conv3_->visit_parameters(visit, join_name(prefix, "conv3"));
-      bn3_->visit_parameters(visit, join_name(prefix, "bn3"));
-    }
-    if (se_) se_->visit_parameters(visit, join_name(prefix, se_name()));
-    if (downsample_conv_) {
-      downsample_conv_->visit_parameters(visit, join_name(prefix, "downsample.0"));
-      downsample_bn_->visit_parameters(visit, join_name(prefix, "downsample.1"));
-    }
-  }
-
   Tensor<T> forward(const Tensor<T>& x) const override {
     Tensor<T> out = conv1_->forward(x);
     bn1_->forward_inplace(out);
@@ -144,6 +128,23 @@ class ResidualBlock : public Module<T> {
   /// The block's SE module, or null when it has none.
   const SEBlock<T>* se() const { return se_ ? &*se_ : nullptr; }
 
+ protected:
+  void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) override {
+    conv1_->visit_parameters(visit, join_name(prefix, "conv1"));
+    bn1_->visit_parameters(visit, join_name(prefix, "bn1"));
+    conv2_->visit_parameters(visit, join_name(prefix, "conv2"));
+    bn2_->visit_parameters(visit, join_name(prefix, "bn2"));
+    if (conv3_) {
+      conv3_->visit_parameters(visit, join_name(prefix, "conv3"));
+      bn3_->visit_parameters(visit, join_name(prefix, "bn3"));
+    }
+    if (se_) se_->visit_parameters(visit, join_name(prefix, se_name()));
+    if (downsample_conv_) {
+      downsample_conv_->visit_parameters(visit, join_name(prefix, "downsample.0"));
+      downsample_bn_->visit_parameters(visit, join_name(prefix, "downsample.1"));
+    }
+  }
+
  private:
   const char* se_name() const { return style_ == ResNetStyle::legacy ? "se_module" : "se"; }
 
@@ -169,11 +170,11 @@ class ResNet : public Model<T> {
         stem_bn_(cfg_.width),
         stem_pool_(cfg_.style == ResNetStyle::legacy ? pool_params(3, 2, 0, /*ceil_mode=*/true) : pool_params(3, 2, 1)),
         fc_(cfg_.width * 8 * (cfg_.block == BlockType::bottleneck ? 4 : 1), cfg_.num_classes) {
-    check(cfg_.num_classes >= 1 && cfg_.in_channels >= 1 && cfg_.width >= 1, "ResNet: invalid configuration");
+    SENET_CHECK(cfg_.num_classes >= 1 && cfg_.in_channels >= 1 && cfg_.width >= 1, "ResNet: invalid configuration");
     Index in = cfg_.width;
     for (std::size_t stage = 0; stage < 4; ++stage) {
       const Index planes = cfg_.width << stage;
-      check(cfg_.layers[stage] >= 1, "ResNet: stage ", stage + 1, " needs at least one block");
+      SENET_CHECK(cfg_.layers[stage] >= 1, "ResNet: stage ", stage + 1, " needs at least one block");
       std::vector<ResidualBlock<T>> blocks;
       for (Index i = 0; i < cfg_.layers[stage]; ++i) {
         blocks.emplace_back(cfg_, in, planes, (stage > 0 && i == 0) ? 2 : 1);
@@ -181,16 +182,6 @@ class ResNet : public Model<T> {
       }
       stages_[stage] = std::move(blocks);
     }
-  }
-
-  void visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix = "") override {
-    const bool legacy = cfg_.style == ResNetStyle::legacy;
-    stem_conv_.visit_parameters(visit, join_name(prefix, legacy ? "layer0.conv1" : "conv1"));
-    stem_bn_.visit_parameters(visit, join_name(prefix, legacy ? "layer0.bn1" : "bn1"));
-    for (std::size_t s = 0; s < 4; ++s)
-      for (std::size_t i = 0; i < stages_[s].size(); ++i)
-        stages_[s][i].visit_parameters(visit, join_name(prefix, block_name(s, i)));
-    fc_.visit_parameters(visit, join_name(prefix, legacy ? "last_linear" : "fc"));
   }
 
   Tensor<T> forward(const Tensor<T>& x) const override {
@@ -229,14 +220,26 @@ class ResNet : public Model<T> {
   /// Blocks of stage `s` (0..3, timm's `layer1..layer4`).
   const std::vector<ResidualBlock<T>>& stage(std::size_t s) const { return stages_.at(s); }
 
+ protected:
+  void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) override {
+    const bool legacy = cfg_.style == ResNetStyle::legacy;
+    stem_conv_.visit_parameters(visit, join_name(prefix, legacy ? "layer0.conv1" : "conv1"));
+    stem_bn_.visit_parameters(visit, join_name(prefix, legacy ? "layer0.bn1" : "bn1"));
+    for (std::size_t s = 0; s < 4; ++s)
+      for (std::size_t i = 0; i < stages_[s].size(); ++i)
+        stages_[s][i].visit_parameters(visit, join_name(prefix, block_name(s, i)));
+    fc_.visit_parameters(visit, join_name(prefix, legacy ? "last_linear" : "fc"));
+  }
+
  private:
   static std::string block_name(std::size_t stage, std::size_t i) {
     return "layer" + std::to_string(stage + 1) + "." + std::to_string(i);
   }
   void check_input(const Shape& input) const {
-    check(input.size() == 4, cfg_.name, ": input must be [N, ", cfg_.in_channels, ", H, W], got ", to_string(input));
-    check(input[1] == cfg_.in_channels, cfg_.name, ": expected ", cfg_.in_channels, " input channels, got ", input[1],
-          " (input ", to_string(input), ")");
+    SENET_CHECK(input.size() == 4, cfg_.name, ": input must be [N, ", cfg_.in_channels, ", H, W], got ",
+                to_string(input));
+    SENET_CHECK(input[1] == cfg_.in_channels, cfg_.name, ": expected ", cfg_.in_channels, " input channels, got ",
+                input[1], " (input ", to_string(input), ")");
   }
 
   ResNetConfig cfg_;

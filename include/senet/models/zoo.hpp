@@ -13,8 +13,8 @@ namespace senet {
 /// Every registered architecture name, in display order.
 inline const std::vector<std::string>& model_names() {
   static const std::vector<std::string> names = {
-      "resnet18",          "resnet34",          "resnet50",          "resnet101",         "resnet152",
-      "seresnet18",        "seresnet34",        "seresnet50",        "seresnet101",       "seresnet152",
+      "resnet18",          "resnet34",          "resnet50",          "resnet101",          "resnet152",
+      "seresnet18",        "seresnet34",        "seresnet50",        "seresnet101",        "seresnet152",
       "legacy_seresnet18", "legacy_seresnet34", "legacy_seresnet50", "legacy_seresnet101", "legacy_seresnet152"};
   return names;
 }
@@ -38,11 +38,16 @@ inline ResNetConfig model_config(const std::string& name, Index num_classes = 10
   } else {
     depth.clear();
   }
-  if (depth == "18") cfg.block = BlockType::basic, cfg.layers = {2, 2, 2, 2};
-  else if (depth == "34") cfg.block = BlockType::basic, cfg.layers = {3, 4, 6, 3};
-  else if (depth == "50") cfg.layers = {3, 4, 6, 3};
-  else if (depth == "101") cfg.layers = {3, 4, 23, 3};
-  else if (depth == "152") cfg.layers = {3, 8, 36, 3};
+  if (depth == "18")
+    cfg.block = BlockType::basic, cfg.layers = {2, 2, 2, 2};
+  else if (depth == "34")
+    cfg.block = BlockType::basic, cfg.layers = {3, 4, 6, 3};
+  else if (depth == "50")
+    cfg.layers = {3, 4, 6, 3};
+  else if (depth == "101")
+    cfg.layers = {3, 4, 23, 3};
+  else if (depth == "152")
+    cfg.layers = {3, 8, 36, 3};
   else {
     std::string known;
     for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;

@@ -10,10 +10,10 @@
 
 namespace senet {
 
-/// `x = max(x, 0)` over `n` values.
+/// `x = max(x, 0)` over `n` values; NaN stays NaN, as in PyTorch.
 template <class T>
 void relu_inplace(T* x, Index n) {
-  for (Index i = 0; i < n; ++i) x[i] = x[i] > T(0) ? x[i] : T(0);
+  for (Index i = 0; i < n; ++i) x[i] = x[i] < T(0) ? T(0) : x[i];
 }
 
 /// `x = 1 / (1 + exp(-x))` over `n` values.
@@ -32,7 +32,7 @@ void tanh_inplace(T* x, Index n) {
 /// large logits do not overflow).
 template <class T>
 void softmax_rows_inplace(Tensor<T>& x) {
-  check(x.rank() == 2, "softmax: input must be [N, K], got ", to_string(x.shape()));
+  SENET_CHECK(x.rank() == 2, "softmax: input must be [N, K], got ", to_string(x.shape()));
   const Index rows = x.dim(0), cols = x.dim(1);
   for (Index r = 0; r < rows; ++r) {
     T* row = x.data() + r * cols;

@@ -4,7 +4,6 @@
 /// im2col + Eigen GEMM path. Both compute exactly PyTorch's `torch.nn.functional.conv2d`.
 
 #include <Eigen/Core>
-
 #include <algorithm>
 #include <vector>
 
@@ -22,26 +21,30 @@ struct Conv2dParams {
   Index groups = 1;
 };
 
-/// Output extent of a sliding window along one axis (floor mode).
+/// `a / b` rounded toward negative infinity (C++ division truncates toward zero), as PyTorch's
+/// `div_rtn`: a window that does not fit must give an extent <= 0, not 1.
+inline Index floor_div(Index a, Index b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+/// Output extent of a sliding window along one axis (floor mode); <= 0 when the kernel does not fit.
 inline Index window_output_extent(Index in, Index kernel, Index stride, Index pad, Index dilation) {
-  return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+  return floor_div(in + 2 * pad - dilation * (kernel - 1) - 1, stride) + 1;
 }
 
 /// Output shape `[N, K, OH, OW]` of convolving `input` `[N, C, H, W]` with `weight`
 /// `[K, C / groups, kh, kw]`; throws `senet::Error` naming the shapes when they do not fit.
 inline Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dParams& p) {
-  check(input.size() == 4, "conv2d: input must be [N, C, H, W], got ", to_string(input));
-  check(weight.size() == 4, "conv2d: weight must be [K, C/groups, kh, kw], got ", to_string(weight));
-  check(p.groups >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1 &&
-            p.pad_h >= 0 && p.pad_w >= 0,
-        "conv2d: invalid stride, padding, dilation or groups");
-  check(input[1] == weight[1] * p.groups && weight[0] % p.groups == 0,
-        "conv2d: input ", to_string(input), " does not fit weight ", to_string(weight), " with groups ", p.groups);
-  check(weight[2] == p.kernel_h && weight[3] == p.kernel_w, "conv2d: weight ", to_string(weight),
-        " does not match kernel ", p.kernel_h, "x", p.kernel_w);
+  SENET_CHECK(input.size() == 4, "conv2d: input must be [N, C, H, W], got ", to_string(input));
+  SENET_CHECK(weight.size() == 4, "conv2d: weight must be [K, C/groups, kh, kw], got ", to_string(weight));
+  SENET_CHECK(p.groups >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1 &&
+                  p.pad_h >= 0 && p.pad_w >= 0,
+              "conv2d: invalid stride, padding, dilation or groups");
+  SENET_CHECK(input[1] == weight[1] * p.groups && weight[0] % p.groups == 0, "conv2d: input ", to_string(input),
+              " does not fit weight ", to_string(weight), " with groups ", p.groups);
+  SENET_CHECK(weight[2] == p.kernel_h && weight[3] == p.kernel_w, "conv2d: weight ", to_string(weight),
+              " does not match kernel ", p.kernel_h, "x", p.kernel_w);
   const Index oh = window_output_extent(input[2], p.kernel_h, p.stride_h, p.pad_h, p.dilation_h);
   const Index ow = window_output_extent(input[3], p.kernel_w, p.stride_w, p.pad_w, p.dilation_w);
-  check(oh >= 1 && ow >= 1, "conv2d: input ", to_string(input), " is smaller than the kernel");
+  SENET_CHECK(oh >= 1 && ow >= 1, "conv2d: input ", to_string(input), " is smaller than the kernel");
   return {input[0], weight[0], oh, ow};
 }
 
@@ -55,7 +58,7 @@ inline Index conv2d_macs(const Shape& output, const Shape& weight) {
 template <class T>
 void conv2d_reference(const Tensor<T>& x, const Tensor<T>& w, const T* bias, const Conv2dParams& p, Tensor<T>& y) {
   const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
-  check(y.shape() == out, "conv2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
+  SENET_CHECK(y.shape() == out, "conv2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
   const Index N = out[0], K = out[1], OH = out[2], OW = out[3];
   const Index C = x.dim(1), H = x.dim(2), W = x.dim(3);
   const Index Cg = C / p.groups, Kg = K / p.groups;
@@ -71,8 +74,8 @@ void conv2d_reference(const Tensor<T>& x, const Tensor<T>& w, const T* bias, con
                 const Index ih = oh * p.stride_h - p.pad_h + i * p.dilation_h;
                 const Index iw = ow * p.stride_w - p.pad_w + j * p.dilation_w;
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                acc += x[((n * C + g * Cg + c) * H + ih) * W + iw] *
-                       w[((k * Cg + c) * p.kernel_h + i) * p.kernel_w + j];
+                acc +=
+                    x[((n * C + g * Cg + c) * H + ih) * W + iw] * w[((k * Cg + c) * p.kernel_h + i) * p.kernel_w + j];
               }
           y[((n * K + k) * OH + oh) * OW + ow] = acc;
         }
@@ -121,13 +124,13 @@ void conv2d(const Tensor<T>& x, const Tensor<T>& w, const T* bias, const Conv2dP
   using ConstMap = Eigen::Map<const RowMajor>;
   using Map = Eigen::Map<RowMajor>;
   const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
-  check(y.shape() == out, "conv2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
+  SENET_CHECK(y.shape() == out, "conv2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
   const Index N = out[0], K = out[1], OH = out[2], OW = out[3];
   const Index C = x.dim(1), H = x.dim(2), W = x.dim(3);
   const Index Cg = C / p.groups, Kg = K / p.groups, L = OH * OW;
   const Index depth = Cg * p.kernel_h * p.kernel_w;
-  const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
-                         p.pad_h == 0 && p.pad_w == 0;
+  const bool pointwise =
+      p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
   std::vector<T> col(pointwise ? 0 : static_cast<std::size_t>(depth * L));
   for (Index n = 0; n < N; ++n)
     for (Index g = 0; g < p.groups; ++g) {

@@ -13,7 +13,7 @@ namespace senet {
 /// `x[n, c, :, :] = x[n, c, :, :] * scale[c] + shift[c]` for `x` [N, C, H, W] (or [N, C]).
 template <class T>
 void channel_affine_inplace(Tensor<T>& x, const T* scale, const T* shift) {
-  check(x.rank() >= 2, "channel_affine: input must be [N, C, ...], got ", to_string(x.shape()));
+  SENET_CHECK(x.rank() >= 2, "channel_affine: input must be [N, C, ...], got ", to_string(x.shape()));
   const Index N = x.dim(0), C = x.dim(1), plane = (N * C != 0) ? x.size() / (N * C) : 0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (x.size() > 65536)
@@ -28,8 +28,8 @@ void channel_affine_inplace(Tensor<T>& x, const T* scale, const T* shift) {
 /// `x[n, c, :, :] *= s[n, c]` for `x` [N, C, H, W] and `s` [N, C] (the SE scale).
 template <class T>
 void scale_channels_inplace(Tensor<T>& x, const Tensor<T>& s) {
-  check(x.rank() == 4 && s.size() == x.dim(0) * x.dim(1), "scale_channels: input ", to_string(x.shape()),
-        " does not fit scale ", to_string(s.shape()));
+  SENET_CHECK(x.rank() == 4 && s.size() == x.dim(0) * x.dim(1), "scale_channels: input ", to_string(x.shape()),
+              " does not fit scale ", to_string(s.shape()));
   const Index planes = x.dim(0) * x.dim(1), plane = x.dim(2) * x.dim(3);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (x.size() > 65536)
@@ -44,7 +44,7 @@ void scale_channels_inplace(Tensor<T>& x, const Tensor<T>& s) {
 /// Residual add `y += x`; shapes must match.
 template <class T>
 void add_inplace(Tensor<T>& y, const Tensor<T>& x) {
-  check(y.shape() == x.shape(), "add: shapes ", to_string(y.shape()), " and ", to_string(x.shape()), " differ");
+  SENET_CHECK(y.shape() == x.shape(), "add: shapes ", to_string(y.shape()), " and ", to_string(x.shape()), " differ");
   const Index n = y.size();
   T* a = y.data();
   const T* b = x.data();

@@ -15,10 +15,10 @@ namespace senet {
 template <class T>
 void linear(const Tensor<T>& x, const Tensor<T>& w, const T* bias, Tensor<T>& y) {
   const Index out = w.dim(0), in = w.size() / (out ? out : 1);
-  check(x.rank() >= 1 && x.dim(0) * in == x.size(), "linear: input ", to_string(x.shape()),
-        " does not fit weight ", to_string(w.shape()));
+  SENET_CHECK(x.rank() >= 1 && x.dim(0) * in == x.size(), "linear: input ", to_string(x.shape()),
+              " does not fit weight ", to_string(w.shape()));
   const Index N = x.dim(0);
-  check(y.size() == N * out, "linear: output must hold ", N, "x", out, " values, got ", to_string(y.shape()));
+  SENET_CHECK(y.size() == N * out, "linear: output must hold ", N, "x", out, " values, got ", to_string(y.shape()));
   auto Y = y.matrix(N, out);
   Y.noalias() = x.matrix(N, in) * w.matrix(out, in).transpose();
   if (bias) Y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out);

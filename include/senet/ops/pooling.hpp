@@ -4,10 +4,12 @@
 /// rules, and global (whole-plane) average and max pooling.
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
+#include "senet/ops/conv2d.hpp"
 
 namespace senet {
 
@@ -25,22 +27,22 @@ struct Pool2dParams {
 /// covers input, but never one that would start inside the right padding.
 inline Index pool_output_extent(Index in, Index kernel, Index stride, Index pad, Index dilation, bool ceil_mode) {
   const Index span = in + 2 * pad - dilation * (kernel - 1) - 1;
-  Index out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+  Index out = floor_div(span + (ceil_mode ? stride - 1 : 0), stride) + 1;
   if (ceil_mode && (out - 1) * stride >= in + pad) --out;
   return out;
 }
 
 /// Output shape `[N, C, OH, OW]` of pooling `input` `[N, C, H, W]`.
 inline Shape pool2d_output_shape(const Shape& input, const Pool2dParams& p) {
-  check(input.size() == 4, "pool2d: input must be [N, C, H, W], got ", to_string(input));
-  check(p.kernel_h >= 1 && p.kernel_w >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 &&
-            p.dilation_w >= 1,
-        "pool2d: kernel, stride and dilation must be positive");
-  check(2 * p.pad_h <= p.kernel_h && 2 * p.pad_w <= p.kernel_w,
-        "pool2d: padding must be at most half the kernel");
+  SENET_CHECK(input.size() == 4, "pool2d: input must be [N, C, H, W], got ", to_string(input));
+  SENET_CHECK(p.kernel_h >= 1 && p.kernel_w >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 &&
+                  p.dilation_w >= 1,
+              "pool2d: kernel, stride and dilation must be positive");
+  SENET_CHECK(2 * p.pad_h <= p.kernel_h && 2 * p.pad_w <= p.kernel_w,
+              "pool2d: padding must be at most half the kernel");
   const Index oh = pool_output_extent(input[2], p.kernel_h, p.stride_h, p.pad_h, p.dilation_h, p.ceil_mode);
   const Index ow = pool_output_extent(input[3], p.kernel_w, p.stride_w, p.pad_w, p.dilation_w, p.ceil_mode);
-  check(oh >= 1 && ow >= 1, "pool2d: input ", to_string(input), " is smaller than the kernel");
+  SENET_CHECK(oh >= 1 && ow >= 1, "pool2d: input ", to_string(input), " is smaller than the kernel");
   return {input[0], input[1], oh, ow};
 }
 
@@ -48,7 +50,7 @@ inline Shape pool2d_output_shape(const Shape& input, const Pool2dParams& p) {
 template <class T>
 void max_pool2d(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
   const Shape out = pool2d_output_shape(x.shape(), p);
-  check(y.shape() == out, "max_pool2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
+  SENET_CHECK(y.shape() == out, "max_pool2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
   const Index planes = out[0] * out[1], OH = out[2], OW = out[3], H = x.dim(2), W = x.dim(3);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (planes * OH * OW > 65536)
@@ -65,7 +67,8 @@ void max_pool2d(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
           for (Index j = 0; j < p.kernel_w; ++j) {
             const Index iw = ow * p.stride_w - p.pad_w + j * p.dilation_w;
             if (iw < 0 || iw >= W) continue;
-            best = std::max(best, src[ih * W + iw]);
+            const T v = src[ih * W + iw];
+            if (v > best || std::isnan(v)) best = v;  // NaN wins, as in PyTorch
           }
         }
         dst[oh * OW + ow] = best;
@@ -77,9 +80,9 @@ void max_pool2d(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
 /// `count_include_pad`, else the number of real input elements. Dilation is not supported.
 template <class T>
 void avg_pool2d(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
-  check(p.dilation_h == 1 && p.dilation_w == 1, "avg_pool2d: dilation is not supported");
+  SENET_CHECK(p.dilation_h == 1 && p.dilation_w == 1, "avg_pool2d: dilation is not supported");
   const Shape out = pool2d_output_shape(x.shape(), p);
-  check(y.shape() == out, "avg_pool2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
+  SENET_CHECK(y.shape() == out, "avg_pool2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
   const Index planes = out[0] * out[1], OH = out[2], OW = out[3], H = x.dim(2), W = x.dim(3);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (planes * OH * OW > 65536)
@@ -109,9 +112,9 @@ void avg_pool2d(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
 /// averages input rows `floor(i * H / OH)` to `ceil((i + 1) * H / OH)` (exclusive), likewise columns.
 template <class T>
 void adaptive_avg_pool2d(const Tensor<T>& x, Tensor<T>& y) {
-  check(x.rank() == 4 && y.rank() == 4 && x.dim(0) == y.dim(0) && x.dim(1) == y.dim(1) && y.dim(2) >= 1 &&
-            y.dim(3) >= 1,
-        "adaptive_avg_pool2d: cannot pool ", to_string(x.shape()), " to ", to_string(y.shape()));
+  SENET_CHECK(
+      x.rank() == 4 && y.rank() == 4 && x.dim(0) == y.dim(0) && x.dim(1) == y.dim(1) && y.dim(2) >= 1 && y.dim(3) >= 1,
+      "adaptive_avg_pool2d: cannot pool ", to_string(x.shape()), " to ", to_string(y.shape()));
   const Index planes = x.dim(0) * x.dim(1), H = x.dim(2), W = x.dim(3), OH = y.dim(2), OW = y.dim(3);
   for (Index pl = 0; pl < planes; ++pl) {
     const T* src = x.data() + pl * H * W;
@@ -132,10 +135,10 @@ void adaptive_avg_pool2d(const Tensor<T>& x, Tensor<T>& y) {
 /// Mean over each H x W plane: `x` [N, C, H, W] -> `y` [N, C] (any shape of N*C elements).
 template <class T>
 void global_avg_pool(const Tensor<T>& x, Tensor<T>& y) {
-  check(x.rank() == 4, "global_avg_pool: input must be [N, C, H, W], got ", to_string(x.shape()));
+  SENET_CHECK(x.rank() == 4, "global_avg_pool: input must be [N, C, H, W], got ", to_string(x.shape()));
   const Index planes = x.dim(0) * x.dim(1), hw = x.dim(2) * x.dim(3);
-  check(y.size() == planes, "global_avg_pool: output must hold ", planes, " values");
-  check(hw > 0, "global_avg_pool: empty plane in ", to_string(x.shape()));
+  SENET_CHECK(y.size() == planes, "global_avg_pool: output must hold ", planes, " values");
+  SENET_CHECK(hw > 0, "global_avg_pool: empty plane in ", to_string(x.shape()));
   for (Index pl = 0; pl < planes; ++pl) {
     const T* src = x.data() + pl * hw;
     T sum = 0;
@@ -147,13 +150,16 @@ void global_avg_pool(const Tensor<T>& x, Tensor<T>& y) {
 /// Maximum over each H x W plane: `x` [N, C, H, W] -> `y` [N, C].
 template <class T>
 void global_max_pool(const Tensor<T>& x, Tensor<T>& y) {
-  check(x.rank() == 4, "global_max_pool: input must be [N, C, H, W], got ", to_string(x.shape()));
+  SENET_CHECK(x.rank() == 4, "global_max_pool: input must be [N, C, H, W], got ", to_string(x.shape()));
   const Index planes = x.dim(0) * x.dim(1), hw = x.dim(2) * x.dim(3);
-  check(y.size() == planes, "global_max_pool: output must hold ", planes, " values");
-  check(hw > 0, "global_max_pool: empty plane in ", to_string(x.shape()));
+  SENET_CHECK(y.size() == planes, "global_max_pool: output must hold ", planes, " values");
+  SENET_CHECK(hw > 0, "global_max_pool: empty plane in ", to_string(x.shape()));
   for (Index pl = 0; pl < planes; ++pl) {
     const T* src = x.data() + pl * hw;
-    y[pl] = *std::max_element(src, src + hw);
+    T best = src[0];
+    for (Index i = 1; i < hw; ++i)
+      if (src[i] > best || std::isnan(src[i])) best = src[i];  // NaN wins, as in PyTorch
+    y[pl] = best;
   }
 }
 

@@ -1,7 +1,6 @@
 // Uses the public API the way the README shows it; exits 0 when the results have the right shapes.
-#include <senet/senet.hpp>
-
 #include <cstdio>
+#include <senet/senet.hpp>
 
 int main() {
   senet::SEBlock<float> se(64, 16);
