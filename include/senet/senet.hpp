@@ -29,5 +29,6 @@
 #include "senet/ops/activation.hpp"
 #include "senet/ops/conv2d.hpp"
 #include "senet/ops/elementwise.hpp"
+#include "senet/ops/gemm.hpp"
 #include "senet/ops/linear.hpp"
 #include "senet/ops/pooling.hpp"

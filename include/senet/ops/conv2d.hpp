@@ -9,6 +9,7 @@
 
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
+#include "senet/ops/gemm.hpp"
 
 namespace senet {
 
@@ -121,7 +122,6 @@ void im2col(const T* x, Index Cg, Index H, Index W, const Conv2dParams& p, Index
 template <class T>
 void conv2d(const Tensor<T>& x, const Tensor<T>& w, const T* bias, const Conv2dParams& p, Tensor<T>& y) {
   using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  using ConstMap = Eigen::Map<const RowMajor>;
   using Map = Eigen::Map<RowMajor>;
   const Shape out = conv2d_output_shape(x.shape(), w.shape(), p);
   SENET_CHECK(y.shape() == out, "conv2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
@@ -136,11 +136,9 @@ void conv2d(const Tensor<T>& x, const Tensor<T>& w, const T* bias, const Conv2dP
     for (Index g = 0; g < p.groups; ++g) {
       const T* xg = x.data() + (n * C + g * Cg) * H * W;
       if (!pointwise) detail::im2col(xg, Cg, H, W, p, OH, OW, col.data());
-      ConstMap B(pointwise ? xg : col.data(), depth, L);
-      ConstMap A(w.data() + g * Kg * depth, Kg, depth);
-      Map Y(y.data() + (n * K + g * Kg) * L, Kg, L);
-      Y.noalias() = A * B;
-      if (bias) Y.colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bias + g * Kg, Kg);
+      T* yg = y.data() + (n * K + g * Kg) * L;
+      gemm(w.data() + g * Kg * depth, pointwise ? xg : col.data(), yg, Kg, L, depth);
+      if (bias) Map(yg, Kg, L).colwise() += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(bias + g * Kg, Kg);
     }
 }
 
