@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <senet/senet.hpp>
 #include <set>
@@ -82,20 +83,26 @@ void apply_threads(const Options& opt) {
   if (opt.has("--threads")) senet::set_num_threads(static_cast<int>(opt.integer("--threads", 1)));
 }
 
-/// The classifier width stored in a checkpoint (`fc.weight` / `last_linear.weight`), else `fallback`.
-senet::Index checkpoint_classes(const std::string& weights, senet::Index fallback) {
+/// The classifier width stored in a checkpoint (`fc.weight` / `last_linear.weight`), if any.
+std::optional<senet::Index> checkpoint_classes(const std::string& weights) {
   const auto file = senet::SafetensorsFile::open(weights);
   for (const char* key : {"fc.weight", "last_linear.weight"})
     if (file.contains(key) && file.entry(key).shape.size() == 2) return file.entry(key).shape[0];
-  return fallback;
+  return std::nullopt;
 }
 
-std::unique_ptr<senet::Model<float>> load_model(const std::string& name, const std::string& weights,
-                                                senet::Index num_classes) {
-  auto cfg = senet::model_config(name, num_classes);
-  if (!weights.empty()) cfg.num_classes = checkpoint_classes(weights, num_classes);
+/// The named model with the checkpoint's class count and weights, or seeded random weights
+/// when `weights` is empty.
+std::unique_ptr<senet::Model<float>> load_model(const std::string& name, const std::string& weights) {
+  auto cfg = senet::model_config(name);
+  if (!weights.empty()) {
+    if (auto classes = checkpoint_classes(weights)) cfg.num_classes = *classes;
+  }
   auto model = senet::create_model<float>(cfg);
-  if (!weights.empty()) senet::load_weights(*model, weights);
+  if (weights.empty())
+    senet::randomize_parameters(*model, 42);
+  else
+    senet::load_weights(*model, weights);
   return model;
 }
 
@@ -112,7 +119,7 @@ int cmd_run(const Options& opt) {
   const std::string name = opt.get("--model"), weights = opt.get("--weights");
   const std::string input = opt.get("--input"), output = opt.get("--output");
   apply_threads(opt);
-  auto model = load_model(name, weights, 1000);
+  auto model = load_model(name, weights);
   const auto x = senet::read_npy<float>(input);
   SENET_CHECK(x.rank() == 4, input, ": input must be [N, ", model->in_channels(), ", H, W], got ",
               senet::to_string(x.shape()));
@@ -130,8 +137,9 @@ std::string with_commas(std::int64_t v) {
 
 int cmd_summary(const Options& opt) {
   const std::string name = opt.get("--model");
-  const long size = opt.integer("--size", 224);
-  auto model = senet::create_model<float>(name, opt.integer("--num-classes", 1000));
+  auto model = senet::create_model<float>(
+      name, opt.has("--num-classes") ? std::optional<senet::Index>(opt.integer("--num-classes", 0)) : std::nullopt);
+  const long size = opt.integer("--size", model->input_size());
   const auto rows = model->summary(size);
   const std::int64_t params = count_parameters(*model);
   std::int64_t macs = 0;
@@ -159,11 +167,11 @@ int cmd_summary(const Options& opt) {
 
 int cmd_bench(const Options& opt) {
   const std::string name = opt.get("--model");
-  const long batch = opt.integer("--batch", 1), size = opt.integer("--size", 224), iters = opt.integer("--iters", 10);
+  const long batch = opt.integer("--batch", 1), iters = opt.integer("--iters", 10);
   apply_threads(opt);
   const std::string weights = opt.has("--weights") ? opt.get("--weights") : "";
-  auto model = load_model(name, weights, 1000);
-  if (weights.empty()) senet::randomize_parameters(*model, 42);
+  auto model = load_model(name, weights);
+  const long size = opt.integer("--size", model->input_size());
   senet::Tensor<float> x({batch, model->in_channels(), size, size});
   for (senet::Index i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(double(i)));
   model->forward(x);  // warm-up: first-touch of every buffer and weight

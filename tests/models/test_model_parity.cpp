@@ -17,7 +17,7 @@ senet::ResNetConfig config_of(const nlohmann::json& c) {
   senet::ResNetConfig cfg;
   cfg.name = c.at("case");
   cfg.block = c.at("block") == "basic" ? senet::BlockType::basic : senet::BlockType::bottleneck;
-  for (std::size_t i = 0; i < 4; ++i) cfg.layers[i] = c.at("layers").at(i);
+  cfg.layers = c.at("layers").get<std::vector<senet::Index>>();
   cfg.style = family == "legacy_seresnet" ? senet::ResNetStyle::legacy : senet::ResNetStyle::timm;
   cfg.se = family != "resnet";
   cfg.se_options.reduction = c.value("se_reduction", 16);

@@ -13,7 +13,6 @@
 #include <cctype>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <string>
@@ -22,6 +21,7 @@
 
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
+#include "senet/io/detail/bytes.hpp"
 
 namespace senet {
 namespace detail {
@@ -254,21 +254,11 @@ template <class T>
 void convert(const Dtype& dtype, const unsigned char* src, T* dst, std::size_t n) {
   const std::size_t w = dtype.itemsize;
   for (std::size_t i = 0; i < n; ++i, src += w) {
-    std::uint64_t bits = 0;
-    if (dtype.little_endian)
-      for (std::size_t b = w; b-- > 0;) bits = (bits << 8) | src[b];
+    const std::uint64_t bits = dtype.little_endian ? load_le(src, w) : load_be(src, w);
+    if (w == 4)
+      dst[i] = static_cast<T>(bits_to_float(static_cast<std::uint32_t>(bits)));
     else
-      for (std::size_t b = 0; b < w; ++b) bits = (bits << 8) | src[b];
-    if (w == 4) {
-      const auto u = static_cast<std::uint32_t>(bits);
-      float f;
-      std::memcpy(&f, &u, sizeof f);
-      dst[i] = static_cast<T>(f);
-    } else {
-      double d;
-      std::memcpy(&d, &bits, sizeof d);
-      dst[i] = static_cast<T>(d);
-    }
+      dst[i] = static_cast<T>(bits_to_double(bits));
   }
 }
 
@@ -285,17 +275,8 @@ Tensor<T> read_npy(const std::string& path) {
   namespace np = detail::npy;
   using np::PyValue;
 
-  std::error_code ec;
-  const bool exists = std::filesystem::exists(path, ec);
-  SENET_CHECK(exists || ec, path, ": no such file");
-  SENET_CHECK(!std::filesystem::is_directory(path, ec), path, ": is a directory, not a .npy file");
-  std::ifstream in(path, std::ios::binary);
-  SENET_CHECK(static_cast<bool>(in), path, ": cannot open file for reading");
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  SENET_CHECK(in && size >= 0, path, ": cannot determine the file size (not a regular file?)");
-  const auto file_size = static_cast<std::uint64_t>(size);
-  in.seekg(0);
+  std::ifstream in;
+  const std::uint64_t file_size = detail::open_for_reading(in, path, "a .npy file");
 
   unsigned char prefix[12];
   SENET_CHECK(file_size >= 10, path, ": file is ", file_size, " bytes long, too short for a .npy header (truncated?)");
@@ -309,8 +290,7 @@ Tensor<T> read_npy(const std::string& path) {
   SENET_CHECK(file_size >= 8 + length_bytes, path, ": file ends inside the .npy header length (truncated?)");
   in.read(reinterpret_cast<char*>(prefix + 8), static_cast<std::streamsize>(length_bytes));
   SENET_CHECK(static_cast<bool>(in), path, ": cannot read the .npy header length");
-  std::uint64_t header_size = 0;
-  for (std::uint64_t b = length_bytes; b-- > 0;) header_size = (header_size << 8) | prefix[8 + b];
+  const std::uint64_t header_size = detail::load_le(prefix + 8, length_bytes);
   const std::uint64_t data_start = 8 + length_bytes + header_size;
   SENET_CHECK(data_start <= file_size, path, ": header length ", header_size, " runs past the end of the ", file_size,
               "-byte file (truncated?)");
@@ -368,16 +348,10 @@ Tensor<T> read_npy(const std::string& path) {
               data_size < n * dtype.itemsize ? " (truncated?)" : "");
 
   Tensor<T> out(shape);
-  const auto total = static_cast<std::size_t>(numel);
-  const std::size_t chunk = (std::size_t{1} << 20) / dtype.itemsize;
-  std::vector<unsigned char> buffer(std::min(chunk, total) * dtype.itemsize);
-  for (std::size_t done = 0; done < total;) {
-    const std::size_t count = std::min(chunk, total - done);
-    in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(count * dtype.itemsize));
-    SENET_CHECK(static_cast<bool>(in), path, ": cannot read the array data");
-    np::convert(dtype, buffer.data(), out.data() + done, count);
-    done += count;
-  }
+  const bool complete = detail::read_converted(
+      in, out.data(), static_cast<std::size_t>(numel), dtype.itemsize,
+      [&](const unsigned char* src, T* dst, std::size_t count) { np::convert(dtype, src, dst, count); });
+  SENET_CHECK(complete, path, ": cannot read the array data");
   return out;
 }
 
@@ -407,31 +381,13 @@ void write_npy(const std::string& path, const Tensor<T>& t) {
   header.append(pad, ' ');
   header += '\n';
 
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  SENET_CHECK(static_cast<bool>(out), path, ": cannot open file for writing");
+  std::ofstream out = detail::open_for_writing(path);
   unsigned char head[12] = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<unsigned char>(prefix == 10 ? 1 : 2), 0};
-  std::uint64_t len = header.size();
-  for (std::size_t b = 8; b < prefix; ++b, len >>= 8) head[b] = static_cast<unsigned char>(len & 0xFFu);
+  detail::store_le(head + 8, header.size(), prefix - 8);
   out.write(reinterpret_cast<const char*>(head), static_cast<std::streamsize>(prefix));
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
-
-  constexpr std::size_t kChunk = 1 << 16;
-  std::vector<unsigned char> buffer;
-  const auto total = static_cast<std::size_t>(t.size());
-  for (std::size_t done = 0; done < total && out;) {
-    const std::size_t n = std::min(kChunk, total - done);
-    buffer.resize(n * sizeof(T));
-    for (std::size_t i = 0; i < n; ++i) {
-      std::conditional_t<std::is_same_v<T, float>, std::uint32_t, std::uint64_t> bits;
-      std::memcpy(&bits, t.data() + done + i, sizeof bits);
-      for (std::size_t b = 0; b < sizeof(T); ++b, bits >>= 8)
-        buffer[i * sizeof(T) + b] = static_cast<unsigned char>(bits & 0xFFu);
-    }
-    out.write(reinterpret_cast<const char*>(buffer.data()), static_cast<std::streamsize>(buffer.size()));
-    done += n;
-  }
-  out.close();
-  SENET_CHECK(!out.fail(), path, ": writing failed (disk full or file system error)");
+  detail::write_le(out, t.data(), static_cast<std::size_t>(t.size()));
+  detail::close_output(out, path);
 }
 
 }  // namespace senet

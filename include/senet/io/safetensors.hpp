@@ -9,10 +9,7 @@
 /// string -> string. `SafetensorsFile` validates the whole header when it opens a file and reads
 /// each tensor's bytes only on request, so a 100 MB checkpoint is never held in memory twice.
 
-#include <algorithm>
 #include <cstdint>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -25,6 +22,7 @@
 
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
+#include "senet/io/detail/bytes.hpp"
 
 namespace senet {
 
@@ -72,22 +70,6 @@ inline const DtypeInfo* find_dtype(const std::string& name) {
   return nullptr;
 }
 
-// Byte-wise decoding is independent of the host's byte order; compilers turn it into one load.
-inline std::uint64_t load_le(const unsigned char* p, int n) {
-  std::uint64_t v = 0;
-  for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-inline void store_le(unsigned char* p, std::uint64_t v, int n) {
-  for (int i = 0; i < n; ++i, v >>= 8) p[i] = static_cast<unsigned char>(v & 0xFFu);
-}
-
-inline float bits_to_float(std::uint32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
 }  // namespace safetensors
 
 /// IEEE 754 binary16 bits -> float (exact: every half value is a float). Subnormals, signed
@@ -101,15 +83,13 @@ inline float half_to_float(std::uint16_t h) {
     const float v = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
     return sign ? -v : v;
   }
-  if (exponent == 31) return safetensors::bits_to_float(sign | 0x7F800000u | (mantissa << 13));
+  if (exponent == 31) return bits_to_float(sign | 0x7F800000u | (mantissa << 13));
   // Rebias the exponent from 15 to 127.
-  return safetensors::bits_to_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+  return bits_to_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
 }
 
 /// bfloat16 bits -> float: bfloat16 is the top half of a float, so this is exact for every value.
-inline float bfloat16_to_float(std::uint16_t b) {
-  return safetensors::bits_to_float(static_cast<std::uint32_t>(b) << 16);
-}
+inline float bfloat16_to_float(std::uint16_t b) { return bits_to_float(static_cast<std::uint32_t>(b) << 16); }
 
 namespace safetensors {
 
@@ -118,12 +98,7 @@ template <class T>
 void convert(Dtype dtype, const unsigned char* src, T* dst, std::size_t n) {
   switch (dtype) {
     case Dtype::f64:
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::uint64_t bits = load_le(src + 8 * i, 8);
-        double d;
-        std::memcpy(&d, &bits, sizeof d);
-        dst[i] = static_cast<T>(d);
-      }
+      for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<T>(bits_to_double(load_le(src + 8 * i, 8)));
       break;
     case Dtype::f32:
       for (std::size_t i = 0; i < n; ++i)
@@ -229,24 +204,15 @@ class SafetensorsFile {
   /// Opens `path` and validates its header; throws `senet::Error` on any damage.
   static SafetensorsFile open(const std::string& path) {
     namespace st = detail::safetensors;
-    std::error_code ec;
-    const bool exists = std::filesystem::exists(path, ec);
-    SENET_CHECK(exists || ec, path, ": no such file");
-    SENET_CHECK(!std::filesystem::is_directory(path, ec), path, ": is a directory, not a safetensors file");
-    std::ifstream in(path, std::ios::binary);
-    SENET_CHECK(static_cast<bool>(in), path, ": cannot open file for reading");
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    SENET_CHECK(in && size >= 0, path, ": cannot determine the file size (not a regular file?)");
-    const auto file_size = static_cast<std::uint64_t>(size);
+    std::ifstream in;
+    const std::uint64_t file_size = detail::open_for_reading(in, path, "a safetensors file");
     SENET_CHECK(file_size >= 8, path, ": file is ", file_size,
                 " bytes long, too short to hold the 8-byte safetensors header length (truncated?)");
 
     unsigned char length_bytes[8];
-    in.seekg(0);
     in.read(reinterpret_cast<char*>(length_bytes), 8);
     SENET_CHECK(static_cast<bool>(in), path, ": cannot read the header length");
-    const std::uint64_t header_size = st::load_le(length_bytes, 8);
+    const std::uint64_t header_size = detail::load_le(length_bytes, 8);
     SENET_CHECK(header_size <= st::kMaxHeaderBytes, path, ": header length ", header_size, " exceeds the limit of ",
                 st::kMaxHeaderBytes, " bytes (not a safetensors file?)");
     SENET_CHECK(header_size <= file_size - 8, path, ": header length ", header_size, " is larger than the ",
@@ -345,18 +311,11 @@ class SafetensorsFile {
     SENET_CHECK(static_cast<bool>(in), st::where(path_, key), "cannot seek to byte ", data_start_ + e.begin);
 
     // Convert through a bounded buffer so peak memory is the tensor plus 1 MiB.
-    const std::size_t itemsize = static_cast<std::size_t>(info->itemsize);
-    const std::size_t chunk = (std::size_t{1} << 20) / itemsize;
-    std::vector<unsigned char> buffer(std::min(chunk, static_cast<std::size_t>(out.size())) * itemsize);
-    const auto total = static_cast<std::size_t>(out.size());
-    for (std::size_t done = 0; done < total;) {
-      const std::size_t n = std::min(chunk, total - done);
-      in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(n * itemsize));
-      SENET_CHECK(static_cast<bool>(in), st::where(path_, key), "file ends before the tensor's data does (",
-                  "was it changed after it was opened?)");
-      st::convert(info->dtype, buffer.data(), out.data() + done, n);
-      done += n;
-    }
+    const bool complete = detail::read_converted(
+        in, out.data(), static_cast<std::size_t>(out.size()), static_cast<std::size_t>(info->itemsize),
+        [&](const unsigned char* src, T* dst, std::size_t n) { st::convert(info->dtype, src, dst, n); });
+    SENET_CHECK(complete, st::where(path_, key), "file ends before the tensor's data does (",
+                "was it changed after it was opened?)");
     return out;
   }
 
@@ -378,8 +337,6 @@ template <class T>
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, const Tensor<T>*>>& tensors,
                        const std::map<std::string, std::string>& metadata = {}) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "write_safetensors: T must be float or double");
-  namespace st = detail::safetensors;
-  constexpr int kItem = static_cast<int>(sizeof(T));
 
   nlohmann::json json = nlohmann::json::object();
   if (!metadata.empty()) json["__metadata__"] = metadata;
@@ -403,32 +360,14 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   }
   header.append((8 - header.size() % 8) % 8, ' ');
 
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  SENET_CHECK(static_cast<bool>(out), path, ": cannot open file for writing");
+  std::ofstream out = detail::open_for_writing(path);
   unsigned char length_bytes[8];
-  st::store_le(length_bytes, header.size(), 8);
+  detail::store_le(length_bytes, header.size(), 8);
   out.write(reinterpret_cast<const char*>(length_bytes), 8);
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
-
-  std::vector<unsigned char> buffer;
-  constexpr std::size_t kChunk = 1 << 16;
-  for (const auto& entry : tensors) {
-    const Tensor<T>& t = *entry.second;
-    const auto total = static_cast<std::size_t>(t.size());
-    for (std::size_t done = 0; done < total && out;) {
-      const std::size_t n = std::min(kChunk, total - done);
-      buffer.resize(n * kItem);
-      for (std::size_t i = 0; i < n; ++i) {
-        std::conditional_t<std::is_same_v<T, float>, std::uint32_t, std::uint64_t> bits;
-        std::memcpy(&bits, t.data() + done + i, sizeof bits);
-        st::store_le(buffer.data() + i * kItem, bits, kItem);
-      }
-      out.write(reinterpret_cast<const char*>(buffer.data()), static_cast<std::streamsize>(buffer.size()));
-      done += n;
-    }
-  }
-  out.close();
-  SENET_CHECK(!out.fail(), path, ": writing failed (disk full or file system error)");
+  for (const auto& entry : tensors)
+    detail::write_le(out, entry.second->data(), static_cast<std::size_t>(entry.second->size()));
+  detail::close_output(out, path);
 }
 
 }  // namespace senet

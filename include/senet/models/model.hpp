@@ -16,6 +16,8 @@ class Model : public Module<T> {
   virtual const std::string& name() const = 0;
   virtual Index in_channels() const = 0;
   virtual Index num_classes() const = 0;
+  /// The square image size the model is made for (224 for ImageNet models).
+  virtual Index input_size() const = 0;
 
   /// Per-layer rows (name, type, output shape, params, MACs) for one image of `size` x `size`.
   std::vector<LayerSummary> summary(Index size = 224, Index batch = 1) const {

@@ -33,18 +33,25 @@ namespace senet {
 enum class BlockType { basic, bottleneck };
 enum class ResNetStyle { timm, legacy };
 
+/// The stem of a ResNet: ImageNet's (7x7 stride-2 conv, BN, ReLU, 3x3 stride-2 max pool) or, for
+/// small images such as 8x8 digits, one 3x3 stride-1 conv with BN and ReLU and no pooling.
+enum class StemType { imagenet, small };
+
 /// Everything that defines a ResNet-family network. `width` is the stem's channel count and the
-/// first stage's planes (64 in every published model; smaller for tests).
+/// first stage's planes (64 in every published model; smaller for tests); stage `i` has planes
+/// `width << i` and `layers[i]` blocks, and every stage after the first starts with stride 2.
 struct ResNetConfig {
   std::string name = "resnet";
   BlockType block = BlockType::bottleneck;
-  std::array<Index, 4> layers{3, 4, 6, 3};
+  std::vector<Index> layers{3, 4, 6, 3};
+  StemType stem = StemType::imagenet;
   ResNetStyle style = ResNetStyle::timm;
   bool se = false;
   SEOptions se_options{16, SERounding::divisible8};
   Index width = 64;
   Index num_classes = 1000;
   Index in_channels = 3;
+  Index input_size = 224;  ///< the image size the model is made for (summary and bench default)
 };
 
 /// A residual block: basic (two 3x3) or bottleneck (1x1, 3x3, 1x1 x4), optional SE on the
@@ -158,21 +165,25 @@ class ResidualBlock : public Module<T> {
   std::optional<BatchNorm2d<T>> downsample_bn_;
 };
 
-/// ResNet / SE-ResNet: stem (7x7 s2 conv, BN, ReLU, 3x3 s2 max pool), four stages of residual
-/// blocks with planes width x {1, 2, 4, 8} (strides 1, 2, 2, 2), global average pool, FC.
+/// ResNet / SE-ResNet: stem (7x7 s2 conv, BN, ReLU, 3x3 s2 max pool, or the small stem), stages of
+/// residual blocks (four in published models: planes width x {1, 2, 4, 8}, strides 1, 2, 2, 2),
+/// global average pool, FC.
 /// Input [N, in_channels, H, W] -> logits [N, num_classes].
 template <class T>
 class ResNet : public Model<T> {
  public:
   explicit ResNet(ResNetConfig cfg)
       : cfg_(std::move(cfg)),
-        stem_conv_(cfg_.in_channels, cfg_.width, conv_params(7, 2, 3)),
+        stem_conv_(cfg_.in_channels, cfg_.width,
+                   cfg_.stem == StemType::imagenet ? conv_params(7, 2, 3) : conv_params(3, 1, 1)),
         stem_bn_(cfg_.width),
         stem_pool_(cfg_.style == ResNetStyle::legacy ? pool_params(3, 2, 0, /*ceil_mode=*/true) : pool_params(3, 2, 1)),
-        fc_(cfg_.width * 8 * (cfg_.block == BlockType::bottleneck ? 4 : 1), cfg_.num_classes) {
-    SENET_CHECK(cfg_.num_classes >= 1 && cfg_.in_channels >= 1 && cfg_.width >= 1, "ResNet: invalid configuration");
+        fc_(output_features(cfg_), cfg_.num_classes) {
+    SENET_CHECK(cfg_.num_classes >= 1 && cfg_.in_channels >= 1 && cfg_.width >= 1 && !cfg_.layers.empty(),
+                "ResNet: invalid configuration");
+    stages_.resize(cfg_.layers.size());
     Index in = cfg_.width;
-    for (std::size_t stage = 0; stage < 4; ++stage) {
+    for (std::size_t stage = 0; stage < cfg_.layers.size(); ++stage) {
       const Index planes = cfg_.width << stage;
       SENET_CHECK(cfg_.layers[stage] >= 1, "ResNet: stage ", stage + 1, " needs at least one block");
       std::vector<ResidualBlock<T>> blocks;
@@ -189,7 +200,7 @@ class ResNet : public Model<T> {
     Tensor<T> h = stem_conv_.forward(x);
     stem_bn_.forward_inplace(h);
     relu_inplace(h.data(), h.size());
-    h = stem_pool_.forward(h);
+    if (cfg_.stem == StemType::imagenet) h = stem_pool_.forward(h);
     for (const auto& stage : stages_)
       for (const auto& block : stage) h = block.forward(h);
     return fc_.forward(pool_.forward(h));
@@ -200,8 +211,9 @@ class ResNet : public Model<T> {
     const bool legacy = cfg_.style == ResNetStyle::legacy;
     Shape s = stem_conv_.summarize(input, join_name(prefix, legacy ? "layer0.conv1" : "conv1"), rows);
     s = stem_bn_.summarize(s, join_name(prefix, legacy ? "layer0.bn1" : "bn1"), rows);
-    s = stem_pool_.summarize(s, join_name(prefix, legacy ? "pool0" : "maxpool"), rows);
-    for (std::size_t st = 0; st < 4; ++st)
+    if (cfg_.stem == StemType::imagenet)
+      s = stem_pool_.summarize(s, join_name(prefix, legacy ? "pool0" : "maxpool"), rows);
+    for (std::size_t st = 0; st < stages_.size(); ++st)
       for (std::size_t i = 0; i < stages_[st].size(); ++i)
         s = stages_[st][i].summarize(s, join_name(prefix, block_name(st, i)), rows);
     s = pool_.summarize(s, join_name(prefix, "global_pool"), rows);
@@ -216,8 +228,9 @@ class ResNet : public Model<T> {
   const std::string& name() const override { return cfg_.name; }
   Index in_channels() const override { return cfg_.in_channels; }
   Index num_classes() const override { return cfg_.num_classes; }
+  Index input_size() const override { return cfg_.input_size; }
   const ResNetConfig& config() const { return cfg_; }
-  /// Blocks of stage `s` (0..3, timm's `layer1..layer4`).
+  /// Blocks of stage `s` (0-based: timm's `layer1` is stage 0).
   const std::vector<ResidualBlock<T>>& stage(std::size_t s) const { return stages_.at(s); }
 
  protected:
@@ -225,13 +238,16 @@ class ResNet : public Model<T> {
     const bool legacy = cfg_.style == ResNetStyle::legacy;
     stem_conv_.visit_parameters(visit, join_name(prefix, legacy ? "layer0.conv1" : "conv1"));
     stem_bn_.visit_parameters(visit, join_name(prefix, legacy ? "layer0.bn1" : "bn1"));
-    for (std::size_t s = 0; s < 4; ++s)
+    for (std::size_t s = 0; s < stages_.size(); ++s)
       for (std::size_t i = 0; i < stages_[s].size(); ++i)
         stages_[s][i].visit_parameters(visit, join_name(prefix, block_name(s, i)));
     fc_.visit_parameters(visit, join_name(prefix, legacy ? "last_linear" : "fc"));
   }
 
  private:
+  static Index output_features(const ResNetConfig& cfg) {
+    return (cfg.width << (cfg.layers.size() - 1)) * (cfg.block == BlockType::bottleneck ? 4 : 1);
+  }
   static std::string block_name(std::size_t stage, std::size_t i) {
     return "layer" + std::to_string(stage + 1) + "." + std::to_string(i);
   }
@@ -246,7 +262,7 @@ class ResNet : public Model<T> {
   Conv2d<T> stem_conv_;
   BatchNorm2d<T> stem_bn_;
   MaxPool2d<T> stem_pool_;
-  std::array<std::vector<ResidualBlock<T>>, 4> stages_;
+  std::vector<std::vector<ResidualBlock<T>>> stages_;
   GlobalAvgPool2d<T> pool_;
   Linear<T> fc_;
 };
