@@ -4,17 +4,27 @@
 //   senet run --model NAME --weights W.safetensors --input X.npy --output Y.npy [--threads N]
 //   senet summary --model NAME [--size S] [--num-classes K] [--json]
 //   senet bench --model NAME [--weights W] [--batch B] [--size S] [--threads N] [--iters I] [--json]
+//   senet classify --model NAME [--weights W] [--preset timm|caffe] [--size S] [--crop-pct P]
+//                  [--interpolation bilinear|bicubic] [--top K] [--batch B] [--threads N] [--json] IMAGE_OR_DIR...
 //
 // Exit status: 0 success, 1 bad input (message `senet: error: ...` on stderr), 2 usage error.
+
+#include <senet/models/imagenet_classes.hpp>
+#include <senet/senet.hpp>
+#ifdef SENET_CLI_IMAGES
+#include <senet/io/image.hpp>
+#include <senet/io/preprocess.hpp>
+#endif
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
-#include <senet/senet.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,7 +41,10 @@ constexpr const char* kUsage =
     "                                           per-layer output shapes, parameters and MACs\n"
     "  bench --model NAME [--weights W] [--batch B] [--size S] [--threads N] [--iters I] [--json]\n"
     "                                           median latency and GFLOP/s (seeded random weights\n"
-    "                                           unless --weights is given)\n";
+    "                                           unless --weights is given)\n"
+    "  classify --model NAME [--weights W] [--preset timm|caffe] [--size S] [--crop-pct P]\n"
+    "           [--interpolation bilinear|bicubic] [--top K] [--batch B] [--threads N] [--json] IMAGE_OR_DIR...\n"
+    "                                           top-K classes of each image (directories are walked)\n";
 
 /// A command-line mistake: reported with the usage text, exit status 2.
 struct UsageError {
@@ -41,10 +54,13 @@ struct UsageError {
 /// `--key value` and `--flag` options after the command word.
 class Options {
  public:
-  Options(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags) {
+  Options(int argc, char** argv, const std::set<std::string>& valued, const std::set<std::string>& flags,
+          bool positionals = false) {
     for (int i = 2; i < argc; ++i) {
       const std::string arg = argv[i];
-      if (flags.count(arg)) {
+      if (positionals && (arg.empty() || arg[0] != '-')) {
+        positional_.push_back(arg);
+      } else if (flags.count(arg)) {
         values_[arg] = "";
       } else if (valued.count(arg)) {
         if (i + 1 >= argc) throw UsageError{"option " + arg + " needs a value"};
@@ -74,9 +90,35 @@ class Options {
       throw UsageError{"option " + key + " needs an integer >= " + std::to_string(min) + ", got '" + v + "'"};
     return n;
   }
+  double real(const std::string& key, double fallback) const {
+    if (!has(key)) return fallback;
+    const std::string v = get(key);
+    std::size_t used = 0;
+    double x = 0;
+    try {
+      x = std::stod(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != v.size() || v.empty() || !(x > 0))
+      throw UsageError{"option " + key + " needs a positive number, got '" + v + "'"};
+    return x;
+  }
+  /// The value of `key` if it is one of `choices`, else `fallback` when absent.
+  std::string choice(const std::string& key, const std::vector<std::string>& choices,
+                     const std::string& fallback) const {
+    if (!has(key)) return fallback;
+    const std::string v = get(key);
+    if (std::find(choices.begin(), choices.end(), v) != choices.end()) return v;
+    std::string all;
+    for (const auto& c : choices) all += (all.empty() ? "" : "|") + c;
+    throw UsageError{"option " + key + " must be " + all + ", got '" + v + "'"};
+  }
+  const std::vector<std::string>& positional() const { return positional_; }
 
  private:
   std::map<std::string, std::string> values_;
+  std::vector<std::string> positional_;
 };
 
 void apply_threads(const Options& opt) {
@@ -201,6 +243,124 @@ int cmd_bench(const Options& opt) {
   return 0;
 }
 
+/// The label of class `index`: ImageNet's names for 1000-class models, else "class N".
+std::string class_label(senet::Index index, senet::Index num_classes) {
+  if (num_classes == 1000) return senet::imagenet_classes()[static_cast<std::size_t>(index)];
+  return "class " + std::to_string(index);
+}
+
+#ifdef SENET_CLI_IMAGES
+namespace fs = std::filesystem;
+
+bool has_image_extension(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm"})
+    if (ext == e) return true;
+  return false;
+}
+
+/// Files named on the command line, and the image files under named directories (sorted).
+std::vector<std::string> collect_images(const std::vector<std::string>& args) {
+  std::vector<std::string> paths;
+  for (const auto& arg : args) {
+    if (fs::is_directory(arg)) {
+      std::vector<std::string> found;
+      for (const auto& e : fs::recursive_directory_iterator(arg, fs::directory_options::skip_permission_denied))
+        if (e.is_regular_file() && has_image_extension(e.path())) found.push_back(e.path().string());
+      SENET_CHECK(!found.empty(), arg, ": no images (png, jpg, jpeg, bmp, ppm, pgm, pnm) in this directory");
+      std::sort(found.begin(), found.end());
+      paths.insert(paths.end(), found.begin(), found.end());
+    } else {
+      SENET_CHECK(fs::exists(arg), arg, ": no such file or directory");
+      paths.push_back(arg);
+    }
+  }
+  return paths;
+}
+
+/// A one-line progress bar with images/s on stderr, redrawn in place; silent unless enabled.
+class Progress {
+ public:
+  Progress(std::size_t total, bool enabled) : total_(total), enabled_(enabled) {}
+  void update(std::size_t done) {
+    if (!enabled_) return;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const int width = 30, filled = static_cast<int>(width * done / std::max<std::size_t>(total_, 1));
+    std::fprintf(stderr, "\r[%s%s] %zu/%zu images, %.1f images/s", std::string(filled, '#').c_str(),
+                 std::string(width - filled, ' ').c_str(), done, total_, s > 0 ? double(done) / s : 0.0);
+    if (done == total_) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  }
+  /// Erases the bar so that results printed to the same terminal start on a clean line.
+  void clear() {
+    if (enabled_) std::fputs("\r\033[K", stderr);
+  }
+
+ private:
+  std::size_t total_;
+  bool enabled_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+int cmd_classify(const Options& opt) {
+  const std::string name = opt.get("--model");
+  const std::string weights = opt.has("--weights") ? opt.get("--weights") : "";
+  senet::PreprocessOptions pp = senet::preprocess_preset(opt.choice("--preset", {"timm", "caffe"}, "timm"));
+  pp.crop_pct = opt.real("--crop-pct", pp.crop_pct);
+  pp.interpolation = opt.choice("--interpolation", {"bilinear", "bicubic"}, "bilinear") == "bicubic"
+                         ? senet::Interpolation::bicubic
+                         : senet::Interpolation::bilinear;
+  const long top = opt.integer("--top", 5), batch = opt.integer("--batch", 8);
+  if (opt.positional().empty()) throw UsageError{"classify needs at least one image or directory"};
+  apply_threads(opt);
+  const auto paths = collect_images(opt.positional());
+  auto model = load_model(name, weights);
+  pp.size = opt.integer("--size", model->input_size());
+  if (weights.empty())
+    std::fprintf(stderr,
+                 "senet: warning: no --weights given: %s runs on seeded random weights, so its labels are "
+                 "meaningless\n",
+                 name.c_str());
+  const senet::Index classes = model->num_classes(), k = std::min<senet::Index>(top, classes);
+  const bool json = opt.has("--json");
+  nlohmann::json results = nlohmann::json::array();
+  Progress progress(paths.size(), isatty(STDERR_FILENO) && paths.size() > static_cast<std::size_t>(batch));
+  for (std::size_t first = 0; first < paths.size(); first += static_cast<std::size_t>(batch)) {
+    const std::size_t last = std::min(paths.size(), first + static_cast<std::size_t>(batch));
+    std::vector<senet::Image> images;
+    for (std::size_t i = first; i < last; ++i) images.push_back(senet::read_image(paths[i]));
+    auto probs = model->forward(senet::preprocess<float>(images, pp));
+    senet::softmax_rows_inplace(probs);
+    progress.clear();
+    for (std::size_t i = first; i < last; ++i) {
+      const float* p = probs.data() + static_cast<senet::Index>(i - first) * classes;
+      std::vector<senet::Index> order(static_cast<std::size_t>(classes));
+      for (senet::Index c = 0; c < classes; ++c) order[static_cast<std::size_t>(c)] = c;
+      std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                        [&](senet::Index a, senet::Index b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+      nlohmann::json tops = nlohmann::json::array();
+      if (!json) std::printf("%s\n", paths[i].c_str());
+      for (senet::Index r = 0; r < k; ++r) {
+        const senet::Index c = order[static_cast<std::size_t>(r)];
+        if (json)
+          tops.push_back({{"index", c}, {"label", class_label(c, classes)}, {"prob", p[c]}});
+        else
+          std::printf("  %6.4f  %4ld  %s\n", double(p[c]), static_cast<long>(c), class_label(c, classes).c_str());
+      }
+      if (json) results.push_back({{"image", paths[i]}, {"top", tops}});
+    }
+    progress.update(last);
+  }
+  if (json) std::cout << results.dump(2) << "\n";
+  return 0;
+}
+#else
+int cmd_classify(const Options&) {
+  throw senet::Error("this senet tool was built without image support (install libstb-dev and rebuild)");
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -221,6 +381,11 @@ int main(int argc, char** argv) {
     if (cmd == "bench")
       return cmd_bench(
           Options(argc, argv, {"--model", "--weights", "--batch", "--size", "--threads", "--iters"}, {"--json"}));
+    if (cmd == "classify")
+      return cmd_classify(Options(argc, argv,
+                                  {"--model", "--weights", "--preset", "--size", "--crop-pct", "--interpolation",
+                                   "--top", "--batch", "--threads"},
+                                  {"--json"}, /*positionals=*/true));
     throw UsageError{"unknown command '" + cmd + "'"};
   } catch (const UsageError& e) {
     std::fprintf(stderr, "senet: %s\n%s", e.message.c_str(), kUsage);

@@ -1,8 +1,10 @@
 #pragma once
 /// \file se_block.hpp
-/// `senet::SEBlock<T>`: the Squeeze-and-Excitation block of Hu et al. (CVPR 2018).
+/// `senet::SEBlock<T>`: the Squeeze-and-Excitation block of Hu et al. (CVPR 2018), with the
+/// design choices of the paper's ablations as runtime options.
 
 #include <algorithm>
+#include <optional>
 
 #include "senet/layers/module.hpp"
 #include "senet/ops/activation.hpp"
@@ -18,10 +20,29 @@ enum class SERounding {
   divisible8  ///< timm's `make_divisible(C / r, 8)`: `max(8, int(C / r + 4) / 8 * 8)`
 };
 
-/// Options of an SE block; the defaults are the paper's standard block.
+/// The squeeze: how each channel plane becomes one number.
+enum class SESqueeze {
+  avg,    ///< global average pooling (the standard block)
+  max,    ///< global max pooling
+  avgmax  ///< `0.5 * avg + 0.5 * max` (timm's `add_maxpool`)
+};
+
+/// The gate applied to the second FC's output.
+enum class SEGate {
+  sigmoid,      ///< the standard block
+  tanh,         ///< `tanh`
+  relu,         ///< `max(0, x)`
+  hard_sigmoid  ///< `relu6(x + 3) / 6`
+};
+
+/// Options of an SE block; the defaults are the paper's standard block (r = 16, C / r rounded
+/// down, average squeeze, sigmoid gate, FC biases as in every released checkpoint).
 struct SEOptions {
   Index reduction = 16;
   SERounding rounding = SERounding::floor;
+  SESqueeze squeeze = SESqueeze::avg;
+  SEGate gate = SEGate::sigmoid;
+  bool bias = true;
 };
 
 /// Hidden (bottleneck) width of the excitation for `channels` under `options`.
@@ -32,42 +53,71 @@ inline Index se_hidden_channels(Index channels, const SEOptions& options) {
   return std::max<Index>(8, static_cast<Index>(v + 4.0) / 8 * 8);
 }
 
-/// Squeeze-and-Excitation block: `y = x * sigmoid(W2 relu(W1 mean_hw(x) + b1) + b2)`.
+/// Squeeze-and-Excitation block: `y = x * gate(W2 relu(W1 squeeze(x) + b1) + b2)`.
 ///
-/// - Squeeze: global average pooling, [N, C, H, W] -> z [N, C].
+/// - Squeeze: global average pooling (or max, or their mean), [N, C, H, W] -> z [N, C].
 /// - Excitation: two fully connected layers as Eigen GEMMs over the whole batch,
-///   z [N, C] -> [N, C/r] (ReLU) -> s [N, C] (sigmoid).
+///   z [N, C] -> [N, C/r] (ReLU) -> s [N, C] (gate: sigmoid by default).
 /// - Scale: every channel plane of x multiplied by its s[n, c].
 ///
 /// Parameters as PyTorch stores them (1x1 convolutions): `fc1.weight` [C/r, C, 1, 1], `fc1.bias`
-/// [C/r], `fc2.weight` [C, C/r, 1, 1], `fc2.bias` [C].
+/// [C/r], `fc2.weight` [C, C/r, 1, 1], `fc2.bias` [C] (no biases when `options.bias` is off).
 ///
 /// \code
 /// senet::SEBlock<float> se(64, 16);          // channels, reduction ratio: hidden width 4
 /// senet::Tensor<float> x({2, 64, 5, 7});
 /// senet::Tensor<float> y = se.forward(x);    // [2, 64, 5, 7]
+///
+/// senet::SEOptions o;                        // the paper's max-squeeze, bias-free ablation
+/// o.squeeze = senet::SESqueeze::max;
+/// o.bias = false;
+/// senet::SEBlock<float> variant(64, o);
 /// \endcode
 template <class T>
 class SEBlock : public Module<T> {
  public:
-  SEBlock(Index channels, Index reduction = 16) : SEBlock(channels, SEOptions{reduction, SERounding::floor}) {}
+  SEBlock(Index channels, Index reduction = 16) : SEBlock(channels, with_reduction(reduction)) {}
   SEBlock(Index channels, const SEOptions& options)
       : SEBlock(channels, se_hidden_channels(channels, options), options) {}
   /// A block with an explicit hidden width (as found in a checkpoint).
-  static SEBlock with_hidden(Index channels, Index hidden) { return SEBlock(channels, hidden, SEOptions{}); }
+  static SEBlock with_hidden(Index channels, Index hidden, const SEOptions& options = {}) {
+    return SEBlock(channels, hidden, options);
+  }
 
-  /// The excitation `s` [N, C] for input `x` [N, C, H, W]: each channel's gate in (0, 1).
+  /// The excitation `s` [N, C] for input `x` [N, C, H, W]: each channel's gate.
   Tensor<T> excitation(const Tensor<T>& x) const {
     output_shape(x.shape());
-    const Index N = x.dim(0);
-    Tensor<T> z({N, channels()});
-    global_avg_pool(x, z);
+    const Index N = x.dim(0), C = channels();
+    Tensor<T> z({N, C});
+    if (options_.squeeze == SESqueeze::max) {
+      global_max_pool(x, z);
+    } else {
+      global_avg_pool(x, z);
+      if (options_.squeeze == SESqueeze::avgmax) {
+        Tensor<T> m({N, C});
+        global_max_pool(x, m);
+        for (Index i = 0; i < z.size(); ++i) z[i] = T(0.5) * z[i] + T(0.5) * m[i];
+      }
+    }
     Tensor<T> h({N, hidden_channels()});
-    linear(z, fc1_weight_, fc1_bias_.data(), h);
+    linear(z, fc1_weight_, fc1_bias_ ? fc1_bias_->data() : nullptr, h);
     relu_inplace(h.data(), h.size());
-    Tensor<T> s({N, channels()});
-    linear(h, fc2_weight_, fc2_bias_.data(), s);
-    sigmoid_inplace(s.data(), s.size());
+    Tensor<T> s({N, C});
+    linear(h, fc2_weight_, fc2_bias_ ? fc2_bias_->data() : nullptr, s);
+    switch (options_.gate) {
+      case SEGate::sigmoid:
+        sigmoid_inplace(s.data(), s.size());
+        break;
+      case SEGate::tanh:
+        tanh_inplace(s.data(), s.size());
+        break;
+      case SEGate::relu:
+        relu_inplace(s.data(), s.size());
+        break;
+      case SEGate::hard_sigmoid:
+        hard_sigmoid_inplace(s.data(), s.size());
+        break;
+    }
     return s;
   }
 
@@ -96,23 +146,31 @@ class SEBlock : public Module<T> {
  protected:
   void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) override {
     visit(join_name(prefix, "fc1.weight"), fc1_weight_, ParameterKind::learnable);
-    visit(join_name(prefix, "fc1.bias"), fc1_bias_, ParameterKind::learnable);
+    if (fc1_bias_) visit(join_name(prefix, "fc1.bias"), *fc1_bias_, ParameterKind::learnable);
     visit(join_name(prefix, "fc2.weight"), fc2_weight_, ParameterKind::learnable);
-    visit(join_name(prefix, "fc2.bias"), fc2_bias_, ParameterKind::learnable);
+    if (fc2_bias_) visit(join_name(prefix, "fc2.bias"), *fc2_bias_, ParameterKind::learnable);
   }
 
  private:
+  static SEOptions with_reduction(Index reduction) {
+    SEOptions o;
+    o.reduction = reduction;
+    return o;
+  }
   SEBlock(Index channels, Index hidden, const SEOptions& options)
-      : options_(options),
-        fc1_weight_({hidden, channels, 1, 1}),
-        fc1_bias_({hidden}),
-        fc2_weight_({channels, hidden, 1, 1}),
-        fc2_bias_({channels}) {
+      : options_(options), fc1_weight_({hidden, channels, 1, 1}), fc2_weight_({channels, hidden, 1, 1}) {
     SENET_CHECK(channels >= 1 && hidden >= 1, "SEBlock: channels and hidden width must be positive");
+    if (options.bias) {
+      fc1_bias_ = Tensor<T>({hidden});
+      fc2_bias_ = Tensor<T>({channels});
+    }
   }
 
   SEOptions options_;
-  Tensor<T> fc1_weight_, fc1_bias_, fc2_weight_, fc2_bias_;
+  Tensor<T> fc1_weight_;
+  std::optional<Tensor<T>> fc1_bias_;
+  Tensor<T> fc2_weight_;
+  std::optional<Tensor<T>> fc2_bias_;
 };
 
 }  // namespace senet

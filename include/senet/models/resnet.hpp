@@ -37,6 +37,15 @@ enum class ResNetStyle { timm, legacy };
 /// small images such as 8x8 digits, one 3x3 stride-1 conv with BN and ReLU and no pooling.
 enum class StemType { imagenet, small };
 
+/// Where an SE block sits in a residual block (the paper's Fig. 5 and Table 14).
+enum class SEPosition {
+  standard,  ///< on the residual branch after its last BN, before the add
+  pre,       ///< on the residual branch's input; the shortcut takes the unscaled input
+  post,      ///< after the add and the final ReLU
+  identity,  ///< on the shortcut, after its projection when there is one
+  after3x3   ///< bottlenecks only: after the 3x3 conv's BN and ReLU (SE width = the 3x3 width)
+};
+
 /// Everything that defines a ResNet-family network. `width` is the stem's channel count and the
 /// first stage's planes (64 in every published model; smaller for tests); stage `i` has planes
 /// `width << i` and `layers[i]` blocks, and every stage after the first starts with stride 2.
@@ -48,20 +57,24 @@ struct ResNetConfig {
   ResNetStyle style = ResNetStyle::timm;
   bool se = false;
   SEOptions se_options{16, SERounding::divisible8};
+  SEPosition se_position = SEPosition::standard;
+  /// Stages (1-based: timm's `layer1` is 1, the paper's conv2) whose blocks carry SE; every stage
+  /// when unset.
+  std::optional<std::vector<Index>> se_stages;
   Index width = 64;
   Index num_classes = 1000;
   Index in_channels = 3;
   Index input_size = 224;  ///< the image size the model is made for (summary and bench default)
 };
 
-/// A residual block: basic (two 3x3) or bottleneck (1x1, 3x3, 1x1 x4), optional SE on the
-/// residual branch after its last BN, optional projection shortcut `downsample.0` (1x1 conv) /
-/// `downsample.1` (BN). Output `relu(branch + shortcut)`.
+/// A residual block: basic (two 3x3) or bottleneck (1x1, 3x3, 1x1 x4), optional SE at
+/// `cfg.se_position` (by default on the residual branch after its last BN), optional projection
+/// shortcut `downsample.0` (1x1 conv) / `downsample.1` (BN). Output `relu(branch + shortcut)`.
 template <class T>
 class ResidualBlock : public Module<T> {
  public:
-  ResidualBlock(const ResNetConfig& cfg, Index in_channels, Index planes, Index stride)
-      : type_(cfg.block), style_(cfg.style) {
+  ResidualBlock(const ResNetConfig& cfg, Index in_channels, Index planes, Index stride, bool with_se)
+      : type_(cfg.block), style_(cfg.style), se_position_(cfg.se_position) {
     const bool bottleneck = type_ == BlockType::bottleneck;
     const Index out = bottleneck ? planes * 4 : planes;
     // timm strides the 3x3 of a bottleneck (v1.5); Caffe strides its first 1x1.
@@ -78,7 +91,14 @@ class ResidualBlock : public Module<T> {
     }
     bn1_.emplace(planes);
     bn2_.emplace(planes);
-    if (cfg.se) se_.emplace(out, cfg.se_options);
+    if (with_se) {
+      SENET_CHECK(bottleneck || se_position_ != SEPosition::after3x3,
+                  "SE position after3x3 needs bottleneck blocks; basic blocks have two 3x3 convs");
+      const Index se_channels = se_position_ == SEPosition::pre        ? in_channels
+                                : se_position_ == SEPosition::after3x3 ? planes
+                                                                       : out;
+      se_.emplace(se_channels, cfg.se_options);
+    }
     if (stride != 1 || in_channels != out) {
       downsample_conv_.emplace(in_channels, out, conv_params(1, stride));
       downsample_bn_.emplace(out);
@@ -86,44 +106,55 @@ class ResidualBlock : public Module<T> {
   }
 
   Tensor<T> forward(const Tensor<T>& x) const override {
-    Tensor<T> out = conv1_->forward(x);
+    Tensor<T> out = conv1_->forward(at(SEPosition::pre) ? se_->forward(x) : x);
     bn1_->forward_inplace(out);
     relu_inplace(out.data(), out.size());
     out = conv2_->forward(out);
     bn2_->forward_inplace(out);
     if (conv3_) {
       relu_inplace(out.data(), out.size());
+      if (at(SEPosition::after3x3)) se_->forward_inplace(out);
       out = conv3_->forward(out);
       bn3_->forward_inplace(out);
     } else if (style_ == ResNetStyle::legacy) {
       relu_inplace(out.data(), out.size());  // Caffe's basic block has a ReLU before its SE
     }
-    if (se_) se_->forward_inplace(out);
+    if (at(SEPosition::standard)) se_->forward_inplace(out);
     if (downsample_conv_) {
       Tensor<T> shortcut = downsample_conv_->forward(x);
       downsample_bn_->forward_inplace(shortcut);
+      if (at(SEPosition::identity)) se_->forward_inplace(shortcut);
       add_inplace(out, shortcut);
+    } else if (at(SEPosition::identity)) {
+      add_inplace(out, se_->forward(x));
     } else {
       add_inplace(out, x);
     }
     relu_inplace(out.data(), out.size());
+    if (at(SEPosition::post)) se_->forward_inplace(out);
     return out;
   }
 
   Shape summarize(const Shape& input, const std::string& prefix, std::vector<LayerSummary>& rows) const override {
+    const std::string se = join_name(prefix, se_name());
+    if (at(SEPosition::pre)) se_->summarize(input, se, rows);
     Shape s = conv1_->summarize(input, join_name(prefix, "conv1"), rows);
     s = bn1_->summarize(s, join_name(prefix, "bn1"), rows);
     s = conv2_->summarize(s, join_name(prefix, "conv2"), rows);
     s = bn2_->summarize(s, join_name(prefix, "bn2"), rows);
     if (conv3_) {
+      if (at(SEPosition::after3x3)) se_->summarize(s, se, rows);
       s = conv3_->summarize(s, join_name(prefix, "conv3"), rows);
       s = bn3_->summarize(s, join_name(prefix, "bn3"), rows);
     }
-    if (se_) s = se_->summarize(s, join_name(prefix, se_name()), rows);
+    if (at(SEPosition::standard)) se_->summarize(s, se, rows);
+    Shape shortcut = input;
     if (downsample_conv_) {
-      const Shape d = downsample_conv_->summarize(input, join_name(prefix, "downsample.0"), rows);
-      downsample_bn_->summarize(d, join_name(prefix, "downsample.1"), rows);
+      shortcut = downsample_conv_->summarize(input, join_name(prefix, "downsample.0"), rows);
+      downsample_bn_->summarize(shortcut, join_name(prefix, "downsample.1"), rows);
     }
+    if (at(SEPosition::identity)) se_->summarize(shortcut, se, rows);
+    if (at(SEPosition::post)) se_->summarize(s, se, rows);
     return s;
   }
   Shape output_shape(const Shape& input) const override {
@@ -154,9 +185,12 @@ class ResidualBlock : public Module<T> {
 
  private:
   const char* se_name() const { return style_ == ResNetStyle::legacy ? "se_module" : "se"; }
+  /// True when this block has an SE module and it sits at `position`.
+  bool at(SEPosition position) const { return se_ && se_position_ == position; }
 
   BlockType type_;
   ResNetStyle style_;
+  SEPosition se_position_;
   // optional<> only to construct in the body; conv1/bn1/conv2/bn2 are always present.
   std::optional<Conv2d<T>> conv1_, conv2_, conv3_;
   std::optional<BatchNorm2d<T>> bn1_, bn2_, bn3_;
@@ -182,13 +216,20 @@ class ResNet : public Model<T> {
     SENET_CHECK(cfg_.num_classes >= 1 && cfg_.in_channels >= 1 && cfg_.width >= 1 && !cfg_.layers.empty(),
                 "ResNet: invalid configuration");
     stages_.resize(cfg_.layers.size());
+    std::vector<bool> se_in_stage(cfg_.layers.size(), cfg_.se && !cfg_.se_stages);
+    if (cfg_.se && cfg_.se_stages)
+      for (Index st : *cfg_.se_stages) {
+        SENET_CHECK(st >= 1 && st <= Index(cfg_.layers.size()), "ResNet: SE stage ", st, " does not exist (stages 1..",
+                    cfg_.layers.size(), ")");
+        se_in_stage[std::size_t(st - 1)] = true;
+      }
     Index in = cfg_.width;
     for (std::size_t stage = 0; stage < cfg_.layers.size(); ++stage) {
       const Index planes = cfg_.width << stage;
       SENET_CHECK(cfg_.layers[stage] >= 1, "ResNet: stage ", stage + 1, " needs at least one block");
       std::vector<ResidualBlock<T>> blocks;
       for (Index i = 0; i < cfg_.layers[stage]; ++i) {
-        blocks.emplace_back(cfg_, in, planes, (stage > 0 && i == 0) ? 2 : 1);
+        blocks.emplace_back(cfg_, in, planes, (stage > 0 && i == 0) ? 2 : 1, se_in_stage[stage]);
         in = cfg_.block == BlockType::bottleneck ? planes * 4 : planes;
       }
       stages_[stage] = std::move(blocks);

@@ -14,10 +14,10 @@ namespace senet {
 /// Every registered architecture name, in display order.
 inline const std::vector<std::string>& model_names() {
   static const std::vector<std::string> names = {
-      "resnet18",          "resnet34",          "resnet50",          "resnet101",          "resnet152",
-      "seresnet18",        "seresnet34",        "seresnet50",        "seresnet101",        "seresnet152",
-      "legacy_seresnet18", "legacy_seresnet34", "legacy_seresnet50", "legacy_seresnet101", "legacy_seresnet152",
-      "se_resnet_digits"};
+      "resnet18",          "resnet34",           "resnet50",           "resnet101",
+      "resnet152",         "seresnet18",         "seresnet34",         "seresnet50",
+      "seresnet101",       "seresnet152",        "legacy_seresnet18",  "legacy_seresnet34",
+      "legacy_seresnet50", "legacy_seresnet101", "legacy_seresnet152", "se_resnet_digits"};
   return names;
 }
 
@@ -57,11 +57,16 @@ inline std::optional<ResNetConfig> imagenet_resnet_config(const std::string& nam
     depth = name.substr(6);
   }
   if (depth == "18" || depth == "34") cfg.block = BlockType::basic;
-  if (depth == "18") cfg.layers = {2, 2, 2, 2};
-  else if (depth == "34" || depth == "50") cfg.layers = {3, 4, 6, 3};
-  else if (depth == "101") cfg.layers = {3, 4, 23, 3};
-  else if (depth == "152") cfg.layers = {3, 8, 36, 3};
-  else return std::nullopt;
+  if (depth == "18")
+    cfg.layers = {2, 2, 2, 2};
+  else if (depth == "34" || depth == "50")
+    cfg.layers = {3, 4, 6, 3};
+  else if (depth == "101")
+    cfg.layers = {3, 4, 23, 3};
+  else if (depth == "152")
+    cfg.layers = {3, 8, 36, 3};
+  else
+    return std::nullopt;
   return cfg;
 }
 
