@@ -44,7 +44,11 @@ constexpr const char* kUsage =
     "                                           unless --weights is given)\n"
     "  classify --model NAME [--weights W] [--preset timm|caffe] [--size S] [--crop-pct P]\n"
     "           [--interpolation bilinear|bicubic] [--top K] [--batch B] [--threads N] [--json] IMAGE_OR_DIR...\n"
-    "                                           top-K classes of each image (directories are walked)\n";
+    "                                           top-K classes of each image (directories are walked)\n"
+    "SE options of run, summary, bench and classify (defaults reproduce the named model):\n"
+    "  --se-reduction R  --se-rounding floor|divisible8  --se-squeeze avg|max|avgmax\n"
+    "  --se-gate sigmoid|tanh|relu|hard_sigmoid  --se-bias on|off\n"
+    "  --se-position standard|pre|post|identity|after3x3  --se-stages 1,2,3,4\n";
 
 /// A command-line mistake: reported with the usage text, exit status 2.
 struct UsageError {
@@ -133,10 +137,68 @@ std::optional<senet::Index> checkpoint_classes(const std::string& weights) {
   return std::nullopt;
 }
 
-/// The named model with the checkpoint's class count and weights, or seeded random weights
+/// The options that reshape a model's SE blocks (the paper's ablations).
+const std::set<std::string> kSeOptions = {"--se-reduction", "--se-rounding", "--se-squeeze", "--se-gate",
+                                          "--se-bias",      "--se-position", "--se-stages"};
+
+/// `names` plus the --se-* options.
+std::set<std::string> with_se_options(std::set<std::string> names) {
+  names.insert(kSeOptions.begin(), kSeOptions.end());
+  return names;
+}
+
+/// The index of `opt`'s value for `key` in `choices` (usage error when not one of them), or
+/// `fallback` when the option is absent.
+std::size_t choice_index(const Options& opt, const std::string& key, const std::vector<std::string>& choices,
+                         std::size_t fallback) {
+  if (!opt.has(key)) return fallback;
+  const auto v = opt.choice(key, choices, "");
+  return static_cast<std::size_t>(std::find(choices.begin(), choices.end(), v) - choices.begin());
+}
+
+/// The configuration of `--model` with the --se-* options applied; combinations that make no
+/// sense are usage errors that say why. Defaults reproduce the named model.
+senet::ResNetConfig model_config_from(const Options& opt) {
+  auto cfg = senet::model_config(opt.get("--model"));
+  const bool any = std::any_of(kSeOptions.begin(), kSeOptions.end(), [&](const auto& k) { return opt.has(k); });
+  if (!any) return cfg;
+  if (!cfg.se) throw UsageError{cfg.name + " has no SE blocks; the --se-* options apply to SE models"};
+  senet::SEOptions& se = cfg.se_options;
+  se.reduction = opt.integer("--se-reduction", se.reduction);
+  se.rounding = static_cast<senet::SERounding>(
+      choice_index(opt, "--se-rounding", {"floor", "divisible8"}, static_cast<std::size_t>(se.rounding)));
+  se.squeeze = static_cast<senet::SESqueeze>(
+      choice_index(opt, "--se-squeeze", {"avg", "max", "avgmax"}, static_cast<std::size_t>(se.squeeze)));
+  se.gate = static_cast<senet::SEGate>(
+      choice_index(opt, "--se-gate", {"sigmoid", "tanh", "relu", "hard_sigmoid"}, static_cast<std::size_t>(se.gate)));
+  se.bias = choice_index(opt, "--se-bias", {"off", "on"}, se.bias) == 1;
+  cfg.se_position = static_cast<senet::SEPosition>(choice_index(opt, "--se-position",
+                                                                {"standard", "pre", "post", "identity", "after3x3"},
+                                                                static_cast<std::size_t>(cfg.se_position)));
+  if (cfg.se_position == senet::SEPosition::after3x3 && cfg.block != senet::BlockType::bottleneck)
+    throw UsageError{"--se-position after3x3 needs bottleneck blocks, and " + cfg.name +
+                     " has basic blocks (two 3x3 convs)"};
+  if (opt.has("--se-stages")) {
+    const std::string list = opt.get("--se-stages");
+    const auto stages = static_cast<senet::Index>(cfg.layers.size());
+    std::vector<senet::Index> chosen;
+    for (std::size_t pos = 0; pos <= list.size();) {
+      const std::size_t comma = std::min(list.find(',', pos), list.size());
+      const std::string item = list.substr(pos, comma - pos);
+      if (item.size() != 1 || item[0] < '1' || item[0] - '0' > stages)
+        throw UsageError{"--se-stages: unknown stage '" + item + "': " + cfg.name + " has stages 1.." +
+                         std::to_string(stages) + " (timm's layer1..layer" + std::to_string(stages) + ")"};
+      chosen.push_back(item[0] - '0');
+      pos = comma + 1;
+    }
+    cfg.se_stages = chosen;
+  }
+  return cfg;
+}
+
+/// The model of `cfg` with the checkpoint's class count and weights, or seeded random weights
 /// when `weights` is empty.
-std::unique_ptr<senet::Model<float>> load_model(const std::string& name, const std::string& weights) {
-  auto cfg = senet::model_config(name);
+std::unique_ptr<senet::Model<float>> load_model(senet::ResNetConfig cfg, const std::string& weights) {
   if (!weights.empty()) {
     if (auto classes = checkpoint_classes(weights)) cfg.num_classes = *classes;
   }
@@ -161,7 +223,7 @@ int cmd_run(const Options& opt) {
   const std::string name = opt.get("--model"), weights = opt.get("--weights");
   const std::string input = opt.get("--input"), output = opt.get("--output");
   apply_threads(opt);
-  auto model = load_model(name, weights);
+  auto model = load_model(model_config_from(opt), weights);
   const auto x = senet::read_npy<float>(input);
   SENET_CHECK(x.rank() == 4, input, ": input must be [N, ", model->in_channels(), ", H, W], got ",
               senet::to_string(x.shape()));
@@ -179,8 +241,9 @@ std::string with_commas(std::int64_t v) {
 
 int cmd_summary(const Options& opt) {
   const std::string name = opt.get("--model");
-  auto model = senet::create_model<float>(
-      name, opt.has("--num-classes") ? std::optional<senet::Index>(opt.integer("--num-classes", 0)) : std::nullopt);
+  auto cfg = model_config_from(opt);
+  cfg.num_classes = opt.integer("--num-classes", cfg.num_classes);
+  auto model = senet::create_model<float>(cfg);
   const long size = opt.integer("--size", model->input_size());
   const auto rows = model->summary(size);
   const std::int64_t params = count_parameters(*model);
@@ -212,7 +275,7 @@ int cmd_bench(const Options& opt) {
   const long batch = opt.integer("--batch", 1), iters = opt.integer("--iters", 10);
   apply_threads(opt);
   const std::string weights = opt.has("--weights") ? opt.get("--weights") : "";
-  auto model = load_model(name, weights);
+  auto model = load_model(model_config_from(opt), weights);
   const long size = opt.integer("--size", model->input_size());
   senet::Tensor<float> x({batch, model->in_channels(), size, size});
   for (senet::Index i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(double(i)));
@@ -315,7 +378,7 @@ int cmd_classify(const Options& opt) {
   if (opt.positional().empty()) throw UsageError{"classify needs at least one image or directory"};
   apply_threads(opt);
   const auto paths = collect_images(opt.positional());
-  auto model = load_model(name, weights);
+  auto model = load_model(model_config_from(opt), weights);
   pp.size = opt.integer("--size", model->input_size());
   if (weights.empty())
     std::fprintf(stderr,
@@ -376,19 +439,23 @@ int main(int argc, char** argv) {
       return cmd_models();
     }
     if (cmd == "run")
-      return cmd_run(Options(argc, argv, {"--model", "--weights", "--input", "--output", "--threads"}, {}));
-    if (cmd == "summary") return cmd_summary(Options(argc, argv, {"--model", "--size", "--num-classes"}, {"--json"}));
+      return cmd_run(
+          Options(argc, argv, with_se_options({"--model", "--weights", "--input", "--output", "--threads"}), {}));
+    if (cmd == "summary")
+      return cmd_summary(Options(argc, argv, with_se_options({"--model", "--size", "--num-classes"}), {"--json"}));
     if (cmd == "bench")
-      return cmd_bench(
-          Options(argc, argv, {"--model", "--weights", "--batch", "--size", "--threads", "--iters"}, {"--json"}));
+      return cmd_bench(Options(argc, argv,
+                               with_se_options({"--model", "--weights", "--batch", "--size", "--threads", "--iters"}),
+                               {"--json"}));
     if (cmd == "classify")
       return cmd_classify(Options(argc, argv,
-                                  {"--model", "--weights", "--preset", "--size", "--crop-pct", "--interpolation",
-                                   "--top", "--batch", "--threads"},
+                                  with_se_options({"--model", "--weights", "--preset", "--size", "--crop-pct",
+                                                   "--interpolation", "--top", "--batch", "--threads"}),
                                   {"--json"}, /*positionals=*/true));
     throw UsageError{"unknown command '" + cmd + "'"};
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "senet: %s\n%s", e.message.c_str(), kUsage);
+    std::fprintf(stderr, "senet: %s\nusage: senet <command> [options]; 'senet --help' lists the commands\n",
+                 e.message.c_str());
     return 2;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "senet: error: out of memory\n");
