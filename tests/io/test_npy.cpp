@@ -3,52 +3,27 @@
 
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
-#include <random>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "senet/io/npy.hpp"
+#include "test_util.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+using namespace senet::test;
 
-/// A unique path in the temp directory, removed when the test ends.
-class TempPath {
- public:
-  TempPath() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("senet_io_") + info->test_suite_name() + "_" + info->name();
-    for (char& c : name)
-      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-    path_ = (fs::temp_directory_path() / (name + "_" + std::to_string(std::random_device{}()) + ".npy")).string();
-  }
-  ~TempPath() {
-    std::error_code ec;
-    fs::remove(path_, ec);
-  }
-  TempPath(const TempPath&) = delete;
-  TempPath& operator=(const TempPath&) = delete;
-  const std::string& str() const { return path_; }
-
- private:
-  std::string path_;
+/// A unique .npy path in the temp directory, removed when the test ends.
+struct TempPath : senet::test::TempPath {
+  TempPath() : senet::test::TempPath(".npy") {}
 };
 
-std::string le(std::uint64_t v, int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i, v >>= 8) s += static_cast<char>(v & 0xFF);
-  return s;
-}
 std::string be(std::uint64_t v, int n) {
   std::string s = le(v, n);
   return std::string(s.rbegin(), s.rend());
@@ -75,30 +50,8 @@ std::string padded(const std::string& dict, std::size_t prefix = 10) {
   return h + '\n';
 }
 
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good());
-}
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const senet::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a senet::Error";
-  return "";
-}
-
 template <class T>
 class NpyTyped : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(NpyTyped, Scalars);
 
 TYPED_TEST(NpyTyped, ReadsLittleEndianF4) {

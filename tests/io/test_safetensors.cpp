@@ -3,71 +3,36 @@
 
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "senet/io/safetensors.hpp"
+#include "test_util.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+using namespace senet::test;
 
-/// A unique path in the temp directory, removed when the test ends.
-class TempPath {
- public:
-  explicit TempPath(const std::string& suffix = ".safetensors") {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("senet_io_") + info->test_suite_name() + "_" + info->name();
-    for (char& c : name)
-      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-    path_ = (fs::temp_directory_path() / (name + "_" + std::to_string(std::random_device{}()) + suffix)).string();
-  }
-  ~TempPath() {
-    std::error_code ec;
-    fs::remove(path_, ec);
-  }
-  TempPath(const TempPath&) = delete;
-  TempPath& operator=(const TempPath&) = delete;
-  const std::string& str() const { return path_; }
-
- private:
-  std::string path_;
+/// A unique .safetensors path in the temp directory, removed when the test ends.
+struct TempPath : senet::test::TempPath {
+  TempPath() : senet::test::TempPath(".safetensors") {}
 };
 
-std::string le(std::uint64_t v, int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i, v >>= 8) s += static_cast<char>(v & 0xFF);
-  return s;
-}
 std::string u16(std::uint16_t v) { return le(v, 2); }
 std::string u32(std::uint32_t v) { return le(v, 4); }
 std::string u64(std::uint64_t v) { return le(v, 8); }
 
 std::string file_bytes(const std::string& header, const std::string& data) {
   return u64(header.size()) + header + data;
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good());
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 /// Header with one tensor "x".
@@ -77,21 +42,8 @@ std::string one_tensor_header(const std::string& dtype, const std::string& shape
          std::to_string(end) + "]}}";
 }
 
-/// The message of the senet::Error `f` throws; any other exception propagates and fails the test.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const senet::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a senet::Error";
-  return "";
-}
-
 template <class T>
 class SafetensorsTyped : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(SafetensorsTyped, Scalars);
 
 TYPED_TEST(SafetensorsTyped, ReadsKnownF16Values) {

@@ -3,44 +3,27 @@
 
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "senet/io/weights.hpp"
+#include "test_util.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+using namespace senet::test;
 
-class TempPath {
- public:
-  TempPath() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("senet_io_") + info->test_suite_name() + "_" + info->name();
-    for (char& c : name)
-      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-    path_ =
-        (fs::temp_directory_path() / (name + "_" + std::to_string(std::random_device{}()) + ".safetensors")).string();
-  }
-  ~TempPath() {
-    std::error_code ec;
-    fs::remove(path_, ec);
-  }
-  TempPath(const TempPath&) = delete;
-  TempPath& operator=(const TempPath&) = delete;
-  const std::string& str() const { return path_; }
-
- private:
-  std::string path_;
+/// A unique .safetensors path in the temp directory, removed when the test ends.
+struct TempPath : senet::test::TempPath {
+  TempPath() : senet::test::TempPath(".safetensors") {}
 };
 
 /// Two tensors named as PyTorch would: a learnable `fc.weight` [3, 4] and a `bn.running_mean`
@@ -86,11 +69,6 @@ class Outer : public senet::Module<T> {
   std::string type_name() const override { return "Outer"; }
 };
 
-std::string le(std::uint64_t v, int n) {
-  std::string s;
-  for (int i = 0; i < n; ++i, v >>= 8) s += static_cast<char>(v & 0xFF);
-  return s;
-}
 std::string f32(std::initializer_list<float> values) {
   std::string s;
   for (float v : values) {
@@ -124,21 +102,7 @@ void write_raw(const std::string& path, const std::vector<Raw>& tensors) {
   }
   std::string h = header.dump();
   while (h.size() % 8) h += ' ';
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  const std::string bytes = le(h.size(), 8) + h + data;
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good());
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const senet::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a senet::Error";
-  return "";
+  write_file(path, le(h.size(), 8) + h + data);
 }
 
 template <class T>
@@ -153,7 +117,6 @@ bool has(const std::string& text, const std::string& part) { return text.find(pa
 
 template <class T>
 class WeightsTyped : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(WeightsTyped, Scalars);
 
 TYPED_TEST(WeightsTyped, LoadCopiesValuesAndIgnoresIntegerEntries) {

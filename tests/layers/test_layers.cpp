@@ -18,6 +18,7 @@
 #include "senet/layers/conv2d.hpp"
 #include "senet/layers/linear.hpp"
 #include "senet/layers/se_block.hpp"
+#include "test_util.hpp"
 
 namespace {
 
@@ -25,23 +26,7 @@ using senet::Index;
 using senet::ParameterKind;
 using senet::Shape;
 using senet::Tensor;
-
-template <class T>
-T tolerance();
-template <>
-float tolerance<float>() {
-  return 1e-5f;
-}
-template <>
-double tolerance<double>() {
-  return 1e-12;
-}
-
-template <class T>
-void fill_uniform(Tensor<T>& t, std::mt19937& rng, T lo = T(-1), T hi = T(1)) {
-  std::uniform_real_distribution<T> dist(lo, hi);
-  for (T& v : t) v = dist(rng);
-}
+using namespace senet::test;
 
 // Every parameter and buffer of `m` as (name, shape, kind), in visit order.
 template <class T>
@@ -74,7 +59,6 @@ Tensor<T>& find_parameter(senet::Module<T>& m, const std::string& name) {
 
 template <class T>
 class LayerTest : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(LayerTest, Scalars);
 
 // ---------------------------------------------------------------------------------------------
@@ -360,7 +344,7 @@ void check_batch_norm(const Shape& shape, double eps, std::mt19937& rng) {
     for (Index n = 0; n < N; ++n)
       for (Index i = 0; i < plane; ++i) {
         const Index k = (n * C + c) * plane + i;
-        EXPECT_NEAR(y[k], T(ref[r++]), T(channel_scale) * tolerance<T>())
+        EXPECT_NEAR(y[k], T(ref[r++]), T(channel_scale) * reference_tolerance<T>())
             << senet::to_string(shape) << " n=" << n << " c=" << c << " i=" << i;
       }
   }
@@ -415,12 +399,12 @@ void check_se_block(Index N, Index C, Index reduction, Index H, Index W, std::mt
       long double acc = b2[c];
       for (Index j = 0; j < R; ++j) acc += static_cast<long double>(w2[c * R + j]) * h[j];
       s[c] = 1.0L / (1.0L + std::exp(-acc));
-      EXPECT_NEAR(s_lib.at({n, c}), T(s[c]), tolerance<T>()) << "gate n=" << n << " c=" << c;
+      EXPECT_NEAR(s_lib.at({n, c}), T(s[c]), reference_tolerance<T>()) << "gate n=" << n << " c=" << c;
     }
     for (Index c = 0; c < C; ++c)
       for (Index i = 0; i < plane; ++i) {
         const Index k = (n * C + c) * plane + i;
-        EXPECT_NEAR(y[k], T(x[k] * s[c]), 2 * tolerance<T>())
+        EXPECT_NEAR(y[k], T(x[k] * s[c]), 2 * reference_tolerance<T>())
             << "N=" << N << " C=" << C << " r=" << reduction << " n=" << n << " c=" << c << " i=" << i;
       }
   }
@@ -471,7 +455,7 @@ TYPED_TEST(LayerTest, Conv2dForwardMatchesReference) {
     ASSERT_EQ(y.shape(), ref.shape());
     T max_ref = 1;
     for (T v : ref) max_ref = std::max(max_ref, std::abs(v));
-    for (Index i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], tolerance<T>() * max_ref) << i;
+    for (Index i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], reference_tolerance<T>() * max_ref) << i;
   }
 }
 
@@ -490,7 +474,7 @@ TYPED_TEST(LayerTest, LinearForwardMatchesLoop) {
       for (Index o = 0; o < 10; ++o) {
         long double acc = bias ? find_parameter<T>(fc, "bias")[o] : T(0);
         for (Index i = 0; i < 24; ++i) acc += static_cast<long double>(x[n * 24 + i]) * w[o * 24 + i];
-        EXPECT_NEAR(y.at({n, o}), T(acc), 4 * tolerance<T>()) << n << "," << o;
+        EXPECT_NEAR(y.at({n, o}), T(acc), 4 * reference_tolerance<T>()) << n << "," << o;
       }
   }
 }

@@ -7,9 +7,11 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "senet/ops/activation.hpp"
+#include "test_util.hpp"
 
 namespace {
 
@@ -18,8 +20,7 @@ using senet::Tensor;
 
 template <class T>
 class ActivationTest : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
-TYPED_TEST_SUITE(ActivationTest, Scalars);
+TYPED_TEST_SUITE(ActivationTest, senet::test::Scalars);
 
 // -20 .. 20 in steps of 1/8 (exact), then magnitudes where exp over/underflows in float and in
 // double, the extremes of T, infinities, signed zeros and subnormals.
@@ -38,6 +39,14 @@ std::vector<T> sweep_values() {
   return v;
 }
 
+// The sweep values, and what the in-place activation `op` makes of them.
+template <class T, class Op>
+std::pair<std::vector<T>, std::vector<T>> run_on_sweep(Op op) {
+  std::vector<T> in = sweep_values<T>(), out = in;
+  op(out.data(), Index(out.size()));
+  return {in, out};
+}
+
 // |a - b| <= 8 ulp of b, or below the smallest normal (where float/double results are subnormal).
 template <class T>
 void expect_close(T actual, long double exact, T input, const char* what) {
@@ -52,9 +61,7 @@ void expect_close(T actual, long double exact, T input, const char* what) {
 
 TYPED_TEST(ActivationTest, ReluMatchesFormula) {
   using T = TypeParam;
-  std::vector<T> x = sweep_values<T>();
-  const std::vector<T> in = x;
-  senet::relu_inplace(x.data(), Index(x.size()));
+  const auto [in, x] = run_on_sweep<T>(senet::relu_inplace<T>);
   for (std::size_t i = 0; i < x.size(); ++i) {
     EXPECT_EQ(x[i], std::max(in[i], T(0))) << "relu(" << in[i] << ")";
     EXPECT_FALSE(std::signbit(x[i]) && x[i] != 0) << "relu(" << in[i] << ")";
@@ -63,9 +70,7 @@ TYPED_TEST(ActivationTest, ReluMatchesFormula) {
 
 TYPED_TEST(ActivationTest, SigmoidMatchesFormula) {
   using T = TypeParam;
-  std::vector<T> x = sweep_values<T>();
-  const std::vector<T> in = x;
-  senet::sigmoid_inplace(x.data(), Index(x.size()));
+  const auto [in, x] = run_on_sweep<T>(senet::sigmoid_inplace<T>);
   for (std::size_t i = 0; i < x.size(); ++i) {
     ASSERT_FALSE(std::isnan(x[i])) << "sigmoid(" << in[i] << ")";
     EXPECT_GE(x[i], T(0)) << "sigmoid(" << in[i] << ")";
@@ -93,9 +98,7 @@ TYPED_TEST(ActivationTest, SigmoidSaturatesWithoutNaN) {
 
 TYPED_TEST(ActivationTest, TanhMatchesFormula) {
   using T = TypeParam;
-  std::vector<T> x = sweep_values<T>();
-  const std::vector<T> in = x;
-  senet::tanh_inplace(x.data(), Index(x.size()));
+  const auto [in, x] = run_on_sweep<T>(senet::tanh_inplace<T>);
   for (std::size_t i = 0; i < x.size(); ++i) {
     ASSERT_FALSE(std::isnan(x[i])) << "tanh(" << in[i] << ")";
     expect_close(x[i], std::tanh(static_cast<long double>(in[i])), in[i], "tanh");
@@ -143,11 +146,10 @@ TYPED_TEST(ActivationTest, SoftmaxHandChecked) {
 TYPED_TEST(ActivationTest, SoftmaxMatchesNaiveAndRowsSumToOne) {
   using T = TypeParam;
   std::mt19937 rng(11);
-  std::uniform_real_distribution<T> dist(T(-10), T(10));
   const T tol = 16 * std::numeric_limits<T>::epsilon();
   for (const auto& rc : {std::pair<Index, Index>{1, 1}, {3, 1}, {1, 7}, {4, 10}, {2, 1000}}) {
     Tensor<T> x({rc.first, rc.second});
-    for (T& v : x) v = dist(rng);
+    senet::test::fill_uniform(x, rng, T(-10), T(10));
     const Tensor<T> in = x;
     senet::softmax_rows_inplace(x);
     for (Index r = 0; r < rc.first; ++r) {

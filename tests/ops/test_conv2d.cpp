@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "senet/ops/conv2d.hpp"
+#include "test_util.hpp"
 
 namespace {
 
@@ -19,34 +20,10 @@ using senet::Conv2dParams;
 using senet::Index;
 using senet::Shape;
 using senet::Tensor;
-
-template <class T>
-T tolerance();
-template <>
-float tolerance<float>() {
-  return 1e-5f;
-}
-template <>
-double tolerance<double>() {
-  return 1e-12;
-}
-
-template <class T>
-void fill_uniform(T* p, Index n, std::mt19937& rng) {
-  std::uniform_real_distribution<T> dist(T(-1), T(1));
-  for (Index i = 0; i < n; ++i) p[i] = dist(rng);
-}
+using namespace senet::test;
 
 Conv2dParams make_params(Index kh, Index kw, Index sh, Index sw, Index ph, Index pw, Index dh, Index dw, Index groups) {
-  Conv2dParams p;
-  p.kernel_h = kh;
-  p.kernel_w = kw;
-  p.stride_h = sh;
-  p.stride_w = sw;
-  p.pad_h = ph;
-  p.pad_w = pw;
-  p.dilation_h = dh;
-  p.dilation_w = dw;
+  Conv2dParams p = window_params<Conv2dParams>(kh, kw, sh, sw, ph, pw, dh, dw);
   p.groups = groups;
   return p;
 }
@@ -97,7 +74,15 @@ void check_against_reference(const ConvCase& c, std::mt19937& rng) {
     else
       max_ref = std::max(max_ref, std::abs(ref[i]));
   }
-  EXPECT_LE(max_diff, tolerance<T>() * std::max(T(1), max_ref)) << describe(c);
+  EXPECT_LE(max_diff, reference_tolerance<T>() * std::max(T(1), max_ref)) << describe(c);
+}
+
+// Checks `c` against the reference if PyTorch accepts its shape; returns whether it did.
+template <class T>
+bool check_if_valid(const ConvCase& c, std::mt19937& rng) {
+  if (!fits(c.H, c.W, c.p)) return false;
+  check_against_reference<T>(c, rng);
+  return true;
 }
 
 // (C, groups, K): groups 1, 2, 3 and depthwise (groups == C, with multipliers 1 and 2);
@@ -111,7 +96,6 @@ constexpr std::size_t kNumGroupConfigs = sizeof(kGroupConfigs) / sizeof(kGroupCo
 
 template <class T>
 class Conv2dTest : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(Conv2dTest, Scalars);
 
 // Square kernels 1, 2, 3, 5, 7 x strides 1-3 x padding 0-3 x dilation 1-3, each on an input that
@@ -137,13 +121,10 @@ TYPED_TEST(Conv2dTest, SquareKernelsMatchReference) {
                 Index(1 + counter % 3), g.C, g.K, size[0], size[1], make_params(k, k, s, s, pad, pad, d, d, g.groups),
                 counter % 2 == 0};
             ++counter;
-            if (!fits(c.H, c.W, c.p)) continue;
-            check_against_reference<T>(c, rng);
-            ++cases;
+            if (check_if_valid<T>(c, rng)) ++cases;
           }
         }
-  ::testing::Test::RecordProperty("cases", int(cases));
-  EXPECT_GT(cases, 400u);
+  expect_cases_above(cases, 400);
 }
 
 // Every group configuration (not just a rotation) against kernels 1/3/5, strides 1/2, padding
@@ -157,13 +138,10 @@ TYPED_TEST(Conv2dTest, EveryGroupConfigurationMatchesReference) {
       for (Index s : {1, 2})
         for (Index pad : {0, 1})
           for (Index d : {1, 2}) {
-            ConvCase c{2, g.C, g.K, 7, 9, make_params(k, k, s, s, pad, pad, d, d, g.groups), (cases % 2) == 0};
-            if (!fits(c.H, c.W, c.p)) continue;
-            check_against_reference<T>(c, rng);
-            ++cases;
+            const ConvCase c{2, g.C, g.K, 7, 9, make_params(k, k, s, s, pad, pad, d, d, g.groups), (cases % 2) == 0};
+            if (check_if_valid<T>(c, rng)) ++cases;
           }
-  ::testing::Test::RecordProperty("cases", int(cases));
-  EXPECT_GT(cases, 250u);
+  expect_cases_above(cases, 250);
 }
 
 // Non-square kernels 1x3, 3x1, 2x5, 5x2 with mixed strides, paddings and dilations.
@@ -191,12 +169,9 @@ TYPED_TEST(Conv2dTest, NonSquareKernelsAndMixedOptionsMatchReference) {
                        make_params(k[0], k[1], s[0], s[1], pad[0], pad[1], d[0], d[1], g.groups),
                        counter % 2 == 1};
             ++counter;
-            if (!fits(c.H, c.W, c.p)) continue;
-            check_against_reference<T>(c, rng);
-            ++cases;
+            if (check_if_valid<T>(c, rng)) ++cases;
           }
-  ::testing::Test::RecordProperty("cases", int(cases));
-  EXPECT_GT(cases, 250u);
+  expect_cases_above(cases, 250);
 }
 
 // The cases a GEMM formulation is most likely to get wrong, named one by one.

@@ -11,37 +11,17 @@
 
 #include "senet/ops/elementwise.hpp"
 #include "senet/ops/linear.hpp"
+#include "test_util.hpp"
 
 namespace {
 
 using senet::Index;
 using senet::Shape;
 using senet::Tensor;
-
-template <class T>
-T tolerance();
-template <>
-float tolerance<float>() {
-  return 1e-5f;
-}
-template <>
-double tolerance<double>() {
-  return 1e-12;
-}
-
-template <class T>
-void fill_uniform(T* p, Index n, std::mt19937& rng) {
-  std::uniform_real_distribution<T> dist(T(-1), T(1));
-  for (Index i = 0; i < n; ++i) p[i] = dist(rng);
-}
-template <class T>
-void fill_uniform(Tensor<T>& t, std::mt19937& rng) {
-  fill_uniform(t.data(), t.size(), rng);
-}
+using namespace senet::test;
 
 template <class T>
 class ElementwiseTest : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(ElementwiseTest, Scalars);
 
 // x[n, c, h, w] * scale[c] + shift[c], for 4-D inputs and for [N, C] (the BatchNorm1d-like case).
@@ -164,7 +144,7 @@ void check_linear(Index N, Index in, Index out, bool bias, bool conv_weight, boo
       max_ref = std::max(max_ref, std::abs(acc));
     }
   for (Index k = 0; k < N * out; ++k)
-    ASSERT_NEAR(y[k], T(ref[k]), tolerance<T>() * T(max_ref)) << what.str() << " element " << k;
+    ASSERT_NEAR(y[k], T(ref[k]), reference_tolerance<T>() * T(max_ref)) << what.str() << " element " << k;
 }
 
 TYPED_TEST(ElementwiseTest, LinearMatchesTripleLoop) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "senet/ops/pooling.hpp"
+#include "test_util.hpp"
 
 namespace {
 
@@ -19,22 +20,12 @@ using senet::Index;
 using senet::Pool2dParams;
 using senet::Shape;
 using senet::Tensor;
+using namespace senet::test;
 
+// Pooling sums few values: a tighter bound than the shared reference_tolerance.
 template <class T>
-T tolerance();
-template <>
-float tolerance<float>() {
-  return 1e-6f;
-}
-template <>
-double tolerance<double>() {
-  return 1e-14;
-}
-
-template <class T>
-void fill_uniform(Tensor<T>& t, std::mt19937& rng) {
-  std::uniform_real_distribution<T> dist(T(-1), T(1));
-  for (T& v : t) v = dist(rng);
+constexpr T tolerance() {
+  return per_scalar<T>(1e-6f, 1e-14);
 }
 
 // Division rounding toward negative infinity (PyTorch's div_rtn).
@@ -55,15 +46,7 @@ Index torch_pool_extent(Index in, Index k, Index s, Index pad, Index d, bool cei
 
 Pool2dParams make_params(Index kh, Index kw, Index sh, Index sw, Index ph, Index pw, bool ceil_mode,
                          bool count_include_pad = true, Index dh = 1, Index dw = 1) {
-  Pool2dParams p;
-  p.kernel_h = kh;
-  p.kernel_w = kw;
-  p.stride_h = sh;
-  p.stride_w = sw;
-  p.pad_h = ph;
-  p.pad_w = pw;
-  p.dilation_h = dh;
-  p.dilation_w = dw;
+  Pool2dParams p = window_params<Pool2dParams>(kh, kw, sh, sw, ph, pw, dh, dw);
   p.ceil_mode = ceil_mode;
   p.count_include_pad = count_include_pad;
   return p;
@@ -134,7 +117,6 @@ Tensor<T> naive_avg_pool(const Tensor<T>& x, const Pool2dParams& p) {
 
 template <class T>
 class PoolingTest : public ::testing::Test {};
-using Scalars = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(PoolingTest, Scalars);
 
 // Runs `fn` for every combination of: kernel kh, kw in 1..4, stride 1..3 per axis, padding
@@ -175,62 +157,39 @@ int sweep(bool square, bool max_pool, Fn&& fn) {
   return cases;
 }
 
+// Max (`max_pool`) or average pooling of random data against the naive version: the same
+// output shape, and the same values (exactly for max, within tolerance<T>() for average).
 template <class T>
-void check_max(const Shape& in, const Pool2dParams& p, std::mt19937& rng) {
+void check_pool(bool max_pool, const Shape& in, const Pool2dParams& p, std::mt19937& rng) {
   Tensor<T> x(in);
   fill_uniform(x, rng);
-  const Tensor<T> expected = naive_max_pool(x, p);
+  const Tensor<T> expected = max_pool ? naive_max_pool(x, p) : naive_avg_pool(x, p);
   ASSERT_EQ(senet::pool2d_output_shape(in, p), expected.shape()) << describe(in, p);
   Tensor<T> y(expected.shape());
   y.fill(std::numeric_limits<T>::quiet_NaN());
-  senet::max_pool2d(x, p, y);
-  for (Index i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], expected[i]) << describe(in, p) << " element " << i;
+  if (max_pool) {
+    senet::max_pool2d(x, p, y);
+    for (Index i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], expected[i]) << describe(in, p) << " element " << i;
+  } else {
+    senet::avg_pool2d(x, p, y);
+    for (Index i = 0; i < y.size(); ++i)
+      ASSERT_NEAR(y[i], expected[i], tolerance<T>()) << describe(in, p) << " element " << i;
+  }
 }
 
+// check_pool over every configuration of `sweep(square, max_pool)`, on data drawn from `seed`.
 template <class T>
-void check_avg(const Shape& in, const Pool2dParams& p, std::mt19937& rng) {
-  Tensor<T> x(in);
-  fill_uniform(x, rng);
-  const Tensor<T> expected = naive_avg_pool(x, p);
-  ASSERT_EQ(senet::pool2d_output_shape(in, p), expected.shape()) << describe(in, p);
-  Tensor<T> y(expected.shape());
-  y.fill(std::numeric_limits<T>::quiet_NaN());
-  senet::avg_pool2d(x, p, y);
-  for (Index i = 0; i < y.size(); ++i)
-    ASSERT_NEAR(y[i], expected[i], tolerance<T>()) << describe(in, p) << " element " << i;
+void sweep_matches_naive(bool square, bool max_pool, unsigned seed) {
+  std::mt19937 rng(seed);
+  const int cases =
+      sweep(square, max_pool, [&](const Shape& in, const Pool2dParams& p) { check_pool<T>(max_pool, in, p, rng); });
+  expect_cases_above(cases, 2000);
 }
 
-TYPED_TEST(PoolingTest, MaxPoolSquareSweepMatchesNaive) {
-  std::mt19937 rng(1);
-  const int cases =
-      sweep(true, true, [&](const Shape& in, const Pool2dParams& p) { check_max<TypeParam>(in, p, rng); });
-  ::testing::Test::RecordProperty("cases", cases);
-  EXPECT_GT(cases, 2000);
-}
-
-TYPED_TEST(PoolingTest, MaxPoolMixedSweepMatchesNaive) {
-  std::mt19937 rng(2);
-  const int cases =
-      sweep(false, true, [&](const Shape& in, const Pool2dParams& p) { check_max<TypeParam>(in, p, rng); });
-  ::testing::Test::RecordProperty("cases", cases);
-  EXPECT_GT(cases, 2000);
-}
-
-TYPED_TEST(PoolingTest, AvgPoolSquareSweepMatchesNaive) {
-  std::mt19937 rng(3);
-  const int cases =
-      sweep(true, false, [&](const Shape& in, const Pool2dParams& p) { check_avg<TypeParam>(in, p, rng); });
-  ::testing::Test::RecordProperty("cases", cases);
-  EXPECT_GT(cases, 2000);
-}
-
-TYPED_TEST(PoolingTest, AvgPoolMixedSweepMatchesNaive) {
-  std::mt19937 rng(4);
-  const int cases =
-      sweep(false, false, [&](const Shape& in, const Pool2dParams& p) { check_avg<TypeParam>(in, p, rng); });
-  ::testing::Test::RecordProperty("cases", cases);
-  EXPECT_GT(cases, 2000);
-}
+TYPED_TEST(PoolingTest, MaxPoolSquareSweepMatchesNaive) { sweep_matches_naive<TypeParam>(true, true, 1); }
+TYPED_TEST(PoolingTest, MaxPoolMixedSweepMatchesNaive) { sweep_matches_naive<TypeParam>(false, true, 2); }
+TYPED_TEST(PoolingTest, AvgPoolSquareSweepMatchesNaive) { sweep_matches_naive<TypeParam>(true, false, 3); }
+TYPED_TEST(PoolingTest, AvgPoolMixedSweepMatchesNaive) { sweep_matches_naive<TypeParam>(false, false, 4); }
 
 // Hand-worked average pooling over one row x = [1, 2, 3, 4, 5, 6] (W = 6), kernel 1x3, stride 2,
 // padding (0, 1), ceil mode. Extent: ceil((6 + 2 - 2 - 1) / 2) + 1 = 4; the last window starts at
