@@ -2,8 +2,8 @@
 # and sets SENET_ROOT and SENET_JOBS.
 SENET_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SENET_JOBS=$(nproc 2>/dev/null || echo 2)
-senet_packages=(cmake g++ make ccache libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
-                python3-numpy python3-torch)
+senet_packages=(cmake g++ make ccache pkg-config libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev libstb-dev
+                python3-numpy python3-torch python3-torchvision python3-pil python3-sklearn)
 senet_missing=()
 for p in "${senet_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || senet_missing+=("$p")

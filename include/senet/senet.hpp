@@ -1,6 +1,7 @@
 #pragma once
 /// \file senet.hpp
-/// Umbrella header: everything in senet except optional I/O extras.
+/// Umbrella header: everything in senet except image decoding (`senet/io/image.hpp`, which needs
+/// stb_image: link `senet::image`) and the ImageNet class names (`senet/models/imagenet_classes.hpp`).
 ///
 /// \code
 /// #include <senet/senet.hpp>
@@ -13,6 +14,7 @@
 #include "senet/core/tensor.hpp"
 #include "senet/core/threading.hpp"
 #include "senet/io/npy.hpp"
+#include "senet/io/preprocess.hpp"
 #include "senet/io/safetensors.hpp"
 #include "senet/io/weights.hpp"
 #include "senet/layers/activation.hpp"
