@@ -146,3 +146,69 @@ TEST_F(Cli, BadInputsExitOneWithOneLine) {
 }
 
 }  // namespace
+
+#ifdef SENET_CLI_IMAGES
+namespace {
+
+/// A directory of images in nested folders with a non-image file, for `classify`.
+std::string image_tree(const std::string& root) {
+  fs::create_directories(root + "/b/c");
+  fs::copy_file(senet::test::fixture("images/rgb.png"), root + "/a.png", fs::copy_options::overwrite_existing);
+  fs::copy_file(senet::test::fixture("images/grey.pgm"), root + "/b/c/grey.pgm", fs::copy_options::overwrite_existing);
+  std::ofstream(root + "/b/notes.txt") << "not an image";
+  return root;
+}
+
+TEST_F(Cli, ClassifyWalksDirectoriesAndPrintsJson) {
+  const std::string dir = image_tree(path("tree"));
+  const Result r = run("classify --model seresnet18 --weights " + path("seresnet18.safetensors") +
+                       " --size 32 --top 3 --batch 1 --json " + dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("images/s"), std::string::npos) << "no progress bar when stderr is not a terminal";
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 2u);  // notes.txt skipped; sorted paths
+  EXPECT_EQ(j[0].at("image"), dir + "/a.png");
+  EXPECT_EQ(j[1].at("image"), dir + "/b/c/grey.pgm");
+  for (const auto& image : j) {
+    ASSERT_EQ(image.at("top").size(), 3u);
+    double previous = 1.0;
+    for (const auto& t : image.at("top")) {
+      const double p = t.at("prob");
+      EXPECT_LE(p, previous);
+      EXPECT_GT(p, 0.0);
+      previous = p;
+      EXPECT_EQ(t.at("label"), "class " + std::to_string(t.at("index").get<int>()));  // 10 classes: no names
+    }
+  }
+}
+
+TEST_F(Cli, ClassifyWithoutWeightsWarnsOnce) {
+  const std::string png = senet::test::fixture("images/rgb.png");
+  const Result r = run("classify --model seresnet18 --size 32 --top 2 --batch 1 " + png + " " + png);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("random weights"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("meaningless"), std::string::npos) << r.err;
+  // Text: the path, then one line per class with probability, index and ImageNet label.
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 6) << r.out;
+}
+
+TEST_F(Cli, ClassifyErrors) {
+  const std::string w = " --weights " + path("seresnet18.safetensors") + " --size 32 ";
+  expect_error("classify --model seresnet18" + w + senet::test::fixture("images/damaged.png"), "damaged.png");
+  expect_error("classify --model seresnet18" + w + senet::test::fixture("images/not_an_image.txt"),
+               "not_an_image.txt");
+  expect_error("classify --model seresnet18" + w + path("missing.png"), "missing.png: no such file");
+  fs::create_directories(path("empty"));
+  expect_error("classify --model seresnet18" + w + path("empty"), "no images");
+  const std::string png = " " + senet::test::fixture("images/rgb.png");
+  expect_usage("classify --model seresnet18" + png + " --preset bogus");
+  expect_usage("classify --model seresnet18" + png + " --interpolation nearest");
+  expect_usage("classify --model seresnet18" + png + " --crop-pct 0");
+  expect_usage("classify --model seresnet18" + png + " --top 0");
+  expect_usage("classify --model seresnet18");
+}
+
+}  // namespace
+#endif
