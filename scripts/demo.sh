@@ -1,48 +1,58 @@
 #!/usr/bin/env bash
-# Builds the senet tool and runs SE-ResNet-50 inference with it. With $SENET_WEIGHTS pointing at
-# a timm `seresnet50` .safetensors file those weights are used; otherwise PyTorch makes a
-# seeded random-weight SE-ResNet-50 and the demo checks senet's logits against PyTorch's.
+# The senet demo: builds the senet tool, then
+#   1. runs the shipped SE-ResNet digits model on scikit-learn's held-out digits (accuracy, and a
+#      few digits drawn in the terminal with the prediction beside each);
+#   2. classifies two real photographs (scikit-learn's china.jpg and flower.jpg) with SE-ResNet-50:
+#      with $SENET_WEIGHTS pointing at timm's seresnet50 .safetensors (seresnet50.a1_in1k, evaluated
+#      at crop 0.95, bicubic), else on seeded random weights; top-5 and latency.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 build=${SENET_BUILD_DIR:-$SENET_ROOT/build}
 rm -rf "$build"
-cmake -S "$SENET_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSENET_BUILD_TESTS=OFF -DSENET_BUILD_BENCHMARKS=OFF
-cmake --build "$build" -j "$SENET_JOBS" --target senet_cli
+cmake -S "$SENET_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSENET_BUILD_TESTS=OFF -DSENET_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build "$build" -j "$SENET_JOBS" --target senet_cli >/dev/null
 senet=$build/bin/senet
 work=$build/demo
 mkdir -p "$work"
+py=/usr/bin/python3
 
-echo "== senet models"
-"$senet" models
-echo "== senet summary --model seresnet50 (totals)"
-"$senet" summary --model seresnet50 | tail -n 1
-
-if [[ -n ${SENET_WEIGHTS:-} ]]; then
-  weights=$SENET_WEIGHTS
-  /usr/bin/python3 - "$work/input.npy" <<'PY'
+echo "== 1. se_resnet_digits: a trained SE-ResNet on scikit-learn's 8x8 digits (held-out samples 1437..1796)"
+$py - "$work" <<'PY'
 import sys, numpy as np
-np.save(sys.argv[1], np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32))
+from sklearn.datasets import load_digits
+d = load_digits()
+np.save(f"{sys.argv[1]}/digits_x.npy", (d.images[1437:] / 16.0).astype(np.float32)[:, None])
+np.save(f"{sys.argv[1]}/digits_y.npy", d.target[1437:])
 PY
-  input=$work/input.npy
-else
-  echo "== PyTorch: a seeded random-weight seresnet50 and its logits (set SENET_WEIGHTS to use real weights)"
-  /usr/bin/python3 "$SENET_ROOT/tests/fixtures/make_full_parity.py" --model seresnet50 --out "$work"
-  weights=$work/seresnet50.safetensors
-  input=$work/seresnet50.input.npy
-fi
+"$senet" run --model se_resnet_digits --weights "$SENET_ROOT/examples/digits/se_resnet_digits.safetensors" \
+  --input "$work/digits_x.npy" --output "$work/digits_logits.npy" 2>/dev/null
+$py - "$work" <<'PY'
+import sys, numpy as np
+x, y = np.load(f"{sys.argv[1]}/digits_x.npy")[:, 0], np.load(f"{sys.argv[1]}/digits_y.npy")
+pred = np.load(f"{sys.argv[1]}/digits_logits.npy").argmax(1)
+print(f"accuracy {np.mean(pred == y):.4f} ({np.sum(pred == y)} of {len(y)} held-out digits)")
+shades = " .:-=+*#%@"
+picks = [0, 1, 2, 3, 4, 5] + [int(i) for i in np.flatnonzero(pred != y)[:2]]
+rows = [[] for _ in range(9)]
+for i in picks:
+    img = x[i]
+    for r in range(8):
+        rows[r].append("".join(shades[min(9, int(v * 9.99))] * 2 for v in img[r]))
+    mark = "ok" if pred[i] == y[i] else "WRONG"
+    rows[8].append(f"says {pred[i]} ({mark}, is {y[i]})".ljust(16))
+for r in rows:
+    print("  ".join(cell.ljust(16) for cell in r))
+PY
 
-echo "== senet run --model seresnet50"
-"$senet" run --model seresnet50 --weights "$weights" --input "$input" --output "$work/logits.npy"
-/usr/bin/python3 - "$work" "${SENET_WEIGHTS:-}" <<'PY'
-import sys, os, numpy as np
-work, real = sys.argv[1], sys.argv[2]
-y = np.load(os.path.join(work, "logits.npy"))[0]
-p = np.exp(y - y.max()); p /= p.sum()
-print("top-5 classes:", ", ".join(f"{i} ({p[i]:.3f})" for i in np.argsort(-y)[:5]))
-if not real:
-    ref = np.load(os.path.join(work, "seresnet50.output.npy"))[0]
-    err = np.abs(y - ref).max() / np.abs(ref).max()
-    print(f"max |senet - PyTorch| / max |PyTorch| = {err:.2e}")
-PY
-echo "== senet bench --model seresnet50"
-"$senet" bench --model seresnet50 --weights "$weights" --iters 5
+echo
+echo "== 2. SE-ResNet-50 on real photographs"
+images=$($py -c "import sklearn.datasets as d, os; p = os.path.join(os.path.dirname(d.__file__), 'images'); print(p + '/china.jpg', p + '/flower.jpg')")
+if [[ -n ${SENET_WEIGHTS:-} ]]; then
+  weights=(--weights "$SENET_WEIGHTS" --crop-pct 0.95 --interpolation bicubic)
+else
+  weights=()
+  echo "(set SENET_WEIGHTS to timm's seresnet50 .safetensors for real labels)"
+fi
+# shellcheck disable=SC2086
+"$senet" classify --model seresnet50 "${weights[@]}" --top 5 $images
+"$senet" bench --model seresnet50 "${weights[@]:0:2}" --iters 5

@@ -2,6 +2,7 @@
 // and the checkpoint names of both the timm and the legacy forms.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "senet/models/zoo.hpp"
@@ -86,6 +87,31 @@ TEST(ModelCounts, SummaryShapes) {
   EXPECT_EQ(rows[2].output_shape, (senet::Shape{1, 64, 56, 56}));  // ceil mode: (112 - 3) / 2 rounded up + 1
   EXPECT_EQ(rows.back().name, "last_linear");
   EXPECT_EQ(rows.back().output_shape, (senet::Shape{1, 1000}));
+}
+
+}  // namespace
+
+namespace {
+
+// The README's design-space example, as written there.
+TEST(ModelCounts, ReadmeDesignSpaceExample) {
+  senet::ResNetConfig cfg = senet::model_config("legacy_seresnet50");
+  cfg.se_options.reduction = 8;                     // SEOptions: reduction, rounding, squeeze, gate, bias
+  cfg.se_options.squeeze = senet::SESqueeze::max;
+  cfg.se_position = senet::SEPosition::identity;    // standard, pre, post, identity, after3x3
+  cfg.se_stages = std::vector<senet::Index>{2, 3};  // timm's layer2 and layer3
+  auto model = senet::create_model<float>(cfg);     // load_weights() then expects that variant's keys
+  // By hand: ResNet-50's 25,557,032 plus, per SE block on C = 512 (4 blocks) and 1024 (6 blocks)
+  // channels with C / 8 hidden: 2 * C * C / 8 weights + C / 8 + C biases.
+  const std::int64_t se512 = 2 * 512 * 64 + 64 + 512, se1024 = 2 * 1024 * 128 + 128 + 1024;
+  EXPECT_EQ(count_parameters(*model), 25'557'032 + 4 * se512 + 6 * se1024);
+  const auto shapes = senet::parameter_shapes(*model);
+  const auto has = [&](const std::string& key) {
+    return std::any_of(shapes.begin(), shapes.end(), [&](const auto& p) { return p.first == key; });
+  };
+  EXPECT_TRUE(has("layer2.0.se_module.fc1.weight"));
+  EXPECT_FALSE(has("layer1.0.se_module.fc1.weight"));
+  EXPECT_FALSE(has("layer4.0.se_module.fc1.weight"));
 }
 
 }  // namespace
