@@ -81,32 +81,17 @@ class Options {
     return it->second;
   }
   long integer(const std::string& key, long fallback, long min = 1) const {
-    if (!has(key)) return fallback;
-    const std::string v = get(key);
-    std::size_t used = 0;
-    long n = 0;
-    try {
-      n = std::stol(v, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != v.size() || v.empty() || n < min)
-      throw UsageError{"option " + key + " needs an integer >= " + std::to_string(min) + ", got '" + v + "'"};
-    return n;
+    const auto n = number<long>(key, [](const std::string& v, std::size_t* used) { return std::stol(v, used); });
+    if (!n) return fallback;
+    if (*n < min)
+      throw UsageError{"option " + key + " needs an integer >= " + std::to_string(min) + ", got '" + get(key) + "'"};
+    return *n;
   }
   double real(const std::string& key, double fallback) const {
-    if (!has(key)) return fallback;
-    const std::string v = get(key);
-    std::size_t used = 0;
-    double x = 0;
-    try {
-      x = std::stod(v, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != v.size() || v.empty() || !(x > 0))
-      throw UsageError{"option " + key + " needs a positive number, got '" + v + "'"};
-    return x;
+    const auto x = number<double>(key, [](const std::string& v, std::size_t* used) { return std::stod(v, used); });
+    if (!x) return fallback;
+    if (!(*x > 0)) throw UsageError{"option " + key + " needs a positive number, got '" + get(key) + "'"};
+    return *x;
   }
   /// The value of `key` if it is one of `choices`, else `fallback` when absent.
   std::string choice(const std::string& key, const std::vector<std::string>& choices,
@@ -121,6 +106,23 @@ class Options {
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:
+  /// The whole value of `key` parsed by `parse` (std::stol / std::stod), none when absent; a
+  /// value that is not entirely a number is a usage error.
+  template <class N, class Parse>
+  std::optional<N> number(const std::string& key, Parse parse) const {
+    if (!has(key)) return std::nullopt;
+    const std::string v = get(key);
+    std::size_t used = 0;
+    N n{};
+    try {
+      n = parse(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (v.empty() || used != v.size()) throw UsageError{"option " + key + " needs a number, got '" + v + "'"};
+    return n;
+  }
+
   std::map<std::string, std::string> values_;
   std::vector<std::string> positional_;
 };
