@@ -3,6 +3,7 @@
 // configuration as JSON in the metadata under CASE), in double and in float.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -94,6 +95,7 @@ TYPED_TEST(LayerParity, MatchesPyTorch) {
   const auto file = senet::SafetensorsFile::open(senet::test::fixture("layers.safetensors"));
   std::set<std::string> ops;
   int cases = 0;
+  double worst = 0;
   for (const auto& [c, text] : file.metadata()) {
     const json cfg = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!cfg.is_object() || !cfg.contains("op")) continue;  // other metadata
@@ -122,11 +124,14 @@ TYPED_TEST(LayerParity, MatchesPyTorch) {
     EXPECT_EQ(layer->output_shape(x.shape()), expected.shape());
     const auto y = layer->forward(x);
     ASSERT_EQ(y.shape(), expected.shape());
-    EXPECT_LE(senet::test::relative_error(y, expected), senet::test::parity_tolerance<T>());
+    const double err = senet::test::relative_error(y, expected);
+    EXPECT_LE(err, senet::test::parity_tolerance<T>());
+    worst = std::max(worst, err);
     ops.insert(cfg.at("op").get<std::string>());
     ++cases;
   }
-  std::printf("[ parity   ] %d layer cases over %zu ops\n", cases, ops.size());
+  std::printf("[ parity   ] %d layer cases over %zu ops (%s): max rel err %.2e\n", cases, ops.size(),
+              sizeof(T) == 8 ? "double" : "float", worst);
   EXPECT_GE(ops.size(), 12u);
 }
 
