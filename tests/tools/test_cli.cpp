@@ -115,6 +115,48 @@ TEST_F(Cli, BenchJsonReportsTimings) {
   EXPECT_EQ(run("bench --model seresnet18 --size 64 --iters 1").status, 0);
 }
 
+TEST_F(Cli, SeOptionsReshapeTheModel) {
+  // The paper's counts for legacy_seresnet50 (paper-facts §2), through the tool.
+  const auto params = [&](const std::string& flags) {
+    const Result r = run("summary --model legacy_seresnet50 --json " + flags);
+    EXPECT_EQ(r.status, 0) << flags << "\n" << r.err;
+    return nlohmann::json::parse(r.out).at("params").get<std::int64_t>();
+  };
+  EXPECT_EQ(params(""), 28'088'024);
+  EXPECT_EQ(params("--se-reduction 2"), 45'699'240);
+  EXPECT_EQ(params("--se-bias off"), 28'071'976);
+  EXPECT_EQ(params("--se-stages 3"), 26'349'992);
+  // timm's rounding on request: every width C / 16 >= 8 here, so only layer1 (256 / 16 = 16) is
+  // unchanged and the count stays the same; floor on a timm model changes seresnet18's layer1.
+  EXPECT_EQ(params("--se-rounding divisible8"), 28'088'024);
+  const Result r = run("summary --model seresnet18 --json --se-rounding floor");
+  ASSERT_EQ(r.status, 0) << r.err;
+  // seresnet18 (11,779,624) with layer1's two SE blocks at 64 / 16 = 4 instead of 8 hidden:
+  // each block loses 2 * 64 * 4 weights and 4 biases.
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("params").get<std::int64_t>(), 11'779'624 - 2 * (2 * 64 * 4 + 4));
+  // Every option is accepted by run and bench too.
+  EXPECT_EQ(run("bench --model seresnet18 --size 32 --iters 1 --se-position pre --se-gate hard_sigmoid "
+                "--se-squeeze avgmax --se-bias off --se-stages 2,3")
+                .status,
+            0);
+}
+
+TEST_F(Cli, SeOptionsThatMakeNoSenseAreUsageErrors) {
+  for (const std::string flags : {"--se-position after3x3", "--se-reduction 0", "--se-stages 5", "--se-stages 1,x",
+                                  "--se-gate swish", "--se-squeeze median", "--se-bias maybe"}) {
+    const Result r = run("summary --model seresnet18 " + flags);
+    EXPECT_EQ(r.status, 2) << flags << "\n" << r.err;
+    EXPECT_NE(r.err.find("usage: senet"), std::string::npos) << r.err;
+  }
+  Result r = run("summary --model seresnet18 --se-position after3x3");
+  EXPECT_NE(r.err.find("bottleneck"), std::string::npos) << r.err;
+  r = run("summary --model seresnet50 --se-stages 5");
+  EXPECT_NE(r.err.find("stages 1..4"), std::string::npos) << r.err;
+  r = run("summary --model resnet50 --se-gate tanh");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("has no SE blocks"), std::string::npos) << r.err;
+}
+
 TEST_F(Cli, UsageErrorsExitTwo) {
   expect_usage("");
   expect_usage("frobnicate");
@@ -197,8 +239,7 @@ TEST_F(Cli, ClassifyWithoutWeightsWarnsOnce) {
 TEST_F(Cli, ClassifyErrors) {
   const std::string w = " --weights " + path("seresnet18.safetensors") + " --size 32 ";
   expect_error("classify --model seresnet18" + w + senet::test::fixture("images/damaged.png"), "damaged.png");
-  expect_error("classify --model seresnet18" + w + senet::test::fixture("images/not_an_image.txt"),
-               "not_an_image.txt");
+  expect_error("classify --model seresnet18" + w + senet::test::fixture("images/not_an_image.txt"), "not_an_image.txt");
   expect_error("classify --model seresnet18" + w + path("missing.png"), "missing.png: no such file");
   fs::create_directories(path("empty"));
   expect_error("classify --model seresnet18" + w + path("empty"), "no images");
