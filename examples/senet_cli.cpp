@@ -3,13 +3,14 @@
 //   senet models
 //   senet run --model NAME --weights W.safetensors --input X.npy --output Y.npy [--threads N]
 //   senet summary --model NAME [--size S] [--num-classes K] [--json]
-//   senet bench --model NAME [--weights W] [--batch B] [--size S] [--threads N] [--iters I] [--json]
-//   senet classify --model NAME [--weights W] [--preset timm|caffe] [--size S] [--crop-pct P]
+//   senet bench --model NAME [--weights W] [--batch B] [--size S] [--threads N] [--iters I] [--engine fast|naive]
+//   [--json] senet classify --model NAME [--weights W] [--preset timm|caffe] [--size S] [--crop-pct P]
 //                  [--interpolation bilinear|bicubic] [--top K] [--batch B] [--threads N] [--json] IMAGE_OR_DIR...
 //
 // Exit status: 0 success, 1 bad input (message `senet: error: ...` on stderr), 2 usage error.
 
 #include <senet/models/imagenet_classes.hpp>
+#include <senet/models/prepared_resnet.hpp>
 #include <senet/senet.hpp>
 #ifdef SENET_CLI_IMAGES
 #include <senet/io/image.hpp>
@@ -39,7 +40,8 @@ constexpr const char* kUsage =
     "                                           X: float32 [N, 3, H, W] -> Y: float32 logits [N, classes]\n"
     "  summary --model NAME [--size S] [--num-classes K] [--json]\n"
     "                                           per-layer output shapes, parameters and MACs\n"
-    "  bench --model NAME [--weights W] [--batch B] [--size S] [--threads N] [--iters I] [--json]\n"
+    "  bench --model NAME [--weights W] [--batch B] [--size S] [--threads N] [--iters I] [--engine fast|naive] "
+    "[--json]\n"
     "                                           median latency and GFLOP/s (seeded random weights\n"
     "                                           unless --weights is given)\n"
     "  classify --model NAME [--weights W] [--preset timm|caffe] [--size S] [--crop-pct P]\n"
@@ -48,7 +50,9 @@ constexpr const char* kUsage =
     "SE options of run, summary, bench and classify (defaults reproduce the named model):\n"
     "  --se-reduction R  --se-rounding floor|divisible8  --se-squeeze avg|max|avgmax\n"
     "  --se-gate sigmoid|tanh|relu|hard_sigmoid  --se-bias on|off\n"
-    "  --se-position standard|pre|post|identity|after3x3  --se-stages 1,2,3,4\n";
+    "  --se-position standard|pre|post|identity|after3x3  --se-stages 1,2,3,4\n"
+    "run, bench and classify take --engine fast|naive: the prepared engine (BatchNorm folded, AVX-512/AVX2\n"
+    "direct convolutions, fused SE; the default where the model supports it) or the reference path.\n";
 
 /// A command-line mistake: reported with the usage text, exit status 2.
 struct UsageError {
@@ -198,9 +202,11 @@ senet::ResNetConfig model_config_from(const Options& opt) {
   return cfg;
 }
 
-/// The model of `cfg` with the checkpoint's class count and weights, or seeded random weights
-/// when `weights` is empty.
-std::unique_ptr<senet::Model<float>> load_model(senet::ResNetConfig cfg, const std::string& weights) {
+/// The model of `--model` (and the --se-* options) with the checkpoint's class count and
+/// weights, or seeded random weights when `weights` is empty; prepared for the fast engine unless
+/// `--engine naive`.
+std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::string& weights) {
+  senet::ResNetConfig cfg = model_config_from(opt);
   if (!weights.empty()) {
     if (auto classes = checkpoint_classes(weights)) cfg.num_classes = *classes;
   }
@@ -209,7 +215,8 @@ std::unique_ptr<senet::Model<float>> load_model(senet::ResNetConfig cfg, const s
     senet::randomize_parameters(*model, 42);
   else
     senet::load_weights(*model, weights);
-  return model;
+  if (opt.choice("--engine", {"fast", "naive"}, "fast") == "naive") return model;
+  return senet::prepare(std::move(model));
 }
 
 int cmd_models() {
@@ -225,7 +232,7 @@ int cmd_run(const Options& opt) {
   const std::string name = opt.get("--model"), weights = opt.get("--weights");
   const std::string input = opt.get("--input"), output = opt.get("--output");
   apply_threads(opt);
-  auto model = load_model(model_config_from(opt), weights);
+  auto model = load_model(opt, weights);
   const auto x = senet::read_npy<float>(input);
   SENET_CHECK(x.rank() == 4, input, ": input must be [N, ", model->in_channels(), ", H, W], got ",
               senet::to_string(x.shape()));
@@ -277,7 +284,7 @@ int cmd_bench(const Options& opt) {
   const long batch = opt.integer("--batch", 1), iters = opt.integer("--iters", 10);
   apply_threads(opt);
   const std::string weights = opt.has("--weights") ? opt.get("--weights") : "";
-  auto model = load_model(model_config_from(opt), weights);
+  auto model = load_model(opt, weights);
   const long size = opt.integer("--size", model->input_size());
   senet::Tensor<float> x({batch, model->in_channels(), size, size});
   for (senet::Index i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(double(i)));
@@ -293,11 +300,17 @@ int cmd_bench(const Options& opt) {
   const double flops = 2.0 * double(model->total_macs(size, batch));
   const double gflops = flops / (median * 1e-3) / 1e9;
   if (opt.has("--json")) {
-    nlohmann::json j = {{"model", name},        {"batch", batch},
-                        {"size", size},         {"threads", senet::num_threads()},
-                        {"iters", iters},       {"median_ms", median},
-                        {"min_ms", ms.front()}, {"ms_per_image", median / double(batch)},
-                        {"gflops", gflops},     {"weights", weights.empty() ? "random" : weights}};
+    nlohmann::json j = {{"model", name},
+                        {"batch", batch},
+                        {"size", size},
+                        {"threads", senet::num_threads()},
+                        {"iters", iters},
+                        {"median_ms", median},
+                        {"min_ms", ms.front()},
+                        {"ms_per_image", median / double(batch)},
+                        {"gflops", gflops},
+                        {"weights", weights.empty() ? "random" : weights},
+                        {"engine", model->type_name() == "PreparedResNet" ? "fast" : "naive"}};
     std::cout << j.dump() << "\n";
   } else {
     std::printf("%s batch %ld, %ldx%ld, %d thread(s), %ld iterations%s\n", name.c_str(), batch, size, size,
@@ -380,7 +393,7 @@ int cmd_classify(const Options& opt) {
   if (opt.positional().empty()) throw UsageError{"classify needs at least one image or directory"};
   apply_threads(opt);
   const auto paths = collect_images(opt.positional());
-  auto model = load_model(model_config_from(opt), weights);
+  auto model = load_model(opt, weights);
   pp.size = opt.integer("--size", model->input_size());
   if (weights.empty())
     std::fprintf(stderr,
@@ -441,18 +454,19 @@ int main(int argc, char** argv) {
       return cmd_models();
     }
     if (cmd == "run")
-      return cmd_run(
-          Options(argc, argv, with_se_options({"--model", "--weights", "--input", "--output", "--threads"}), {}));
+      return cmd_run(Options(
+          argc, argv, with_se_options({"--model", "--weights", "--input", "--output", "--threads", "--engine"}), {}));
     if (cmd == "summary")
       return cmd_summary(Options(argc, argv, with_se_options({"--model", "--size", "--num-classes"}), {"--json"}));
     if (cmd == "bench")
-      return cmd_bench(Options(argc, argv,
-                               with_se_options({"--model", "--weights", "--batch", "--size", "--threads", "--iters"}),
-                               {"--json"}));
+      return cmd_bench(
+          Options(argc, argv,
+                  with_se_options({"--model", "--weights", "--batch", "--size", "--threads", "--iters", "--engine"}),
+                  {"--json"}));
     if (cmd == "classify")
       return cmd_classify(Options(argc, argv,
                                   with_se_options({"--model", "--weights", "--preset", "--size", "--crop-pct",
-                                                   "--interpolation", "--top", "--batch", "--threads"}),
+                                                   "--interpolation", "--top", "--batch", "--threads", "--engine"}),
                                   {"--json"}, /*positionals=*/true));
     throw UsageError{"unknown command '" + cmd + "'"};
   } catch (const UsageError& e) {

@@ -96,7 +96,7 @@ namespace {
 // The README's design-space example, as written there.
 TEST(ModelCounts, ReadmeDesignSpaceExample) {
   senet::ResNetConfig cfg = senet::model_config("legacy_seresnet50");
-  cfg.se_options.reduction = 8;                     // SEOptions: reduction, rounding, squeeze, gate, bias
+  cfg.se_options.reduction = 8;  // SEOptions: reduction, rounding, squeeze, gate, bias
   cfg.se_options.squeeze = senet::SESqueeze::max;
   cfg.se_position = senet::SEPosition::identity;    // standard, pre, post, identity, after3x3
   cfg.se_stages = std::vector<senet::Index>{2, 3};  // timm's layer2 and layer3

@@ -5,34 +5,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "model_cases.hpp"
 #include "senet/io/npy.hpp"
 #include "senet/io/weights.hpp"
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
 
 namespace {
-
-senet::ResNetConfig config_of(const nlohmann::json& c) {
-  const std::string family = c.at("family");
-  senet::ResNetConfig cfg;
-  cfg.name = c.at("case");
-  cfg.block = c.at("block") == "basic" ? senet::BlockType::basic : senet::BlockType::bottleneck;
-  cfg.layers = c.at("layers").get<std::vector<senet::Index>>();
-  cfg.style = family == "legacy_seresnet" ? senet::ResNetStyle::legacy : senet::ResNetStyle::timm;
-  cfg.se = family != "resnet";
-  cfg.se_options.reduction = c.value("se_reduction", 16);
-  cfg.se_options.rounding =
-      cfg.style == senet::ResNetStyle::legacy ? senet::SERounding::floor : senet::SERounding::divisible8;
-  cfg.width = c.at("width");
-  cfg.num_classes = c.at("num_classes");
-  return cfg;
-}
-
-nlohmann::json cases() {
-  std::ifstream in(senet::test::fixture("models.json"));
-  EXPECT_TRUE(in.good()) << "missing " << senet::test::fixture("models.json");
-  return in.good() ? nlohmann::json::parse(in) : nlohmann::json::array();
-}
 
 template <class T>
 class ModelParity : public ::testing::Test {};
@@ -41,15 +20,15 @@ TYPED_TEST_SUITE(ModelParity, Scalars);
 
 TYPED_TEST(ModelParity, MatchesPyTorch) {
   using T = TypeParam;
-  const auto all = cases();
+  const auto all = senet::test::reduced_model_cases();
   ASSERT_GE(all.size(), 5u);
   for (const auto& c : all) {
-    const std::string name = c.at("case");
+    const std::string name = c.name();
     SCOPED_TRACE(name);
-    senet::ResNet<T> model(config_of(c));
-    senet::load_weights(model, senet::test::fixture(name + ".safetensors"));
-    const auto x = senet::read_npy<T>(senet::test::fixture(name + ".input.npy"));
-    const auto expected = senet::read_npy<double>(senet::test::fixture(name + ".output.npy"));
+    senet::ResNet<T> model(senet::test::case_config(c.spec));
+    senet::load_weights(model, c.file(".safetensors"));
+    const auto x = senet::read_npy<T>(c.file(".input.npy"));
+    const auto expected = senet::read_npy<double>(c.file(".output.npy"));
     const auto y = model.forward(x);
     ASSERT_EQ(y.shape(), expected.shape());
     const double err = senet::test::relative_error(y, expected);

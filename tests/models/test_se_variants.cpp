@@ -12,65 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "model_cases.hpp"
 #include "senet/io/npy.hpp"
 #include "senet/io/weights.hpp"
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
 
 namespace {
-
-template <class E>
-E parse_enum(const nlohmann::json& j, const char* what, const std::map<std::string, E>& names) {
-  const std::string s = j.get<std::string>();
-  const auto it = names.find(s);
-  if (it == names.end()) throw std::runtime_error(std::string("cases.json: unknown ") + what + " '" + s + "'");
-  return it->second;
-}
-
-/// The senet configuration of one cases.json entry.
-senet::ResNetConfig config_of(const nlohmann::json& c) {
-  const std::string family = c.at("family");
-  if (family != "seresnet" && family != "legacy_seresnet") throw std::runtime_error("unknown family " + family);
-  const auto& se = c.at("se");
-  senet::ResNetConfig cfg;
-  cfg.name = c.at("case");
-  cfg.style = family == "legacy_seresnet" ? senet::ResNetStyle::legacy : senet::ResNetStyle::timm;
-  cfg.block = parse_enum<senet::BlockType>(
-      c.at("block"), "block", {{"basic", senet::BlockType::basic}, {"bottleneck", senet::BlockType::bottleneck}});
-  cfg.layers = c.at("layers").get<std::vector<senet::Index>>();
-  cfg.width = c.at("width");
-  cfg.num_classes = c.at("num_classes");
-  cfg.se = true;
-  cfg.se_options.reduction = se.at("reduction");
-  cfg.se_options.rounding = parse_enum<senet::SERounding>(
-      se.at("rounding"), "rounding",
-      {{"floor", senet::SERounding::floor}, {"divisible8", senet::SERounding::divisible8}});
-  cfg.se_options.squeeze = parse_enum<senet::SESqueeze>(
-      se.at("squeeze"), "squeeze",
-      {{"avg", senet::SESqueeze::avg}, {"max", senet::SESqueeze::max}, {"avgmax", senet::SESqueeze::avgmax}});
-  cfg.se_options.gate = parse_enum<senet::SEGate>(se.at("gate"), "gate",
-                                                  {{"sigmoid", senet::SEGate::sigmoid},
-                                                   {"tanh", senet::SEGate::tanh},
-                                                   {"relu", senet::SEGate::relu},
-                                                   {"hard_sigmoid", senet::SEGate::hard_sigmoid}});
-  cfg.se_options.bias = se.at("bias").get<bool>();
-  cfg.se_position = parse_enum<senet::SEPosition>(se.at("position"), "position",
-                                                  {{"standard", senet::SEPosition::standard},
-                                                   {"pre", senet::SEPosition::pre},
-                                                   {"post", senet::SEPosition::post},
-                                                   {"identity", senet::SEPosition::identity},
-                                                   {"after3x3", senet::SEPosition::after3x3}});
-  if (!se.at("stages").is_null()) cfg.se_stages = se.at("stages").get<std::vector<senet::Index>>();
-  return cfg;
-}
-
-std::string variant_fixture(const std::string& name) { return senet::test::fixture("se_variants/" + name); }
-
-nlohmann::json cases() {
-  std::ifstream in(variant_fixture("cases.json"));
-  EXPECT_TRUE(in.good()) << "missing " << variant_fixture("cases.json") << " (run tests/fixtures/make_se_variants.py)";
-  return in.good() ? nlohmann::json::parse(in) : nlohmann::json::array();
-}
 
 template <class T>
 class SEVariantParity : public ::testing::Test {};
@@ -80,16 +28,16 @@ TYPED_TEST(SEVariantParity, EveryOptionAndPositionMatchesPyTorch) {
   using T = TypeParam;
   std::size_t checked = 0;
   // one case; a failed assertion ends that case only
-  auto check = [&](const nlohmann::json& c) {
-    const std::string name = c.at("case");
+  auto check = [&](const senet::test::ModelCase& c) {
+    const std::string name = c.name();
     SCOPED_TRACE(name);
-    auto model = senet::create_model<T>(config_of(c));
+    auto model = senet::create_model<T>(senet::test::case_config(c.spec));
     // strict: every key present, none extra, every shape right -- the SE names, widths (which
     // follow the position) and the absence of fc biases when bias is off.
-    ASSERT_NO_THROW(senet::load_weights(*model, variant_fixture(name + ".safetensors")));
-    const auto x = senet::read_npy<T>(variant_fixture(name + ".input.npy"));
-    const auto expected = senet::read_npy<double>(variant_fixture(name + ".output.npy"));
-    ASSERT_EQ(x.shape(), c.at("input_shape").get<senet::Shape>());
+    ASSERT_NO_THROW(senet::load_weights(*model, c.file(".safetensors")));
+    const auto x = senet::read_npy<T>(c.file(".input.npy"));
+    const auto expected = senet::read_npy<double>(c.file(".output.npy"));
+    ASSERT_EQ(x.shape(), c.spec.at("input_shape").get<senet::Shape>());
     const auto y = model->forward(x);
     ASSERT_EQ(y.shape(), expected.shape());
     const double err = senet::test::relative_error(y, expected);
@@ -97,7 +45,7 @@ TYPED_TEST(SEVariantParity, EveryOptionAndPositionMatchesPyTorch) {
     std::printf("[ se-var   ] %-36s %-6s max rel err %.2e\n", name.c_str(), sizeof(T) == 8 ? "double" : "float", err);
     ++checked;
   };
-  for (const auto& c : cases()) check(c);
+  for (const auto& c : senet::test::se_variant_cases()) check(c);
   senet::test::expect_cases_above(checked, 19);
 }
 

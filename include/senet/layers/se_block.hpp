@@ -99,6 +99,15 @@ class SEBlock : public Module<T> {
         for (Index i = 0; i < z.size(); ++i) z[i] = T(0.5) * z[i] + T(0.5) * m[i];
       }
     }
+    return excite(z);
+  }
+
+  /// The excitation from an already squeezed descriptor: `z` [N, C] -> gates `s` [N, C]
+  /// (FC, ReLU, FC, gate as two GEMMs over the batch). For engines that squeeze on their own layout.
+  Tensor<T> excite(const Tensor<T>& z) const {
+    SENET_CHECK(z.rank() == 2 && z.dim(1) == channels(), "SEBlock: descriptor must be [N, ", channels(), "], got ",
+                to_string(z.shape()));
+    const Index N = z.dim(0), C = channels();
     Tensor<T> h({N, hidden_channels()});
     linear(z, fc1_weight_, fc1_bias_ ? fc1_bias_->data() : nullptr, h);
     relu_inplace(h.data(), h.size());

@@ -67,6 +67,13 @@ struct ResNetConfig {
   Index input_size = 224;  ///< the image size the model is made for (summary and bench default)
 };
 
+/// Throws `senet::Error` unless `input` is `[N, cfg.in_channels, H, W]`.
+inline void check_resnet_input(const ResNetConfig& cfg, const Shape& input) {
+  SENET_CHECK(input.size() == 4, cfg.name, ": input must be [N, ", cfg.in_channels, ", H, W], got ", to_string(input));
+  SENET_CHECK(input[1] == cfg.in_channels, cfg.name, ": expected ", cfg.in_channels, " input channels, got ", input[1],
+              " (input ", to_string(input), ")");
+}
+
 /// A residual block: basic (two 3x3) or bottleneck (1x1, 3x3, 1x1 x4), optional SE at
 /// `cfg.se_position` (by default on the residual branch after its last BN), optional projection
 /// shortcut `downsample.0` (1x1 conv) / `downsample.1` (BN). Output `relu(branch + shortcut)`.
@@ -165,6 +172,19 @@ class ResidualBlock : public Module<T> {
 
   /// The block's SE module, or null when it has none.
   const SEBlock<T>* se() const { return se_ ? &*se_ : nullptr; }
+  SEPosition se_position() const { return se_position_; }
+  BlockType type() const { return type_; }
+  ResNetStyle style() const { return style_; }
+  const Conv2d<T>& conv1() const { return *conv1_; }
+  const Conv2d<T>& conv2() const { return *conv2_; }
+  /// Bottlenecks only (null for basic blocks).
+  const Conv2d<T>* conv3() const { return conv3_ ? &*conv3_ : nullptr; }
+  const BatchNorm2d<T>& bn1() const { return *bn1_; }
+  const BatchNorm2d<T>& bn2() const { return *bn2_; }
+  const BatchNorm2d<T>* bn3() const { return bn3_ ? &*bn3_ : nullptr; }
+  /// The projection shortcut's conv and BN, or null when the shortcut is the identity.
+  const Conv2d<T>* downsample_conv() const { return downsample_conv_ ? &*downsample_conv_ : nullptr; }
+  const BatchNorm2d<T>* downsample_bn() const { return downsample_bn_ ? &*downsample_bn_ : nullptr; }
 
  protected:
   void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) override {
@@ -271,6 +291,11 @@ class ResNet : public Model<T> {
   Index num_classes() const override { return cfg_.num_classes; }
   Index input_size() const override { return cfg_.input_size; }
   const ResNetConfig& config() const { return cfg_; }
+  const Conv2d<T>& stem_conv() const { return stem_conv_; }
+  const BatchNorm2d<T>& stem_bn() const { return stem_bn_; }
+  const MaxPool2d<T>& stem_pool() const { return stem_pool_; }
+  const Linear<T>& fc() const { return fc_; }
+  std::size_t num_stages() const { return stages_.size(); }
   /// Blocks of stage `s` (0-based: timm's `layer1` is stage 0).
   const std::vector<ResidualBlock<T>>& stage(std::size_t s) const { return stages_.at(s); }
 
@@ -292,12 +317,7 @@ class ResNet : public Model<T> {
   static std::string block_name(std::size_t stage, std::size_t i) {
     return "layer" + std::to_string(stage + 1) + "." + std::to_string(i);
   }
-  void check_input(const Shape& input) const {
-    SENET_CHECK(input.size() == 4, cfg_.name, ": input must be [N, ", cfg_.in_channels, ", H, W], got ",
-                to_string(input));
-    SENET_CHECK(input[1] == cfg_.in_channels, cfg_.name, ": expected ", cfg_.in_channels, " input channels, got ",
-                input[1], " (input ", to_string(input), ")");
-  }
+  void check_input(const Shape& input) const { check_resnet_input(cfg_, input); }
 
   ResNetConfig cfg_;
   Conv2d<T> stem_conv_;

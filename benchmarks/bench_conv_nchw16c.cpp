@@ -1,0 +1,115 @@
+// Microbenchmarks of the NCHW16c direct convolution (senet/ops/conv2d_nchw16c.hpp) on
+// SE-ResNet-50's conv shapes, its AVX-512 and AVX2 paths beside the im2col + Eigen `senet::conv2d`
+// baseline, on 1 and 2 threads. Counters report GFLOP/s (2 FLOPs per multiply-accumulate).
+// The NCHW16c runs include the fused epilogue (bias + ReLU); the baseline adds its bias.
+//
+//   OMP_WAIT_POLICY=passive bench_conv_nchw16c --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "senet/core/threading.hpp"
+#include "senet/ops/conv2d.hpp"
+#include "senet/ops/conv2d_nchw16c.hpp"
+
+namespace {
+
+senet::Tensor<float> random_tensor(senet::Shape shape, unsigned seed) {
+  senet::Tensor<float> t(std::move(shape));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, 1.f);
+  for (float& v : t) v = d(rng);
+  return t;
+}
+
+struct Problem {
+  senet::Tensor<float> x, w;
+  std::vector<float> bias;
+  senet::Conv2dParams p;
+  double macs = 0;
+};
+
+// args: in channels, out channels, spatial size, kernel, stride, threads (padding kernel / 2)
+Problem make_problem(const benchmark::State& state) {
+  const senet::Index c = state.range(0), k = state.range(1), hw = state.range(2), kernel = state.range(3),
+                     stride = state.range(4);
+  Problem pr;
+  pr.x = random_tensor({1, c, hw, hw}, 1);
+  pr.w = random_tensor({k, c, kernel, kernel}, 2);
+  pr.bias.assign(static_cast<std::size_t>(k), 0.1f);
+  pr.p.kernel_h = pr.p.kernel_w = kernel;
+  pr.p.stride_h = pr.p.stride_w = stride;
+  pr.p.pad_h = pr.p.pad_w = kernel / 2;
+  const senet::Shape out = senet::conv2d_output_shape(pr.x.shape(), pr.w.shape(), pr.p);
+  pr.macs = double(senet::conv2d_macs(out, pr.w.shape()));
+  return pr;
+}
+
+void set_flops(benchmark::State& state, double macs) {
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * macs * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
+void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path) {
+  if (!senet::conv2d_path_supported(path)) {
+    state.SkipWithError("path not supported on this CPU");
+    return;
+  }
+  senet::set_num_threads(int(state.range(5)));
+  const Problem pr = make_problem(state);
+  const auto packed = senet::pack_conv2d_weights_nchw16c(pr.w);  // once, outside the timing
+  const auto xb = senet::to_nchw16c(pr.x);
+  senet::Tensor<float> y(senet::conv2d_nchw16c_output_shape(xb.shape(), packed, pr.p));
+  senet::Conv2dEpilogue e;
+  e.bias = pr.bias.data();
+  e.relu = true;
+  for (auto _ : state) {
+    senet::conv2d_nchw16c(xb, packed, pr.p, e, y, path);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, pr.macs);
+}
+
+void BM_EigenIm2col(benchmark::State& state) {
+  senet::set_num_threads(int(state.range(5)));
+  const Problem pr = make_problem(state);
+  senet::Tensor<float> y(senet::conv2d_output_shape(pr.x.shape(), pr.w.shape(), pr.p));
+  for (auto _ : state) {
+    senet::conv2d(pr.x, pr.w, pr.bias.data(), pr.p, y);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, pr.macs);
+}
+
+// SE-ResNet-50's conv shapes (benchmarks/bench_senet.cpp's list plus the strided 1x1
+// downsample), each on 1 and 2 threads.
+void shapes(benchmark::internal::Benchmark* b) {
+  const long list[][5] = {
+      {3, 64, 224, 7, 2},     // stem (stays on the im2col path: C = 3 padded to 16)
+      {256, 64, 56, 1, 1},    // layer1 conv1
+      {64, 64, 56, 3, 1},     // layer1 conv2
+      {64, 256, 56, 1, 1},    // layer1 conv3
+      {128, 128, 56, 3, 2},   // layer2.0 conv2 (strided)
+      {256, 512, 56, 1, 2},   // layer2.0 downsample (strided 1x1)
+      {256, 256, 14, 3, 1},   // layer3 conv2
+      {1024, 256, 14, 1, 1},  // layer3 conv1
+      {512, 512, 7, 3, 1},    // layer4 conv2
+      {512, 2048, 7, 1, 1},   // layer4 conv3
+  };
+  b->ArgNames({"C", "K", "HW", "k", "s", "threads"});
+  for (long threads : {1, 2})
+    for (const auto& s : list) b->Args({s[0], s[1], s[2], s[3], s[4], threads});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+BENCHMARK_CAPTURE(BM_Nchw16c, avx512, senet::Conv2dPath::avx512)->Apply(shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, avx2, senet::Conv2dPath::avx2)->Apply(shapes);
+BENCHMARK(BM_EigenIm2col)->Apply(shapes);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,584 @@
+#pragma once
+/// \file conv2d_nchw16c.hpp
+/// Direct FP32 convolution on channel-blocked activations (`NCHW16c`), the first building block of
+/// senet's fast engine: register-blocked AVX-512 / AVX2 microkernels with the patches read in place
+/// (implicit GEMM, no im2col), weights packed once, and a fused epilogue (bias, residual, ReLU)
+/// applied while the output tile is still in registers.
+///
+/// Layouts
+/// - Activations `NCHW16c`: a `Tensor<float>` of shape `[N, Cb, H, W, 16]`, `Cb = ceil(C / 16)`;
+///   element `(n, c, h, w)` lives at `[n][c / 16][h][w][c % 16]`. Channels `C..16*Cb-1` are zero
+///   (`to_nchw16c` writes them so; the kernels rely on the packed weights being zero there, so any
+///   finite value is harmless). The 16 lanes of an AVX-512 vector are 16 channels of one pixel.
+/// - Packed weights (`PackedConv2dWeights::data`): blocks of 32 output channels, each
+///   `[Cb, kh, kw, 16, B]` with `B = 32` (the last block `B = 16` when `ceil(K / 16)` is odd);
+///   element `(k, c, i, j)` of a PyTorch weight `[K, C, kh, kw]` lives in block `k / 32` at
+///   `[c / 16][i][j][c % 16][k % 32]`, zero for `c >= C` or `k >= K`. A 32-channel AVX-512 tile
+///   thus reads its weights as one sequential stream of 128-byte rows (one row per input
+///   channel and tap); a 16-channel tile reads half of each row.
+///
+/// Kernels (all compute the same result; `Conv2dPath` selects one)
+/// - `avx512`: up to 14 output pixels along a row x 2 vectors of 16 output channels, 28 zmm
+///   accumulators (rows split into balanced tiles, see `detail::avx512_tile_pixels`; a last odd
+///   16-channel block runs a 1-vector tile), each input channel broadcast once per pixel. Compiled through
+///   `__attribute__((target(...)))`, so this header needs no `-march` flags; taken when the CPU reports AVX-512
+///   F/BW/DQ/VL.
+/// - `avx2`: 6 pixels x 16 output channels (12 ymm accumulators), AVX2 + FMA, same packed weights.
+/// Strides 1 and 2 are compile-time in the tiles; other strides run one pixel per tile (correct,
+/// slow). The 7x7 stem (C = 3 padded to 16, 5.3x wasted work) is better left on `senet::conv2d`.
+/// - `portable`: plain C++ loops (whatever the compiler vectorises), the fallback everywhere.
+/// `Conv2dPath::automatic` takes the override set by a `ScopedConv2dPath` if any, else the best
+/// path the CPU supports. Forcing a path the CPU lacks throws `senet::Error`.
+///
+/// Padding is materialised: a padded copy of the input (`[N, Cb, H + 2 pad_h, W + 2 pad_w, 16]`) is
+/// made per call when `pad_h` or `pad_w` is non-zero, so that the microkernels never test bounds.
+/// (In the engine the producing layer can write straight into such a bordered buffer.) A 1x1,
+/// stride-1, unpadded convolution treats the whole image as one row of `H * W` pixels.
+///
+/// Threads: the tiles `N x (K / 32) x OH x row tiles` are split into one contiguous range per
+/// OpenMP thread (output-channel groups outermost, so each thread streams its own slice of the
+/// weights); inside an enclosing parallel region the call runs on the calling thread.
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <utility>
+
+#include "senet/core/error.hpp"
+#include "senet/core/tensor.hpp"
+#include "senet/ops/conv2d.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define SENET_CONV16C_X86 1
+#include <immintrin.h>
+#define SENET_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define SENET_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define SENET_CONV16C_X86 0
+#endif
+
+namespace senet {
+
+/// Channels per block of the `NCHW16c` layout.
+inline constexpr Index kChannelBlock = 16;
+/// Output channels per block of the packed weights.
+inline constexpr Index kWeightBlock = 32;
+
+/// Number of 16-channel blocks holding `channels` channels.
+inline Index channel_blocks(Index channels) { return (channels + kChannelBlock - 1) / kChannelBlock; }
+
+/// Which microkernel `conv2d_nchw16c` runs.
+enum class Conv2dPath {
+  automatic,  ///< the `ScopedConv2dPath` override if one is active, else the best the CPU supports
+  avx512,     ///< AVX-512F (with BW/DQ/VL) + FMA
+  avx2,       ///< AVX2 + FMA
+  portable,   ///< plain C++, no intrinsics
+};
+
+/// `"avx512"`, `"avx2"`, `"portable"`, `"automatic"`.
+inline const char* to_string(Conv2dPath path) {
+  switch (path) {
+    case Conv2dPath::avx512:
+      return "avx512";
+    case Conv2dPath::avx2:
+      return "avx2";
+    case Conv2dPath::portable:
+      return "portable";
+    default:
+      return "automatic";
+  }
+}
+
+/// Whether this build and this CPU can run `path` (`automatic` and `portable` always can).
+inline bool conv2d_path_supported(Conv2dPath path) {
+#if SENET_CONV16C_X86
+  switch (path) {
+    case Conv2dPath::avx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+    case Conv2dPath::avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    default:
+      return true;
+  }
+#else
+  return path == Conv2dPath::automatic || path == Conv2dPath::portable;
+#endif
+}
+
+namespace detail {
+inline Conv2dPath& conv2d_path_override() {
+  static Conv2dPath path = Conv2dPath::automatic;
+  return path;
+}
+}  // namespace detail
+
+/// The path `Conv2dPath::automatic` resolves to now: the active override, else the fastest supported.
+inline Conv2dPath resolve_conv2d_path(Conv2dPath path = Conv2dPath::automatic) {
+  if (path == Conv2dPath::automatic) path = detail::conv2d_path_override();
+  if (path == Conv2dPath::automatic) {
+    static const Conv2dPath best = conv2d_path_supported(Conv2dPath::avx512) ? Conv2dPath::avx512
+                                   : conv2d_path_supported(Conv2dPath::avx2) ? Conv2dPath::avx2
+                                                                             : Conv2dPath::portable;
+    return best;
+  }
+  SENET_CHECK(conv2d_path_supported(path), "conv2d_nchw16c: this CPU cannot run the ", to_string(path), " path");
+  return path;
+}
+
+/// Forces the path taken by `Conv2dPath::automatic` for its lifetime (tests, benchmarks), then
+/// restores the previous one. Process-wide and not thread-safe: set it outside parallel work.
+/// \code
+/// { senet::ScopedConv2dPath force(senet::Conv2dPath::avx2); model.forward(x); }
+/// \endcode
+class ScopedConv2dPath {
+ public:
+  explicit ScopedConv2dPath(Conv2dPath path) : previous_(detail::conv2d_path_override()) {
+    detail::conv2d_path_override() = path;
+  }
+  ~ScopedConv2dPath() { detail::conv2d_path_override() = previous_; }
+  ScopedConv2dPath(const ScopedConv2dPath&) = delete;
+  ScopedConv2dPath& operator=(const ScopedConv2dPath&) = delete;
+
+ private:
+  Conv2dPath previous_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Layout conversion and weight packing
+// ---------------------------------------------------------------------------------------------
+
+/// `[N, C, H, W]` -> `[N, ceil(C/16), H, W, 16]`, the missing channels zero.
+inline Tensor<float> to_nchw16c(const Tensor<float>& x) {
+  SENET_CHECK(x.rank() == 4, "to_nchw16c: input must be [N, C, H, W], got ", to_string(x.shape()));
+  const Index N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3), Cb = channel_blocks(C), HW = H * W;
+  Tensor<float> y({N, Cb, H, W, kChannelBlock});
+  for (Index n = 0; n < N; ++n)
+    for (Index c = 0; c < C; ++c) {
+      const float* src = x.data() + (n * C + c) * HW;
+      float* dst = y.data() + (n * Cb + c / kChannelBlock) * HW * kChannelBlock + c % kChannelBlock;
+      for (Index i = 0; i < HW; ++i) dst[i * kChannelBlock] = src[i];
+    }
+  return y;
+}
+
+/// `[N, Cb, H, W, 16]` -> `[N, channels, H, W]`, dropping the padding channels
+/// (`channels <= 16 * Cb`).
+inline Tensor<float> from_nchw16c(const Tensor<float>& x, Index channels) {
+  SENET_CHECK(x.rank() == 5 && x.dim(4) == kChannelBlock, "from_nchw16c: input must be [N, Cb, H, W, 16], got ",
+              to_string(x.shape()));
+  const Index N = x.dim(0), Cb = x.dim(1), H = x.dim(2), W = x.dim(3), HW = H * W;
+  SENET_CHECK(channels >= 0 && channels <= Cb * kChannelBlock, "from_nchw16c: ", channels, " channels do not fit ",
+              to_string(x.shape()));
+  Tensor<float> y({N, channels, H, W});
+  for (Index n = 0; n < N; ++n)
+    for (Index c = 0; c < channels; ++c) {
+      const float* src = x.data() + (n * Cb + c / kChannelBlock) * HW * kChannelBlock + c % kChannelBlock;
+      float* dst = y.data() + (n * channels + c) * HW;
+      for (Index i = 0; i < HW; ++i) dst[i] = src[i * kChannelBlock];
+    }
+  return y;
+}
+
+/// Convolution weights packed once for `conv2d_nchw16c` (groups = 1).
+struct PackedConv2dWeights {
+  Index out_channels = 0;  ///< K
+  Index in_channels = 0;   ///< C
+  Index kernel_h = 0, kernel_w = 0;
+  /// `[Kp / 32 blocks of [Cb, kh, kw, 16, <= 32]]` flattened to `[Cb * kh * kw * 16 * Kp]`; see the
+  /// file comment. Zero outside `C x K`.
+  Tensor<float> data;
+
+  Index in_blocks() const { return channel_blocks(in_channels); }
+  Index out_blocks() const { return channel_blocks(out_channels); }
+  Index padded_out() const { return out_blocks() * kChannelBlock; }
+};
+
+/// Packs a PyTorch conv weight `[K, C, kh, kw]` (groups = 1) into blocks of 32 output channels.
+inline PackedConv2dWeights pack_conv2d_weights_nchw16c(const Tensor<float>& w) {
+  SENET_CHECK(w.rank() == 4, "pack_conv2d_weights_nchw16c: weight must be [K, C, kh, kw], got ", to_string(w.shape()));
+  PackedConv2dWeights packed;
+  const Index K = w.dim(0), C = w.dim(1), kh = w.dim(2), kw = w.dim(3);
+  packed.out_channels = K;
+  packed.in_channels = C;
+  packed.kernel_h = kh;
+  packed.kernel_w = kw;
+  const Index Cb = packed.in_blocks(), Kp = packed.padded_out();
+  packed.data = Tensor<float>({Cb * kh * kw * kChannelBlock * Kp});
+  const Index rows = Cb * kh * kw * kChannelBlock;  // rows of one block
+  for (Index k = 0; k < K; ++k) {
+    const Index block = k / kWeightBlock, width = std::min<Index>(kWeightBlock, Kp - block * kWeightBlock);
+    float* dst = packed.data.data() + block * kWeightBlock * rows + k % kWeightBlock;
+    for (Index c = 0; c < C; ++c)
+      for (Index i = 0; i < kh; ++i)
+        for (Index j = 0; j < kw; ++j)
+          dst[(((c / kChannelBlock * kh + i) * kw + j) * kChannelBlock + c % kChannelBlock) * width] =
+              w[((k * C + c) * kh + i) * kw + j];
+  }
+  return packed;
+}
+
+/// What `conv2d_nchw16c` applies to each output before storing it:
+/// `y = act(conv(x) + bias + residual)`.
+struct Conv2dEpilogue {
+  const float* bias = nullptr;              ///< `[K]` (e.g. folded BatchNorm) or null
+  const Tensor<float>* residual = nullptr;  ///< same shape and layout as the output, or null
+  bool relu = false;                        ///< `max(0, .)` after the residual add
+};
+
+/// Output shape `[N, ceil(K/16), OH, OW, 16]` of `conv2d_nchw16c`; throws on a mismatch.
+inline Shape conv2d_nchw16c_output_shape(const Shape& x, const PackedConv2dWeights& w, const Conv2dParams& p) {
+  SENET_CHECK(x.size() == 5 && x[4] == kChannelBlock, "conv2d_nchw16c: input must be [N, Cb, H, W, 16], got ",
+              to_string(x));
+  SENET_CHECK(p.groups == 1, "conv2d_nchw16c: only groups = 1 is supported, got ", p.groups);
+  SENET_CHECK(x[1] == w.in_blocks(), "conv2d_nchw16c: input ", to_string(x), " does not hold the ", w.in_channels,
+              " channels of the packed weights");
+  const Shape out = conv2d_output_shape({x[0], w.in_channels, x[2], x[3]},
+                                        {w.out_channels, w.in_channels, w.kernel_h, w.kernel_w}, p);
+  return {out[0], w.out_blocks(), out[2], out[3], kChannelBlock};
+}
+
+namespace detail {
+
+/// Geometry shared by the microkernels; strides in floats.
+struct Conv16cGeom {
+  Index Cb = 0;  // input channel blocks
+  Index kh = 0, kw = 0;
+  Index x_cb = 0;     // between input channel blocks: Hp * Wp * 16
+  Index x_tap_h = 0;  // one kernel row further: dilation_h * Wp * 16
+  Index x_tap_w = 0;  // one kernel column further: dilation_w * 16
+  Index x_pix = 0;    // one output pixel further along the row: stride_w * 16
+  Index Kp = 0;       // row of the weight block (one input channel): 32, or 16 for a narrow last block
+  Index y_kb = 0;     // between output channel blocks: OH * OW * 16
+  bool relu = false;
+};
+
+/// One output tile: `x` at the tile's first input pixel (channel block 0, tap 0), `w` at its first
+/// output channel (row 0), `y`/`res` at its first pixel in its first output block, `bias` at its
+/// first output channel (padded, never null).
+using Conv16cTileFn = void (*)(const Conv16cGeom&, const float* x, const float* w, const float* bias, const float* res,
+                               float* y);
+
+/// Portable tile: `P` pixels x 16 output channels.
+template <int P>
+void conv16c_tile_portable(const Conv16cGeom& g, const float* x, const float* w, const float* bias, const float* res,
+                           float* y) {
+  float acc[P][16] = {};
+  const Index taps = g.kh * g.kw;
+  for (Index cb = 0; cb < g.Cb; ++cb)
+    for (Index i = 0; i < g.kh; ++i)
+      for (Index j = 0; j < g.kw; ++j) {
+        const float* xp = x + cb * g.x_cb + i * g.x_tap_h + j * g.x_tap_w;
+        const float* wp = w + (cb * taps + i * g.kw + j) * 16 * g.Kp;
+        for (int c = 0; c < 16; ++c) {
+          const float* wr = wp + c * g.Kp;
+          for (int p = 0; p < P; ++p) {
+            const float xv = xp[p * g.x_pix + c];
+            for (int k = 0; k < 16; ++k) acc[p][k] += xv * wr[k];
+          }
+        }
+      }
+  for (int p = 0; p < P; ++p)
+    for (int k = 0; k < 16; ++k) {
+      float v = acc[p][k] + bias[k];
+      if (res) v += res[p * 16 + k];
+      if (g.relu) v = std::max(v, 0.0f);
+      y[p * 16 + k] = v;
+    }
+}
+
+#if SENET_CONV16C_X86
+
+/// AVX-512 tile: `P` pixels x `V` vectors of 16 output channels, `P * V` zmm accumulators.
+/// `S` is the pixel stride in input pixels when known at compile time (1, 2), else 0 (runtime).
+template <int P, int V, int S>
+SENET_TARGET_AVX512 void conv16c_tile_avx512(const Conv16cGeom& g, const float* x, const float* w, const float* bias,
+                                             const float* res, float* y) {
+  constexpr Index kPixStatic = Index(S) * 16;
+  const Index pix = S ? kPixStatic : g.x_pix;
+  __m512 acc[P][V];
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[p][v] = _mm512_setzero_ps();
+  const Index taps = g.kh * g.kw, Kp = g.Kp;
+  for (Index cb = 0; cb < g.Cb; ++cb)
+    for (Index i = 0; i < g.kh; ++i)
+      for (Index j = 0; j < g.kw; ++j) {
+        const float* xp = x + cb * g.x_cb + i * g.x_tap_h + j * g.x_tap_w;
+        const float* wp = w + (cb * taps + i * g.kw + j) * 16 * Kp;
+#pragma GCC unroll 16
+        for (int c = 0; c < 16; ++c) {
+          __m512 wv[V];
+#pragma GCC unroll 4
+          for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_ps(wp + c * Kp + 16 * v);
+#pragma GCC unroll 32
+          for (int p = 0; p < P; ++p) {
+            const __m512 b = _mm512_set1_ps(xp[p * pix + c]);
+#pragma GCC unroll 4
+            for (int v = 0; v < V; ++v) acc[p][v] = _mm512_fmadd_ps(wv[v], b, acc[p][v]);
+          }
+        }
+      }
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    const __m512 bv = _mm512_loadu_ps(bias + 16 * v);
+#pragma GCC unroll 32
+    for (int p = 0; p < P; ++p) {
+      __m512 r = _mm512_add_ps(acc[p][v], bv);
+      if (res) r = _mm512_add_ps(r, _mm512_loadu_ps(res + v * g.y_kb + p * 16));
+      if (g.relu) r = _mm512_max_ps(r, zero);
+      _mm512_storeu_ps(y + v * g.y_kb + p * 16, r);
+    }
+  }
+}
+
+/// AVX2 tile: `P` pixels x 16 output channels as two ymm halves, `2P` accumulators.
+template <int P, int S>
+SENET_TARGET_AVX2 void conv16c_tile_avx2(const Conv16cGeom& g, const float* x, const float* w, const float* bias,
+                                         const float* res, float* y) {
+  constexpr Index kPixStatic = Index(S) * 16;
+  const Index pix = S ? kPixStatic : g.x_pix;
+  __m256 acc[P][2];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+  const Index taps = g.kh * g.kw, Kp = g.Kp;
+  for (Index cb = 0; cb < g.Cb; ++cb)
+    for (Index i = 0; i < g.kh; ++i)
+      for (Index j = 0; j < g.kw; ++j) {
+        const float* xp = x + cb * g.x_cb + i * g.x_tap_h + j * g.x_tap_w;
+        const float* wp = w + (cb * taps + i * g.kw + j) * 16 * Kp;
+#pragma GCC unroll 16
+        for (int c = 0; c < 16; ++c) {
+          const __m256 w0 = _mm256_loadu_ps(wp + c * Kp), w1 = _mm256_loadu_ps(wp + c * Kp + 8);
+#pragma GCC unroll 16
+          for (int p = 0; p < P; ++p) {
+            const __m256 b = _mm256_broadcast_ss(xp + p * pix + c);
+            acc[p][0] = _mm256_fmadd_ps(w0, b, acc[p][0]);
+            acc[p][1] = _mm256_fmadd_ps(w1, b, acc[p][1]);
+          }
+        }
+      }
+  const __m256 zero = _mm256_setzero_ps();
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    const __m256 bv = _mm256_loadu_ps(bias + 8 * h);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+      __m256 r = _mm256_add_ps(acc[p][h], bv);
+      if (res) r = _mm256_add_ps(r, _mm256_loadu_ps(res + p * 16 + 8 * h));
+      if (g.relu) r = _mm256_max_ps(r, zero);
+      _mm256_storeu_ps(y + p * 16 + 8 * h, r);
+    }
+  }
+}
+
+#endif  // SENET_CONV16C_X86
+
+/// Largest tile of each path (pixels; the AVX-512 one also 2 vectors of 16 output channels).
+inline constexpr int kAvx512MaxPixels = 14, kAvx512MaxVectors = 2;
+inline constexpr int kAvx2Pixels = 6, kPortablePixels = 4;
+
+template <int S, int V, int... Ps>
+std::array<Conv16cTileFn, sizeof...(Ps)> avx512_tile_row(std::integer_sequence<int, Ps...>) {
+#if SENET_CONV16C_X86
+  return {&conv16c_tile_avx512<Ps + 1, V, S>...};
+#else
+  return {};
+#endif
+}
+
+template <int S, int... Ps>
+std::array<Conv16cTileFn, sizeof...(Ps)> avx2_tile_row(std::integer_sequence<int, Ps...>) {
+#if SENET_CONV16C_X86
+  return {&conv16c_tile_avx2<Ps + 1, S>...};
+#else
+  return {};
+#endif
+}
+
+template <int... Ps>
+std::array<Conv16cTileFn, sizeof...(Ps)> portable_tile_row(std::integer_sequence<int, Ps...>) {
+  return {&conv16c_tile_portable<Ps + 1>...};
+}
+
+/// Benchmarks may force the AVX-512 tile width in pixels (0 = the heuristic).
+inline int& avx512_pixels_override() {
+  static int pixels = 0;
+  return pixels;
+}
+
+/// AVX-512 tile width for a row of `width` output pixels: rows split into the fewest tiles of at
+/// most 14 pixels, balanced (15 -> 8 + 7, 49 -> 13 + 13 + 13 + 10). Measured here (Zen 5, one
+/// thread), 14 x 2 (28 accumulators) beat 12 x 2, 8 x 3, 7 x 4 and 6 x 4 on every SE-ResNet-50 shape.
+inline int avx512_tile_pixels(Index width) {
+  if (avx512_pixels_override() > 0) return std::min(avx512_pixels_override(), kAvx512MaxPixels);
+  const Index tiles = (width + kAvx512MaxPixels - 1) / kAvx512MaxPixels;
+  return int((width + tiles - 1) / tiles);
+}
+
+/// A 64-byte aligned scratch buffer that only grows (the padded input).
+class Scratch {
+ public:
+  float* get(Index n) {
+    if (n > capacity_) {
+      buffer_.reset(static_cast<float*>(::operator new(std::size_t(n) * sizeof(float), std::align_val_t(64))));
+      capacity_ = n;
+    }
+    return buffer_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const noexcept { ::operator delete(p, std::align_val_t(64)); }
+  };
+  std::unique_ptr<float, Free> buffer_;
+  Index capacity_ = 0;
+};
+
+}  // namespace detail
+
+/// Direct convolution of an `NCHW16c` input with packed weights and a fused epilogue (groups = 1).
+///
+/// `x`: `[N, Cb, H, W, 16]` with `Cb = w.in_blocks()`; `y`: `[N, ceil(K/16), OH, OW, 16]`
+/// (`conv2d_nchw16c_output_shape`), every element written, padding channels `k >= K` set to
+/// `act(0 + residual)`. Any kernel size, stride, padding and dilation. `epilogue.residual`, when
+/// given, has `y`'s shape and may alias `y` (each element is read before it is written).
+/// `y` must not alias `x`.
+/// Computes `act(conv2d(x, w, bias) + residual)` as `senet::conv2d` would (up to summation order).
+inline void conv2d_nchw16c(const Tensor<float>& x, const PackedConv2dWeights& w, const Conv2dParams& p,
+                           const Conv2dEpilogue& epilogue, Tensor<float>& y, Conv2dPath path = Conv2dPath::automatic) {
+  const Shape out = conv2d_nchw16c_output_shape(x.shape(), w, p);
+  SENET_CHECK(y.shape() == out, "conv2d_nchw16c: output must be ", to_string(out), ", got ", to_string(y.shape()));
+  SENET_CHECK(!epilogue.residual || epilogue.residual->shape() == out, "conv2d_nchw16c: residual must be ",
+              to_string(out), ", got ", epilogue.residual ? to_string(epilogue.residual->shape()) : "");
+  path = resolve_conv2d_path(path);
+  const Index N = x.dim(0), Cb = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const Index Kb = out[1], Kp = Kb * kChannelBlock;
+  Index OH = out[2], OW = out[3];
+  const Index y_kb = OH * OW * kChannelBlock;
+
+  // Padded bias: never null inside the kernels.
+  std::unique_ptr<float[]> bias(new float[std::size_t(Kp)]());
+  if (epilogue.bias) std::copy(epilogue.bias, epilogue.bias + w.out_channels, bias.get());
+
+  // The input the kernels read: x itself, or a zero-bordered copy.
+  const Index Hp = H + 2 * p.pad_h, Wp = W + 2 * p.pad_w;
+  const float* xin = x.data();
+  if (p.pad_h > 0 || p.pad_w > 0) {
+    static thread_local detail::Scratch scratch;
+    float* xp = scratch.get(N * Cb * Hp * Wp * kChannelBlock);
+    const Index rows = N * Cb * Hp;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (rows * Wp >= 4096 && !omp_in_parallel())
+#endif
+    for (Index r = 0; r < rows; ++r) {
+      const Index h = r % Hp - p.pad_h, plane = r / Hp;
+      float* dst = xp + r * Wp * kChannelBlock;
+      if (h < 0 || h >= H) {
+        std::memset(dst, 0, sizeof(float) * std::size_t(Wp * kChannelBlock));
+        continue;
+      }
+      std::memset(dst, 0, sizeof(float) * std::size_t(p.pad_w * kChannelBlock));
+      std::memcpy(dst + p.pad_w * kChannelBlock, x.data() + (plane * H + h) * W * kChannelBlock,
+                  sizeof(float) * std::size_t(W * kChannelBlock));
+      std::memset(dst + (p.pad_w + W) * kChannelBlock, 0, sizeof(float) * std::size_t(p.pad_w * kChannelBlock));
+    }
+    xin = xp;
+  }
+
+  detail::Conv16cGeom g;
+  g.Cb = Cb;
+  g.kh = w.kernel_h;
+  g.kw = w.kernel_w;
+  g.x_cb = Hp * Wp * kChannelBlock;
+  g.x_tap_h = p.dilation_h * Wp * kChannelBlock;
+  g.x_tap_w = p.dilation_w * kChannelBlock;
+  g.x_pix = p.stride_w * kChannelBlock;
+  g.y_kb = y_kb;
+  g.relu = epilogue.relu;
+  Index x_row = p.stride_h * Wp * kChannelBlock;  // one output row further
+  // 1x1, stride 1, unpadded: the image is one row of H * W pixels.
+  if (w.kernel_h == 1 && w.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0) {
+    OW = OH * OW;
+    OH = 1;
+    x_row = 0;
+  }
+
+  // Weight blocks: 32 output channels, the last one 16 wide when Kb is odd (its own row stride).
+  const Index w_rows = Cb * w.kernel_h * w.kernel_w * kChannelBlock;
+  g.Kp = kWeightBlock;
+  detail::Conv16cGeom g_last = g;
+  g_last.Kp = Kp - (Kb - 1) / 2 * kWeightBlock;
+  const Index last_block = (Kb - 1) / 2;
+
+  // Tile shape and kernel table of the chosen path: table[v - 1][pixels - 1].
+  using detail::Conv16cTileFn;
+  using TileRow = std::array<Conv16cTileFn, detail::kAvx512MaxPixels>;
+  TileRow table[2] = {};
+  int P = 1, V = 1;
+  const Index stride = p.stride_w;
+  if (path == Conv2dPath::avx512) {
+    using Seq = std::make_integer_sequence<int, detail::kAvx512MaxPixels>;
+    P = stride <= 2 ? detail::avx512_tile_pixels(OW) : 1;
+    V = int(std::min<Index>(2, Kb));
+    for (int v = 0; v < 2; ++v)
+      table[v] = stride == 1   ? (v ? detail::avx512_tile_row<1, 2>(Seq{}) : detail::avx512_tile_row<1, 1>(Seq{}))
+                 : stride == 2 ? (v ? detail::avx512_tile_row<2, 2>(Seq{}) : detail::avx512_tile_row<2, 1>(Seq{}))
+                               : (v ? detail::avx512_tile_row<0, 2>(Seq{}) : detail::avx512_tile_row<0, 1>(Seq{}));
+  } else if (path == Conv2dPath::avx2) {
+    using Seq = std::make_integer_sequence<int, detail::kAvx2Pixels>;
+    P = stride <= 2 ? detail::kAvx2Pixels : 1;
+    const auto r = stride == 1   ? detail::avx2_tile_row<1>(Seq{})
+                   : stride == 2 ? detail::avx2_tile_row<2>(Seq{})
+                                 : detail::avx2_tile_row<0>(Seq{});
+    std::copy(r.begin(), r.end(), table[0].begin());
+  } else {
+    P = detail::kPortablePixels;
+    const auto r = detail::portable_tile_row(std::make_integer_sequence<int, detail::kPortablePixels>{});
+    std::copy(r.begin(), r.end(), table[0].begin());
+  }
+  const Index groups = (Kb + V - 1) / V;  // groups of V output blocks; the last may be narrower
+  const Index tiles = (OW + P - 1) / P;
+  const Index items = N * groups * OH * tiles;
+  const float* res = epilogue.residual ? epilogue.residual->data() : nullptr;
+  const float* wdata = w.data.data();
+  float* ydata = y.data();
+
+  auto run = [&](Index begin, Index end) {
+    for (Index it = begin; it < end; ++it) {
+      const Index t = it % tiles, oh = (it / tiles) % OH, gi = (it / (tiles * OH)) % groups,
+                  n = it / (tiles * OH * groups);
+      const Index ow = t * P, pixels = std::min<Index>(P, OW - ow), kb = gi * V;
+      const Index vectors = std::min<Index>(V, Kb - kb), block = kb / 2;
+      const detail::Conv16cGeom& gt = block == last_block ? g_last : g;
+      const float* xt = xin + n * g.x_cb * Cb + oh * x_row + ow * g.x_pix;
+      const float* wt = wdata + block * kWeightBlock * w_rows + (kb % 2) * kChannelBlock;
+      const Index yoff = (n * Kb + kb) * y_kb + (oh * OW + ow) * kChannelBlock;
+      table[vectors - 1][pixels - 1](gt, xt, wt, bias.get() + kb * kChannelBlock, res ? res + yoff : nullptr,
+                                     ydata + yoff);
+    }
+  };
+#ifdef _OPENMP
+  const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && items > 1;
+  if (parallel) {
+#pragma omp parallel
+    {
+      const Index nt = omp_get_num_threads(), tid = omp_get_thread_num();
+      const Index chunk = (items + nt - 1) / nt;
+      run(std::min(items, tid * chunk), std::min(items, (tid + 1) * chunk));
+    }
+    return;
+  }
+#endif
+  run(0, items);
+}
+
+}  // namespace senet

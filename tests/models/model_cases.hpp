@@ -1,0 +1,86 @@
+#pragma once
+// The PyTorch model fixtures as senet configurations: tests/fixtures/data/models.json (reduced
+// SE-ResNets, make_fixtures.py) and tests/fixtures/data/se_variants/cases.json (every SE option
+// and position, make_se_variants.py). Each case has CASE.safetensors, CASE.input.npy and
+// CASE.output.npy (float64 PyTorch logits) beside its list.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "senet/models/resnet.hpp"
+#include "test_util.hpp"
+
+namespace senet::test {
+
+struct ModelCase {
+  nlohmann::json spec;
+  std::string dir;  ///< fixture sub-directory ("" or "se_variants/")
+  std::string name() const { return spec.at("case"); }
+  std::string file(const std::string& suffix) const { return fixture(dir + name() + suffix); }
+};
+
+template <class E>
+E parse_enum(const nlohmann::json& j, const char* what, const std::map<std::string, E>& names) {
+  const std::string s = j.get<std::string>();
+  const auto it = names.find(s);
+  if (it == names.end()) throw std::runtime_error(std::string("model fixture: unknown ") + what + " '" + s + "'");
+  return it->second;
+}
+
+/// The senet configuration of one fixture entry (either list's format).
+inline ResNetConfig case_config(const nlohmann::json& c) {
+  const std::string family = c.at("family");
+  ResNetConfig cfg;
+  cfg.name = c.at("case");
+  cfg.style = family == "legacy_seresnet" ? ResNetStyle::legacy : ResNetStyle::timm;
+  cfg.block = parse_enum<BlockType>(c.at("block"), "block",
+                                    {{"basic", BlockType::basic}, {"bottleneck", BlockType::bottleneck}});
+  cfg.layers = c.at("layers").get<std::vector<Index>>();
+  cfg.width = c.at("width");
+  cfg.num_classes = c.at("num_classes");
+  cfg.se = family != "resnet";
+  cfg.se_options.rounding = cfg.style == ResNetStyle::legacy ? SERounding::floor : SERounding::divisible8;
+  cfg.se_options.reduction = c.value("se_reduction", 16);
+  if (!c.contains("se")) return cfg;
+  const auto& se = c.at("se");
+  cfg.se_options.reduction = se.at("reduction");
+  cfg.se_options.rounding = parse_enum<SERounding>(
+      se.at("rounding"), "rounding", {{"floor", SERounding::floor}, {"divisible8", SERounding::divisible8}});
+  cfg.se_options.squeeze = parse_enum<SESqueeze>(
+      se.at("squeeze"), "squeeze", {{"avg", SESqueeze::avg}, {"max", SESqueeze::max}, {"avgmax", SESqueeze::avgmax}});
+  cfg.se_options.gate = parse_enum<SEGate>(se.at("gate"), "gate",
+                                           {{"sigmoid", SEGate::sigmoid},
+                                            {"tanh", SEGate::tanh},
+                                            {"relu", SEGate::relu},
+                                            {"hard_sigmoid", SEGate::hard_sigmoid}});
+  cfg.se_options.bias = se.at("bias").get<bool>();
+  cfg.se_position = parse_enum<SEPosition>(se.at("position"), "position",
+                                           {{"standard", SEPosition::standard},
+                                            {"pre", SEPosition::pre},
+                                            {"post", SEPosition::post},
+                                            {"identity", SEPosition::identity},
+                                            {"after3x3", SEPosition::after3x3}});
+  if (!se.at("stages").is_null()) cfg.se_stages = se.at("stages").get<std::vector<Index>>();
+  return cfg;
+}
+
+/// The cases listed in `list` (a JSON array file under tests/fixtures/data/`dir`).
+inline std::vector<ModelCase> read_cases(const std::string& dir, const std::string& list) {
+  std::ifstream in(fixture(dir + list));
+  EXPECT_TRUE(in.good()) << "missing " << fixture(dir + list) << " (see tests/fixtures/*.py)";
+  std::vector<ModelCase> cases;
+  if (in.good())
+    for (const auto& c : nlohmann::json::parse(in)) cases.push_back({c, dir});
+  return cases;
+}
+
+inline std::vector<ModelCase> reduced_model_cases() { return read_cases("", "models.json"); }
+inline std::vector<ModelCase> se_variant_cases() { return read_cases("se_variants/", "cases.json"); }
+
+}  // namespace senet::test

@@ -1,0 +1,81 @@
+// The fast engine (senet::prepare / PreparedResNet: BN folded, NCHW16c direct convolutions, fused
+// SE) against PyTorch on every model fixture it supports, on each kernel path the CPU has; and
+// `prepare` keeping the naive path for the SE variants the engine does not cover.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "model_cases.hpp"
+#include "senet/io/npy.hpp"
+#include "senet/io/weights.hpp"
+#include "senet/models/prepared_resnet.hpp"
+#include "senet/models/random_init.hpp"
+#include "senet/models/zoo.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+std::vector<senet::Conv2dPath> available_paths() {
+  std::vector<senet::Conv2dPath> paths;
+  for (auto p : {senet::Conv2dPath::avx512, senet::Conv2dPath::avx2, senet::Conv2dPath::portable})
+    if (senet::conv2d_path_supported(p)) paths.push_back(p);
+  return paths;
+}
+
+TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
+  auto cases = senet::test::reduced_model_cases();
+  for (auto& c : senet::test::se_variant_cases()) cases.push_back(c);
+  std::size_t prepared = 0, kept = 0;
+  for (const auto path : available_paths()) {
+    senet::ScopedConv2dPath force(path);
+    double worst = 0;
+    for (const auto& c : cases) {
+      SCOPED_TRACE(c.name() + " / " + senet::to_string(path));
+      const auto cfg = senet::test::case_config(c.spec);
+      auto model = senet::create_model<float>(cfg);
+      senet::load_weights(*model, c.file(".safetensors"));
+      const senet::Model<float>* naive = model.get();
+      auto fast = senet::prepare(std::move(model));
+      const bool is_prepared = dynamic_cast<const senet::PreparedResNet*>(fast.get()) != nullptr;
+      // Exactly the standard SE position (and no SE at all) runs on the engine.
+      EXPECT_EQ(is_prepared, !cfg.se || cfg.se_position == senet::SEPosition::standard);
+      if (!is_prepared) EXPECT_EQ(fast.get(), naive) << "an unsupported variant keeps its model";
+      (is_prepared ? prepared : kept)++;
+      const auto y = fast->forward(senet::read_npy<float>(c.file(".input.npy")));
+      const auto expected = senet::read_npy<double>(c.file(".output.npy"));
+      ASSERT_EQ(y.shape(), expected.shape());
+      const double err = senet::test::relative_error(y, expected);
+      EXPECT_LE(err, senet::test::parity_tolerance<float>());
+      if (is_prepared) worst = std::max(worst, err);
+    }
+    std::printf("[ prepared ] %s path: max rel err vs PyTorch %.2e\n", senet::to_string(path), worst);
+  }
+  EXPECT_GE(prepared, 10u);
+  EXPECT_GE(kept, 10u);
+}
+
+// Full-width stages (64..2048 channels, every channel block full) on a small image, against the
+// naive model, which the PyTorch tests vouch for.
+TEST(Prepared, FullWidthSeresnet50MatchesTheNaiveModel) {
+  for (const char* name : {"seresnet50", "legacy_seresnet50", "resnet18"}) {
+    SCOPED_TRACE(name);
+    auto model = senet::create_model<float>(name);
+    senet::randomize_parameters(*model, 5);
+    senet::Tensor<float> x({2, 3, 64, 80});
+    for (senet::Index i = 0; i < x.size(); ++i) x[i] = float(std::sin(0.37 * double(i)));
+    const auto expected = model->forward(x);
+    const senet::PreparedResNet fast(dynamic_cast<const senet::ResNet<float>&>(*model));
+    const auto y = fast.forward(x);
+    EXPECT_LE(senet::test::relative_error(y, expected), 1e-4);
+    EXPECT_EQ(fast.output_shape(x.shape()), y.shape());
+  }
+}
+
+TEST(Prepared, RejectsWrongInputs) {
+  auto model = senet::create_model<float>("seresnet18", 10);
+  const senet::PreparedResNet fast(dynamic_cast<const senet::ResNet<float>&>(*model));
+  EXPECT_THROW(fast.forward(senet::Tensor<float>({1, 4, 32, 32})), senet::Error);
+  EXPECT_THROW(fast.forward(senet::Tensor<float>({3, 32, 32})), senet::Error);
+}
+
+}  // namespace

@@ -1,0 +1,346 @@
+// Tests of senet/ops/conv2d_nchw16c.hpp: the NCHW16c layout conversions and weight packing, and
+// `conv2d_nchw16c` on each forced path (avx512, avx2, portable) against `conv2d_reference`
+// followed by a naive bias / residual / ReLU, over sweeps that hit every remainder case: C and K
+// not multiples of 16 or 32, rows not a multiple of the pixel tile, H, W in 1..15, strides 1-3,
+// paddings 0..k/2, kernels 1, 3, 5, 7 and non-square ones, dilation, N > 1.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "senet/ops/conv2d_nchw16c.hpp"
+#include "test_util.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+using senet::Conv2dEpilogue;
+using senet::Conv2dParams;
+using senet::Conv2dPath;
+using senet::Index;
+using senet::Shape;
+using senet::Tensor;
+using namespace senet::test;
+
+struct Case {
+  Index N, C, K, H, W;
+  Index kh, kw, sh, sw, ph, pw;
+  Index dh = 1, dw = 1;
+  bool bias = true, residual = false, relu = false;
+};
+
+Conv2dParams params_of(const Case& c) {
+  Conv2dParams p = window_params<Conv2dParams>(c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw);
+  return p;
+}
+
+std::string describe(const Case& c) {
+  std::ostringstream os;
+  os << "N=" << c.N << " C=" << c.C << " K=" << c.K << " H=" << c.H << " W=" << c.W << " kernel=" << c.kh << "x"
+     << c.kw << " stride=" << c.sh << "," << c.sw << " pad=" << c.ph << "," << c.pw << " dilation=" << c.dh << ","
+     << c.dw << " bias=" << c.bias << " residual=" << c.residual << " relu=" << c.relu;
+  return os.str();
+}
+
+bool fits(const Case& c) {
+  return c.H + 2 * c.ph >= c.dh * (c.kh - 1) + 1 && c.W + 2 * c.pw >= c.dw * (c.kw - 1) + 1;
+}
+
+// The reference result in NCHW: act(conv2d_reference(x, w, bias) + residual).
+Tensor<float> reference(const Case& c, const Tensor<float>& x, const Tensor<float>& w, const std::vector<float>& b,
+                        const Tensor<float>* residual) {
+  const Conv2dParams p = params_of(c);
+  Tensor<float> ref(senet::conv2d_output_shape(x.shape(), w.shape(), p));
+  senet::conv2d_reference(x, w, c.bias ? b.data() : nullptr, p, ref);
+  for (Index i = 0; i < ref.size(); ++i) {
+    float v = ref[i];
+    if (residual) v += (*residual)[i];
+    if (c.relu) v = std::max(v, 0.0f);
+    ref[i] = v;
+  }
+  return ref;
+}
+
+// Runs `c` on `path` and checks max|fast - ref| <= 1e-5 * max(1, max|ref|), the padding
+// channels of the output exactly act(0 + 0) = 0, and no element left unwritten (the output
+// starts as NaN). Returns false (and checks nothing) when the kernel does not fit the input.
+bool check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
+  if (!fits(c)) return false;
+  const Conv2dParams p = params_of(c);
+  Tensor<float> x({c.N, c.C, c.H, c.W}), w({c.K, c.C, c.kh, c.kw});
+  std::vector<float> b(static_cast<std::size_t>(c.K));
+  fill_uniform(x, rng);
+  fill_uniform(w, rng);
+  fill_uniform(b.data(), c.K, rng);
+  const Shape out = senet::conv2d_output_shape(x.shape(), w.shape(), p);
+  Tensor<float> res_nchw;
+  if (c.residual) {
+    res_nchw = Tensor<float>(out);
+    fill_uniform(res_nchw, rng);
+  }
+  const Tensor<float> ref = reference(c, x, w, b, c.residual ? &res_nchw : nullptr);
+
+  const senet::PackedConv2dWeights packed = senet::pack_conv2d_weights_nchw16c(w);
+  const Tensor<float> xb = senet::to_nchw16c(x);
+  Tensor<float> residual;
+  if (c.residual) residual = senet::to_nchw16c(res_nchw);
+  Tensor<float> y(senet::conv2d_nchw16c_output_shape(xb.shape(), packed, p));
+  y.fill(std::numeric_limits<float>::quiet_NaN());
+  Conv2dEpilogue e;
+  e.bias = c.bias ? b.data() : nullptr;
+  e.residual = c.residual ? &residual : nullptr;
+  e.relu = c.relu;
+  senet::conv2d_nchw16c(xb, packed, p, e, y, path);
+
+  const Tensor<float> got = senet::from_nchw16c(y, c.K);
+  double max_diff = 0, max_ref = 0;
+  for (Index i = 0; i < ref.size(); ++i) {
+    const double d = std::abs(double(got[i]) - double(ref[i]));
+    if (std::isnan(d) || d > max_diff) max_diff = d;
+    max_ref = std::max(max_ref, std::abs(double(ref[i])));
+  }
+  EXPECT_LE(max_diff, 1e-5 * std::max(1.0, max_ref)) << to_string(path) << " " << describe(c);
+  // Padding output channels k >= K: weights, bias and residual are zero there.
+  const Index Kb = y.dim(1), plane = y.dim(2) * y.dim(3);
+  bool padding_zero = true;
+  for (Index n = 0; n < c.N; ++n)
+    for (Index k = c.K; k < Kb * 16; ++k)
+      for (Index q = 0; q < plane; ++q)
+        padding_zero = padding_zero && y[((n * Kb + k / 16) * plane + q) * 16 + k % 16] == 0.0f;
+  EXPECT_TRUE(padding_zero) << to_string(path) << " " << describe(c);
+  return true;
+}
+
+class Conv2dNchw16cPathTest : public ::testing::TestWithParam<Conv2dPath> {
+ protected:
+  void SetUp() override {
+    if (!senet::conv2d_path_supported(GetParam()))
+      GTEST_SKIP() << "this CPU cannot run the " << senet::to_string(GetParam()) << " path";
+  }
+};
+
+// Kernels 1, 3, 5, 7 and non-square ones x strides (1,1), (2,2), (1,2), (2,1) x every padding
+// 0..k/2 along H (W's rotates), each on three sizes in 1..15; channel counts, N and the epilogue
+// options rotate across the cases.
+TEST_P(Conv2dNchw16cPathTest, KernelsStridesPaddingsMatchReference) {
+  std::mt19937 rng(2024);
+  const Index kernels[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {1, 3}, {3, 1}, {5, 3}, {3, 7}, {7, 1}};
+  const Index strides[][2] = {{1, 1}, {2, 2}, {1, 2}, {2, 1}};
+  const Index sizes[][2] = {{1, 1}, {15, 15}, {7, 9}, {14, 13}, {5, 15}, {9, 2}, {3, 11}, {12, 6}, {2, 8}, {11, 14}};
+  const Index channels[][2] = {{1, 1}, {3, 17}, {16, 16}, {17, 33}, {5, 50}, {33, 31}, {20, 64}, {2, 48}};
+  std::size_t counter = 0, cases = 0;
+  for (const auto& k : kernels)
+    for (const auto& s : strides)
+      for (Index ph = 0; ph <= k[0] / 2; ++ph)
+        for (int rep = 0; rep < 3; ++rep) {
+          const auto& size = sizes[(counter * 3 + rep) % 10];
+          const auto& ch = channels[counter % 8];
+          Case c{Index(1 + counter % 2), ch[0], ch[1], size[0], size[1], k[0], k[1], s[0], s[1], ph,
+                 Index((ph + counter) % (k[1] / 2 + 1))};
+          c.bias = counter % 3 != 0;
+          c.residual = counter % 2 == 1;
+          c.relu = counter % 4 < 2;
+          ++counter;
+          if (check_case(GetParam(), c, rng)) ++cases;
+        }
+  expect_cases_above(cases, 180);
+}
+
+// Every row width 1..15 (and wider rows with several tiles: 27, 28, 29, 41, 56) for 1x1 stride 1
+// (the image as one row), 1x1 stride 2 and 3x3 stride 1 and 2, padded.
+TEST_P(Conv2dNchw16cPathTest, EveryRowWidthMatchesReference) {
+  std::mt19937 rng(77);
+  std::size_t cases = 0;
+  const Index widths[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 27, 28, 29, 41, 56};
+  for (Index W : widths)
+    for (const Index k : {1, 3})
+      for (const Index s : {1, 2}) {
+        const Index H = 1 + (W * 7 + k + s) % 5;
+        Case c{1, 19, 40, H, W, k, k, s, s, k / 2, k / 2};
+        c.residual = (W + s) % 2 == 0;
+        c.relu = W % 3 != 0;
+        if (check_case(GetParam(), c, rng)) ++cases;
+      }
+  expect_cases_above(cases, 75);
+}
+
+// C and K around 16 and 32 (the vector and the 2-vector tile), including K = 16 * odd (a narrow
+// last weight block) and C = 1.
+TEST_P(Conv2dNchw16cPathTest, EveryChannelRemainderMatchesReference) {
+  std::mt19937 rng(5);
+  std::size_t cases = 0;
+  for (const Index C : {1, 7, 15, 16, 17, 31, 32, 33})
+    for (const Index K : {1, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 64, 80}) {
+      Case c{1, C, K, 5, 6 + (C + K) % 10, 3, 3, 1, 1, 1, 1};
+      c.residual = K % 2 == 0;
+      c.relu = C % 2 == 0;
+      if (check_case(GetParam(), c, rng)) ++cases;
+    }
+  expect_cases_above(cases, 100);
+}
+
+// Shapes the tile and stride dispatch treat specially, named one by one.
+TEST_P(Conv2dNchw16cPathTest, EdgeCasesMatchReference) {
+  std::mt19937 rng(11);
+  const Case cases[] = {
+      // Stride 3 and mixed 3 / 1 (no compile-time pixel stride), padded.
+      {2, 9, 20, 13, 14, 3, 3, 3, 3, 1, 1},
+      {1, 9, 20, 11, 13, 5, 3, 1, 3, 2, 0},
+      // Dilation 2 and (1, 3).
+      {1, 12, 18, 11, 12, 3, 3, 1, 1, 2, 2, 2, 2},
+      {2, 5, 33, 9, 15, 3, 3, 2, 1, 1, 3, 1, 3},
+      // The stem's shape, small: 7x7 stride 2 pad 3 on C = 3.
+      {1, 3, 64, 15, 15, 7, 7, 2, 2, 3, 3},
+      // Kernel exactly the padded input: one output pixel.
+      {2, 17, 34, 5, 3, 7, 5, 1, 1, 1, 1},
+      // Padding larger than the kernel's reach on a 1x1 input.
+      {1, 4, 5, 1, 1, 3, 3, 1, 1, 1, 1},
+      // Flattened 1x1 with H * W = 49 and 196 (SE-ResNet-50's layer4 and layer3), N = 3.
+      {3, 40, 36, 7, 7, 1, 1, 1, 1, 0, 0},
+      {1, 24, 70, 14, 14, 1, 1, 1, 1, 0, 0},
+      // A real bottleneck width on a small image.
+      {1, 64, 64, 10, 9, 3, 3, 1, 1, 1, 1},
+  };
+  std::size_t n = 0;
+  bool flip = false;
+  for (Case c : cases) {
+    c.residual = flip;
+    c.relu = !flip;
+    flip = !flip;
+    if (check_case(GetParam(), c, rng)) ++n;
+  }
+  EXPECT_EQ(n, sizeof(cases) / sizeof(cases[0]));
+}
+
+// The residual may be the output itself (in-place `y = relu(conv(x) + y)`).
+TEST_P(Conv2dNchw16cPathTest, ResidualMayAliasOutput) {
+  std::mt19937 rng(3);
+  const Case c{2, 20, 40, 9, 17, 3, 3, 1, 1, 1, 1};
+  const Conv2dParams p = params_of(c);
+  Tensor<float> x({c.N, c.C, c.H, c.W}), w({c.K, c.C, 3, 3});
+  std::vector<float> b(static_cast<std::size_t>(c.K));
+  fill_uniform(x, rng);
+  fill_uniform(w, rng);
+  fill_uniform(b.data(), c.K, rng);
+  Tensor<float> res(senet::conv2d_output_shape(x.shape(), w.shape(), p));
+  fill_uniform(res, rng);
+  Case cr = c;
+  cr.relu = true;
+  const Tensor<float> ref = reference(cr, x, w, b, &res);
+  Tensor<float> y = senet::to_nchw16c(res);
+  Conv2dEpilogue e;
+  e.bias = b.data();
+  e.residual = &y;
+  e.relu = true;
+  senet::conv2d_nchw16c(senet::to_nchw16c(x), senet::pack_conv2d_weights_nchw16c(w), p, e, y, GetParam());
+  EXPECT_LE(relative_error(senet::from_nchw16c(y, c.K), ref), 1e-5);
+}
+
+// One and two threads give bitwise the same output (each element is computed by one thread,
+// in the same order).
+TEST_P(Conv2dNchw16cPathTest, ThreadCountDoesNotChangeResult) {
+#ifdef _OPENMP
+  std::mt19937 rng(8);
+  Tensor<float> x({2, 40, 13, 29}), w({70, 40, 3, 3});
+  fill_uniform(x, rng);
+  fill_uniform(w, rng);
+  const Conv2dParams p = window_params<Conv2dParams>(3, 3, 1, 1, 1, 1, 1, 1);
+  const auto packed = senet::pack_conv2d_weights_nchw16c(w);
+  const auto xb = senet::to_nchw16c(x);
+  const Shape out = senet::conv2d_nchw16c_output_shape(xb.shape(), packed, p);
+  Tensor<float> y1(out), y2(out);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  senet::conv2d_nchw16c(xb, packed, p, {}, y1, GetParam());
+  omp_set_num_threads(2);
+  senet::conv2d_nchw16c(xb, packed, p, {}, y2, GetParam());
+  omp_set_num_threads(saved);
+  for (Index i = 0; i < y1.size(); ++i) ASSERT_EQ(y1[i], y2[i]) << i;
+#else
+  GTEST_SKIP() << "built without OpenMP";
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, Conv2dNchw16cPathTest,
+                         ::testing::Values(Conv2dPath::avx512, Conv2dPath::avx2, Conv2dPath::portable),
+                         [](const ::testing::TestParamInfo<Conv2dPath>& info) { return senet::to_string(info.param); });
+
+TEST(Conv2dNchw16c, LayoutRoundTripAndZeroPadding) {
+  std::mt19937 rng(1);
+  for (const Index C : {1, 15, 16, 17, 40}) {
+    Tensor<float> x({2, C, 3, 5});
+    fill_uniform(x, rng);
+    const Tensor<float> b = senet::to_nchw16c(x);
+    ASSERT_EQ(b.shape(), (Shape{2, (C + 15) / 16, 3, 5, 16}));
+    EXPECT_EQ(b.at({1, (C - 1) / 16, 2, 4, (C - 1) % 16}), x.at({1, C - 1, 2, 4}));
+    for (Index n = 0; n < 2; ++n)
+      for (Index c = C; c < b.dim(1) * 16; ++c)
+        for (Index h = 0; h < 3; ++h)
+          for (Index ww = 0; ww < 5; ++ww) EXPECT_EQ(b.at({n, c / 16, h, ww, c % 16}), 0.0f);
+    const Tensor<float> back = senet::from_nchw16c(b, C);
+    ASSERT_EQ(back.shape(), x.shape());
+    for (Index i = 0; i < x.size(); ++i) ASSERT_EQ(back[i], x[i]);
+  }
+}
+
+// The documented packed layout: blocks of 32 output channels, the last one 16 wide when
+// ceil(K / 16) is odd, each [Cb, kh, kw, 16, width].
+TEST(Conv2dNchw16c, PackedWeightLayoutIsAsDocumented) {
+  std::mt19937 rng(2);
+  const Index K = 40, C = 20, kh = 3, kw = 2;  // Kb = 3: one full block, one 16 wide
+  Tensor<float> w({K, C, kh, kw});
+  fill_uniform(w, rng);
+  const auto packed = senet::pack_conv2d_weights_nchw16c(w);
+  const Index Cb = 2, rows = Cb * kh * kw * 16;
+  ASSERT_EQ(packed.data.size(), rows * 48);
+  for (Index k = 0; k < 48; ++k)
+    for (Index c = 0; c < 32; ++c)
+      for (Index i = 0; i < kh; ++i)
+        for (Index j = 0; j < kw; ++j) {
+          const Index block = k / 32, width = block == 0 ? 32 : 16;
+          const Index at = block * 32 * rows + (((c / 16 * kh + i) * kw + j) * 16 + c % 16) * width + k % 32;
+          const float expected = (k < K && c < C) ? w.at({k, c, i, j}) : 0.0f;
+          ASSERT_EQ(packed.data[at], expected) << k << " " << c << " " << i << " " << j;
+        }
+}
+
+TEST(Conv2dNchw16c, RejectsMismatchedShapesAndGroups) {
+  Tensor<float> w({8, 20, 3, 3});
+  const auto packed = senet::pack_conv2d_weights_nchw16c(w);
+  Conv2dParams p = window_params<Conv2dParams>(3, 3, 1, 1, 1, 1, 1, 1);
+  Tensor<float> x({1, 2, 5, 5, 16}), y({1, 1, 5, 5, 16}), wrong_y({1, 1, 5, 4, 16});
+  EXPECT_NO_THROW(senet::conv2d_nchw16c(x, packed, p, {}, y));
+  EXPECT_THROW(senet::conv2d_nchw16c(x, packed, p, {}, wrong_y), senet::Error);
+  Tensor<float> x_one_block({1, 1, 5, 5, 16});  // 20 channels need 2 blocks
+  EXPECT_THROW(senet::conv2d_nchw16c(x_one_block, packed, p, {}, y), senet::Error);
+  Tensor<float> x_nchw({1, 20, 5, 5});
+  EXPECT_THROW(senet::conv2d_nchw16c(x_nchw, packed, p, {}, y), senet::Error);
+  Tensor<float> wrong_res({1, 1, 5, 5, 16 * 2});
+  Conv2dEpilogue e;
+  e.residual = &wrong_res;
+  EXPECT_THROW(senet::conv2d_nchw16c(x, packed, p, e, y), senet::Error);
+  p.groups = 2;
+  EXPECT_THROW(senet::conv2d_nchw16c(x, packed, p, {}, y), senet::Error);
+}
+
+TEST(Conv2dNchw16c, ScopedPathOverridesAutomaticAndRestores) {
+  const Conv2dPath best = senet::resolve_conv2d_path();
+  {
+    senet::ScopedConv2dPath force(Conv2dPath::portable);
+    EXPECT_EQ(senet::resolve_conv2d_path(), Conv2dPath::portable);
+    EXPECT_EQ(senet::resolve_conv2d_path(Conv2dPath::automatic), Conv2dPath::portable);
+  }
+  EXPECT_EQ(senet::resolve_conv2d_path(), best);
+  EXPECT_NE(best, Conv2dPath::automatic);
+}
+
+}  // namespace
