@@ -61,14 +61,19 @@ inline Tensor<float> squeeze_nchw16c(const Tensor<float>& x, Index channels, SES
 #endif
   for (Index nb = 0; nb < N * Cb; ++nb) {
     const float* p = x.data() + nb * HW * kChannelBlock;
+    // Separate loops per statistic: each vectorises over the 16 lanes.
     float sum[kChannelBlock] = {}, top[kChannelBlock];
-    std::fill(top, top + kChannelBlock, -std::numeric_limits<float>::infinity());
-    for (Index i = 0; i < HW; ++i)
-      for (Index l = 0; l < kChannelBlock; ++l) {
-        const float v = p[i * kChannelBlock + l];
-        sum[l] += v;
-        top[l] = (v > top[l] || std::isnan(v)) ? v : top[l];
-      }
+    if (mode != SESqueeze::max)
+      for (Index i = 0; i < HW; ++i)
+        for (Index l = 0; l < kChannelBlock; ++l) sum[l] += p[i * kChannelBlock + l];
+    if (mode != SESqueeze::avg) {
+      std::copy(p, p + kChannelBlock, top);
+      for (Index i = 1; i < HW; ++i)
+        for (Index l = 0; l < kChannelBlock; ++l) {
+          const float v = p[i * kChannelBlock + l];
+          top[l] = (v > top[l] || v != v) ? v : top[l];  // NaN wins, as in PyTorch
+        }
+    }
     const Index n = nb / Cb, c0 = (nb % Cb) * kChannelBlock;
     for (Index l = 0; l < kChannelBlock && c0 + l < channels; ++l) {
       const float avg = sum[l] / float(HW);

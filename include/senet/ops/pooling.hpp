@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
@@ -46,6 +48,16 @@ inline Shape pool2d_output_shape(const Shape& input, const Pool2dParams& p) {
   return {input[0], input[1], oh, ow};
 }
 
+namespace detail {
+/// The taps `[first, last)` of a window starting at `start` (kernel `k`, dilation `d`) that fall
+/// inside `[0, extent)`, so that pooling loops need no bounds tests.
+inline std::pair<Index, Index> window_taps(Index start, Index k, Index d, Index extent) {
+  const Index first = start < 0 ? (-start + d - 1) / d : 0;
+  const Index last = std::min(k, start < extent ? (extent - start + d - 1) / d : 0);
+  return {first, std::max(first, last)};
+}
+}  // namespace detail
+
 /// Max pooling; padding never wins (it is -infinity). `x` [N, C, H, W] -> `y` [N, C, OH, OW].
 template <class T>
 void max_pool2d(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
@@ -58,21 +70,29 @@ void max_pool2d(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
   for (Index pl = 0; pl < planes; ++pl) {
     const T* src = x.data() + pl * H * W;
     T* dst = y.data() + pl * OH * OW;
-    for (Index oh = 0; oh < OH; ++oh)
+    std::vector<T> column_max(static_cast<std::size_t>(W));
+    for (Index oh = 0; oh < OH; ++oh) {
+      // Separable: the window's rows first, a whole input row at a time (vectorises), then its
+      // columns. `v > m || v != v` lets NaN win wherever it sits, as in PyTorch.
+      const Index top = oh * p.stride_h - p.pad_h;
+      const auto [i0, i1] = detail::window_taps(top, p.kernel_h, p.dilation_h, H);
+      std::fill(column_max.begin(), column_max.end(), -std::numeric_limits<T>::infinity());
+      for (Index i = i0; i < i1; ++i) {
+        const T* row = src + (top + i * p.dilation_h) * W;
+        for (Index w = 0; w < W; ++w)
+          column_max[w] = (row[w] > column_max[w] || row[w] != row[w]) ? row[w] : column_max[w];
+      }
       for (Index ow = 0; ow < OW; ++ow) {
+        const Index left = ow * p.stride_w - p.pad_w;
+        const auto [j0, j1] = detail::window_taps(left, p.kernel_w, p.dilation_w, W);
         T best = -std::numeric_limits<T>::infinity();
-        for (Index i = 0; i < p.kernel_h; ++i) {
-          const Index ih = oh * p.stride_h - p.pad_h + i * p.dilation_h;
-          if (ih < 0 || ih >= H) continue;
-          for (Index j = 0; j < p.kernel_w; ++j) {
-            const Index iw = ow * p.stride_w - p.pad_w + j * p.dilation_w;
-            if (iw < 0 || iw >= W) continue;
-            const T v = src[ih * W + iw];
-            if (v > best || std::isnan(v)) best = v;  // NaN wins, as in PyTorch
-          }
+        for (Index j = j0; j < j1; ++j) {
+          const T v = column_max[left + j * p.dilation_w];
+          best = (v > best || v != v) ? v : best;
         }
         dst[oh * OW + ow] = best;
       }
+    }
   }
 }
 
