@@ -28,6 +28,11 @@ using Shape = std::vector<Index>;
 /// Alignment of every tensor buffer: one cache line, one AVX-512 vector.
 inline constexpr std::size_t kTensorAlignment = 64;
 
+/// Tag for a tensor whose elements the caller overwrites at once: `Tensor<float>(shape, uninitialized)`
+/// skips the zero-fill (a full pass over memory) on hot paths.
+struct Uninitialized {};
+inline constexpr Uninitialized uninitialized{};
+
 /// Formats a shape as `[2, 64, 5, 7]`.
 inline std::string to_string(const Shape& shape) {
   std::string s = "[";
@@ -81,11 +86,13 @@ class Tensor {
   /// An empty tensor: shape `[0]`, no elements, `data()` null.
   Tensor() = default;
   /// A zero-filled tensor of the given shape.
-  explicit Tensor(Shape shape) : shape_(std::move(shape)), size_(shape_numel(shape_)) { allocate(); }
+  explicit Tensor(Shape shape) : shape_(std::move(shape)), size_(shape_numel(shape_)) { allocate(/*zero=*/true); }
+  /// A tensor of the given shape with unspecified elements, for outputs written in full.
+  Tensor(Shape shape, Uninitialized) : shape_(std::move(shape)), size_(shape_numel(shape_)) { allocate(/*zero=*/false); }
   Tensor(std::initializer_list<Index> shape) : Tensor(Shape(shape)) {}
 
   Tensor(const Tensor& other) : shape_(other.shape_), size_(other.size_) {
-    allocate();
+    allocate(/*zero=*/false);
     if (size_) std::memcpy(data_.get(), other.data_.get(), bytes());
   }
   Tensor& operator=(const Tensor& other) {
@@ -171,10 +178,10 @@ class Tensor {
   ConstVectorMap vector() const { return ConstVectorMap(data(), size_); }
 
  private:
-  void allocate() {
+  void allocate(bool zero) {
     if (size_ == 0) return;
     void* p = ::operator new(bytes(), std::align_val_t(kTensorAlignment));
-    std::memset(p, 0, bytes());
+    if (zero) std::memset(p, 0, bytes());
     data_.reset(p);
   }
   Index offset(std::initializer_list<Index> index) const {

@@ -37,7 +37,7 @@ class Conv2d : public Module<T> {
   }
 
   Tensor<T> forward(const Tensor<T>& x) const override {
-    Tensor<T> y(output_shape(x.shape()));
+    Tensor<T> y(output_shape(x.shape()), uninitialized);  // every element is written
     conv2d(x, weight_, bias_ ? bias_->data() : nullptr, params_, y);
     return y;
   }

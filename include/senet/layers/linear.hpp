@@ -21,7 +21,7 @@ class Linear : public Module<T> {
   }
 
   Tensor<T> forward(const Tensor<T>& x) const override {
-    Tensor<T> y(output_shape(x.shape()));
+    Tensor<T> y(output_shape(x.shape()), uninitialized);  // every element is written
     linear(x, weight_, bias_ ? bias_->data() : nullptr, y);
     return y;
   }

@@ -27,7 +27,7 @@ class MaxPool2d : public Module<T> {
  public:
   explicit MaxPool2d(const Pool2dParams& params) : params_(params) {}
   Tensor<T> forward(const Tensor<T>& x) const override {
-    Tensor<T> y(output_shape(x.shape()));
+    Tensor<T> y(output_shape(x.shape()), uninitialized);  // every element is written
     max_pool2d(x, params_, y);
     return y;
   }
@@ -45,7 +45,7 @@ class AvgPool2d : public Module<T> {
  public:
   explicit AvgPool2d(const Pool2dParams& params) : params_(params) {}
   Tensor<T> forward(const Tensor<T>& x) const override {
-    Tensor<T> y(output_shape(x.shape()));
+    Tensor<T> y(output_shape(x.shape()), uninitialized);  // every element is written
     avg_pool2d(x, params_, y);
     return y;
   }
@@ -65,7 +65,7 @@ class AdaptiveAvgPool2d : public Module<T> {
     SENET_CHECK(output_h >= 1 && output_w >= 1, "AdaptiveAvgPool2d: output size must be positive");
   }
   Tensor<T> forward(const Tensor<T>& x) const override {
-    Tensor<T> y(output_shape(x.shape()));
+    Tensor<T> y(output_shape(x.shape()), uninitialized);  // every element is written
     adaptive_avg_pool2d(x, y);
     return y;
   }
@@ -84,7 +84,7 @@ template <class T>
 class GlobalAvgPool2d : public Module<T> {
  public:
   Tensor<T> forward(const Tensor<T>& x) const override {
-    Tensor<T> y(output_shape(x.shape()));
+    Tensor<T> y(output_shape(x.shape()), uninitialized);  // every element is written
     global_avg_pool(x, y);
     return y;
   }
@@ -100,7 +100,7 @@ template <class T>
 class GlobalMaxPool2d : public Module<T> {
  public:
   Tensor<T> forward(const Tensor<T>& x) const override {
-    Tensor<T> y(output_shape(x.shape()));
+    Tensor<T> y(output_shape(x.shape()), uninitialized);  // every element is written
     global_max_pool(x, y);
     return y;
   }

@@ -42,7 +42,7 @@ struct FusedConv16c {
 
   /// `act(conv(x) + bias + residual)` in `NCHW16c`.
   Tensor<float> operator()(const Tensor<float>& x, bool relu, const Tensor<float>* residual = nullptr) const {
-    Tensor<float> y(conv2d_nchw16c_output_shape(x.shape(), weights, params));
+    Tensor<float> y(conv2d_nchw16c_output_shape(x.shape(), weights, params), uninitialized);
     Conv2dEpilogue epilogue;
     epilogue.bias = bias.data();
     epilogue.residual = residual;
