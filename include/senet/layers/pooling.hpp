@@ -21,40 +21,52 @@ inline Pool2dParams pool_params(Index kernel, Index stride, Index padding = 0, b
   return p;
 }
 
-/// Max pooling, as `torch.nn.MaxPool2d`. [N, C, H, W] -> [N, C, OH, OW].
-template <class T>
-class MaxPool2d : public Module<T> {
+namespace detail {
+/// A sliding-window pooling layer over `[N, C, H, W]`; `Op` names the kernel.
+template <class T, class Op>
+class WindowPool2d : public Module<T> {
  public:
-  explicit MaxPool2d(const Pool2dParams& params) : params_(params) {}
+  explicit WindowPool2d(const Pool2dParams& params) : params_(params) {}
   Tensor<T> forward(const Tensor<T>& x) const override {
     Tensor<T> y(output_shape(x.shape()), uninitialized);  // every element is written
-    max_pool2d(x, params_, y);
+    Op::run(x, params_, y);
     return y;
   }
   Shape output_shape(const Shape& input) const override { return pool2d_output_shape(input, params_); }
-  std::string type_name() const override { return "MaxPool2d"; }
+  std::string type_name() const override { return Op::name; }
   const Pool2dParams& params() const { return params_; }
 
  private:
   Pool2dParams params_;
 };
-
-/// Average pooling, as `torch.nn.AvgPool2d`. [N, C, H, W] -> [N, C, OH, OW].
-template <class T>
-class AvgPool2d : public Module<T> {
- public:
-  explicit AvgPool2d(const Pool2dParams& params) : params_(params) {}
-  Tensor<T> forward(const Tensor<T>& x) const override {
-    Tensor<T> y(output_shape(x.shape()), uninitialized);  // every element is written
-    avg_pool2d(x, params_, y);
-    return y;
+struct MaxPoolOp {
+  static constexpr const char* name = "MaxPool2d";
+  template <class T>
+  static void run(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
+    max_pool2d(x, p, y);
   }
-  Shape output_shape(const Shape& input) const override { return pool2d_output_shape(input, params_); }
-  std::string type_name() const override { return "AvgPool2d"; }
-  const Pool2dParams& params() const { return params_; }
+};
+struct AvgPoolOp {
+  static constexpr const char* name = "AvgPool2d";
+  template <class T>
+  static void run(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
+    avg_pool2d(x, p, y);
+  }
+};
+}  // namespace detail
 
- private:
-  Pool2dParams params_;
+/// Max pooling, as `torch.nn.MaxPool2d`. [N, C, H, W] -> [N, C, OH, OW].
+template <class T>
+class MaxPool2d : public detail::WindowPool2d<T, detail::MaxPoolOp> {
+ public:
+  using detail::WindowPool2d<T, detail::MaxPoolOp>::WindowPool2d;
+};
+
+/// Average pooling, as `torch.nn.AvgPool2d` (PyTorch's divisor rules). [N, C, H, W] -> [N, C, OH, OW].
+template <class T>
+class AvgPool2d : public detail::WindowPool2d<T, detail::AvgPoolOp> {
+ public:
+  using detail::WindowPool2d<T, detail::AvgPoolOp>::WindowPool2d;
 };
 
 /// Adaptive average pooling to a fixed output size, as `torch.nn.AdaptiveAvgPool2d((OH, OW))`.
