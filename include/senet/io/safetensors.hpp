@@ -296,15 +296,24 @@ class SafetensorsFile {
   /// missing, its dtype is not floating point, or the file changed since `open`.
   template <class T>
   Tensor<T> read(const std::string& key) const {
+    Tensor<T> out(entry(key).shape, uninitialized);
+    read_into(key, out);
+    return out;
+  }
+
+  /// Reads tensor `key` into `out`, which must already have its shape (no allocation: what
+  /// `load_weights` uses to fill a model in place).
+  template <class T>
+  void read_into(const std::string& key, Tensor<T>& out) const {
     static_assert(std::is_floating_point_v<T>, "SafetensorsFile::read<T>: T must be float or double");
     namespace st = detail::safetensors;
     const SafetensorsEntry& e = entry(key);
     const st::DtypeInfo* info = st::find_dtype(e.dtype);
     SENET_CHECK(info->floating, st::where(path_, key), "dtype ", e.dtype,
                 " is an integer type and cannot be read as a floating-point tensor");
-
-    Tensor<T> out(e.shape);
-    if (out.size() == 0) return out;
+    SENET_CHECK(out.shape() == e.shape, st::where(path_, key), "shape ", to_string(e.shape),
+                " does not fit a tensor of ", to_string(out.shape()));
+    if (out.size() == 0) return;
     std::ifstream in(path_, std::ios::binary);
     SENET_CHECK(static_cast<bool>(in), st::where(path_, key), "cannot reopen the file for reading");
     in.seekg(static_cast<std::streamoff>(data_start_ + e.begin));
@@ -316,7 +325,6 @@ class SafetensorsFile {
         [&](const unsigned char* src, T* dst, std::size_t n) { st::convert(info->dtype, src, dst, n); });
     SENET_CHECK(complete, st::where(path_, key), "file ends before the tensor's data does (",
                 "was it changed after it was opened?)");
-    return out;
   }
 
  private:

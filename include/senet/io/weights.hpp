@@ -25,7 +25,8 @@ namespace senet {
 /// tensors (PyTorch's `num_batches_tracked`, I64) are ignored. All problems are collected and
 /// thrown as one `senet::Error` that starts with `path` and lists every missing key (with the
 /// expected shape), every unexpected key (with its shape) and every mis-shaped key as
-/// `key: expected [a, b], got [c, d]`. The model is modified only when the whole load succeeds.
+/// `key: expected [a, b], got [c, d]`. The model is modified only when all of this holds; a file
+/// that changes on disk while being read can still leave it part-loaded (and throws).
 /// F64, F32, F16 and BF16 tensors are converted to `T`.
 template <class T>
 void load_weights(Module<T>& model, const std::string& path) {
@@ -79,14 +80,10 @@ void load_weights(Module<T>& model, const std::string& path) {
     throw Error(msg);
   }
 
-  // Read everything before touching the model, so a read failure (a file changed since it was
-  // opened) leaves it as it was. Copy into the existing buffers rather than replacing them, so
-  // anything a layer derived from their storage stays valid.
-  std::vector<Tensor<T>> staged;
-  staged.reserve(targets.size());
-  for (const Target& target : targets) staged.push_back(file.read<T>(target.name));
-  for (std::size_t i = 0; i < targets.size(); ++i)
-    std::copy(staged[i].begin(), staged[i].end(), targets[i].tensor->begin());
+  // Every name, dtype, shape and byte range is valid: read straight into the model's buffers, so
+  // that loading needs no second copy of the weights (SE-ResNet-50: 112 MB). Only an I/O failure
+  // from here on (the file truncated or changed after it was opened) can stop the load part-way.
+  for (const Target& target : targets) file.read_into(target.name, *target.tensor);
 }
 
 /// Writes every parameter and buffer of `model` to a safetensors file at `path` (F32 for float,

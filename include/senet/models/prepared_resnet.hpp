@@ -120,12 +120,12 @@ class PreparedResNet : public Model<float> {
     return !model.config().se || model.config().se_position == SEPosition::standard;
   }
 
-  explicit PreparedResNet(const ResNet<float>& model)
-      : cfg_(model.config()), stem_(fold_stem(model)), stem_pool_(model.stem_pool()), fc_(model.fc()) {
-    SENET_CHECK(supports(model), cfg_.name, ": the fast engine runs SE blocks in the standard position only");
-    for (std::size_t s = 0; s < model.num_stages(); ++s)
-      for (const auto& b : model.stage(s)) blocks_.emplace_back(b);
-  }
+  /// Prepares a copy of `model`'s weights; `model` stays as it was.
+  explicit PreparedResNet(const ResNet<float>& model) : PreparedResNet(model, nullptr) {}
+
+  /// Prepares `model` and frees each block's weights as soon as they are packed, so that the
+  /// weights exist about once, not twice, while preparing (what `senet::prepare` does).
+  explicit PreparedResNet(ResNet<float>&& model) : PreparedResNet(model, &model) {}
 
   Tensor<float> forward(const Tensor<float>& x) const override {
     check_resnet_input(cfg_, x.shape());
@@ -199,6 +199,19 @@ class PreparedResNet : public Model<float> {
     }
   };
 
+  /// `consumed`, when not null, is `model`, whose block weights are released once packed.
+  PreparedResNet(const ResNet<float>& model, ResNet<float>* consumed)
+      : cfg_(model.config()), stem_(fold_stem(model)), stem_pool_(model.stem_pool()), fc_(model.fc()) {
+    SENET_CHECK(supports(model), cfg_.name, ": the fast engine runs SE blocks in the standard position only");
+    for (std::size_t s = 0; s < model.num_stages(); ++s)
+      for (std::size_t i = 0; i < model.stage(s).size(); ++i) {
+        blocks_.emplace_back(model.stage(s)[i]);
+        if (consumed)
+          consumed->stage(s)[i].visit_parameters(
+              [](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
+      }
+  }
+
   static Conv2d<float> fold_stem(const ResNet<float>& model) {
     const Conv2d<float>& conv = model.stem_conv();
     Conv2d<float> folded(conv.in_channels(), conv.out_channels(), conv.params(), /*bias=*/true);
@@ -222,10 +235,11 @@ class PreparedResNet : public Model<float> {
 };
 
 /// The fastest engine for `model` (float): a `PreparedResNet` when the model is a `ResNet<float>`
-/// the engine supports, else `model` itself, unchanged (a variant may be slower, never wrong).
+/// the engine supports (its weights are released as they are packed, so they exist about once),
+/// else `model` itself, unchanged (a variant may be slower, never wrong).
 inline std::unique_ptr<Model<float>> prepare(std::unique_ptr<Model<float>> model) {
-  if (const auto* resnet = dynamic_cast<const ResNet<float>*>(model.get()); resnet && PreparedResNet::supports(*resnet))
-    return std::make_unique<PreparedResNet>(*resnet);
+  if (auto* resnet = dynamic_cast<ResNet<float>*>(model.get()); resnet && PreparedResNet::supports(*resnet))
+    return std::make_unique<PreparedResNet>(std::move(*resnet));
   return model;
 }
 

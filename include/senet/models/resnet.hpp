@@ -298,6 +298,7 @@ class ResNet : public Model<T> {
   std::size_t num_stages() const { return stages_.size(); }
   /// Blocks of stage `s` (0-based: timm's `layer1` is stage 0).
   const std::vector<ResidualBlock<T>>& stage(std::size_t s) const { return stages_.at(s); }
+  std::vector<ResidualBlock<T>>& stage(std::size_t s) { return stages_.at(s); }
 
  protected:
   void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) override {
