@@ -6,6 +6,7 @@
 
 #include "senet/layers/conv2d.hpp"
 #include "senet/layers/se_block.hpp"
+#include "senet/models/prepared_resnet.hpp"
 #include "senet/models/random_init.hpp"
 #include "senet/models/zoo.hpp"
 
@@ -69,18 +70,27 @@ BENCHMARK(BM_SEBlock)
     ->Args({2048, 7, 8})
     ->Unit(benchmark::kMicrosecond);
 
-// args: batch; the model name is the benchmark's label
-void BM_Model(benchmark::State& state, const char* name) {
+// args: batch; the model name and engine label the benchmark. The reference path ("naive") is
+// the baseline of the prepared engine ("fast") in the same run.
+void BM_Model(benchmark::State& state, const char* name, bool fast) {
   auto model = senet::create_model<float>(name);
   senet::randomize_parameters(*model, 42);
+  const std::int64_t macs = model->total_macs(224, state.range(0));
+  if (fast) model = senet::prepare(std::move(model));
   const senet::Index n = state.range(0);
   const auto x = random_tensor({n, 3, 224, 224});
   for (auto _ : state) benchmark::DoNotOptimize(model->forward(x).data());
-  set_flops(state, double(model->total_macs(224, n)));
+  set_flops(state, double(macs));
 }
-BENCHMARK_CAPTURE(BM_Model, resnet50, "resnet50")->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK_CAPTURE(BM_Model, seresnet50, "seresnet50")->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK_CAPTURE(BM_Model, legacy_seresnet50, "legacy_seresnet50")
+BENCHMARK_CAPTURE(BM_Model, resnet50_naive, "resnet50", false)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK_CAPTURE(BM_Model, resnet50_fast, "resnet50", true)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK_CAPTURE(BM_Model, seresnet50_naive, "seresnet50", false)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK_CAPTURE(BM_Model, seresnet50_fast, "seresnet50", true)
+    ->Arg(1)
+    ->Arg(8)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
+BENCHMARK_CAPTURE(BM_Model, legacy_seresnet50_fast, "legacy_seresnet50", true)
     ->Arg(1)
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);
