@@ -166,13 +166,6 @@ class Tensor {
     SENET_CHECK(rows * cols == size_, "cannot view ", to_string(shape_), " as ", rows, "x", cols);
     return ConstMatrixMap(data(), rows, cols);
   }
-  /// View as a matrix of `dim(0)` rows (e.g. `[out, in, 1, 1]` conv weights as `[out, in]`).
-  MatrixMap matrix() {
-    return matrix(shape_.empty() ? 1 : shape_[0], shape_.empty() ? size_ : size_ / std::max<Index>(shape_[0], 1));
-  }
-  ConstMatrixMap matrix() const {
-    return matrix(shape_.empty() ? 1 : shape_[0], shape_.empty() ? size_ : size_ / std::max<Index>(shape_[0], 1));
-  }
   /// All elements as an Eigen column vector.
   VectorMap vector() { return VectorMap(data(), size_); }
   ConstVectorMap vector() const { return ConstVectorMap(data(), size_); }

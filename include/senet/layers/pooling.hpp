@@ -91,36 +91,44 @@ class AdaptiveAvgPool2d : public Module<T> {
   Index output_h_, output_w_;
 };
 
-/// Mean over each plane: [N, C, H, W] -> [N, C] (timm's `SelectAdaptivePool2d('avg', flatten=True)`).
-template <class T>
-class GlobalAvgPool2d : public Module<T> {
+namespace detail {
+/// A whole-plane pooling layer, [N, C, H, W] -> [N, C]; `Op` names the kernel.
+template <class T, class Op>
+class GlobalPool2d : public Module<T> {
  public:
   Tensor<T> forward(const Tensor<T>& x) const override {
     Tensor<T> y(output_shape(x.shape()), uninitialized);  // every element is written
-    global_avg_pool(x, y);
+    Op::run(x, y);
     return y;
   }
   Shape output_shape(const Shape& input) const override {
-    SENET_CHECK(input.size() == 4, "GlobalAvgPool2d: input must be [N, C, H, W], got ", to_string(input));
+    SENET_CHECK(input.size() == 4, Op::name, ": input must be [N, C, H, W], got ", to_string(input));
     return {input[0], input[1]};
   }
-  std::string type_name() const override { return "GlobalAvgPool2d"; }
+  std::string type_name() const override { return Op::name; }
 };
+struct GlobalAvgPoolOp {
+  static constexpr const char* name = "GlobalAvgPool2d";
+  template <class T>
+  static void run(const Tensor<T>& x, Tensor<T>& y) {
+    global_avg_pool(x, y);
+  }
+};
+struct GlobalMaxPoolOp {
+  static constexpr const char* name = "GlobalMaxPool2d";
+  template <class T>
+  static void run(const Tensor<T>& x, Tensor<T>& y) {
+    global_max_pool(x, y);
+  }
+};
+}  // namespace detail
+
+/// Mean over each plane: [N, C, H, W] -> [N, C] (timm's `SelectAdaptivePool2d('avg', flatten=True)`).
+template <class T>
+class GlobalAvgPool2d : public detail::GlobalPool2d<T, detail::GlobalAvgPoolOp> {};
 
 /// Maximum over each plane: [N, C, H, W] -> [N, C].
 template <class T>
-class GlobalMaxPool2d : public Module<T> {
- public:
-  Tensor<T> forward(const Tensor<T>& x) const override {
-    Tensor<T> y(output_shape(x.shape()), uninitialized);  // every element is written
-    global_max_pool(x, y);
-    return y;
-  }
-  Shape output_shape(const Shape& input) const override {
-    SENET_CHECK(input.size() == 4, "GlobalMaxPool2d: input must be [N, C, H, W], got ", to_string(input));
-    return {input[0], input[1]};
-  }
-  std::string type_name() const override { return "GlobalMaxPool2d"; }
-};
+class GlobalMaxPool2d : public detail::GlobalPool2d<T, detail::GlobalMaxPoolOp> {};
 
 }  // namespace senet

@@ -465,9 +465,11 @@ inline void conv2d_nchw16c(const Tensor<float>& x, const PackedConv2dWeights& w,
   Index OH = out[2], OW = out[3];
   const Index y_kb = OH * OW * kChannelBlock;
 
-  // Padded bias: never null inside the kernels.
-  std::unique_ptr<float[]> bias(new float[std::size_t(Kp)]());
-  if (epilogue.bias) std::copy(epilogue.bias, epilogue.bias + w.out_channels, bias.get());
+  // Padded bias: never null inside the kernels; per-thread scratch, so no allocation per call.
+  static thread_local detail::Scratch bias_scratch;
+  float* bias = bias_scratch.get(Kp);
+  std::fill(bias, bias + Kp, 0.0f);
+  if (epilogue.bias) std::copy(epilogue.bias, epilogue.bias + w.out_channels, bias);
 
   // The input the kernels read: x itself, or a zero-bordered copy.
   const Index Hp = H + 2 * p.pad_h, Wp = W + 2 * p.pad_w;
@@ -562,7 +564,7 @@ inline void conv2d_nchw16c(const Tensor<float>& x, const PackedConv2dWeights& w,
       const float* xt = xin + n * g.x_cb * Cb + oh * x_row + ow * g.x_pix;
       const float* wt = wdata + block * kWeightBlock * w_rows + (kb % 2) * kChannelBlock;
       const Index yoff = (n * Kb + kb) * y_kb + (oh * OW + ow) * kChannelBlock;
-      table[vectors - 1][pixels - 1](gt, xt, wt, bias.get() + kb * kChannelBlock, res ? res + yoff : nullptr,
+      table[vectors - 1][pixels - 1](gt, xt, wt, bias + kb * kChannelBlock, res ? res + yoff : nullptr,
                                      ydata + yoff);
     }
   };
