@@ -49,142 +49,16 @@
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
 #include "senet/ops/conv2d.hpp"
+#include "senet/ops/nchw16c.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define SENET_CONV16C_X86 1
-#include <immintrin.h>
-#define SENET_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
-#define SENET_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define SENET_CONV16C_X86 0
-#endif
-
 namespace senet {
 
-/// Channels per block of the `NCHW16c` layout.
-inline constexpr Index kChannelBlock = 16;
 /// Output channels per block of the packed weights.
 inline constexpr Index kWeightBlock = 32;
-
-/// Number of 16-channel blocks holding `channels` channels.
-inline Index channel_blocks(Index channels) { return (channels + kChannelBlock - 1) / kChannelBlock; }
-
-/// Which microkernel `conv2d_nchw16c` runs.
-enum class Conv2dPath {
-  automatic,  ///< the `ScopedConv2dPath` override if one is active, else the best the CPU supports
-  avx512,     ///< AVX-512F (with BW/DQ/VL) + FMA
-  avx2,       ///< AVX2 + FMA
-  portable,   ///< plain C++, no intrinsics
-};
-
-/// `"avx512"`, `"avx2"`, `"portable"`, `"automatic"`.
-inline const char* to_string(Conv2dPath path) {
-  switch (path) {
-    case Conv2dPath::avx512:
-      return "avx512";
-    case Conv2dPath::avx2:
-      return "avx2";
-    case Conv2dPath::portable:
-      return "portable";
-    default:
-      return "automatic";
-  }
-}
-
-/// Whether this build and this CPU can run `path` (`automatic` and `portable` always can).
-inline bool conv2d_path_supported(Conv2dPath path) {
-#if SENET_CONV16C_X86
-  switch (path) {
-    case Conv2dPath::avx512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
-    case Conv2dPath::avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    default:
-      return true;
-  }
-#else
-  return path == Conv2dPath::automatic || path == Conv2dPath::portable;
-#endif
-}
-
-namespace detail {
-inline Conv2dPath& conv2d_path_override() {
-  static Conv2dPath path = Conv2dPath::automatic;
-  return path;
-}
-}  // namespace detail
-
-/// The path `Conv2dPath::automatic` resolves to now: the active override, else the fastest supported.
-inline Conv2dPath resolve_conv2d_path(Conv2dPath path = Conv2dPath::automatic) {
-  if (path == Conv2dPath::automatic) path = detail::conv2d_path_override();
-  if (path == Conv2dPath::automatic) {
-    static const Conv2dPath best = conv2d_path_supported(Conv2dPath::avx512) ? Conv2dPath::avx512
-                                   : conv2d_path_supported(Conv2dPath::avx2) ? Conv2dPath::avx2
-                                                                             : Conv2dPath::portable;
-    return best;
-  }
-  SENET_CHECK(conv2d_path_supported(path), "conv2d_nchw16c: this CPU cannot run the ", to_string(path), " path");
-  return path;
-}
-
-/// Forces the path taken by `Conv2dPath::automatic` for its lifetime (tests, benchmarks), then
-/// restores the previous one. Process-wide and not thread-safe: set it outside parallel work.
-/// \code
-/// { senet::ScopedConv2dPath force(senet::Conv2dPath::avx2); model.forward(x); }
-/// \endcode
-class ScopedConv2dPath {
- public:
-  explicit ScopedConv2dPath(Conv2dPath path) : previous_(detail::conv2d_path_override()) {
-    detail::conv2d_path_override() = path;
-  }
-  ~ScopedConv2dPath() { detail::conv2d_path_override() = previous_; }
-  ScopedConv2dPath(const ScopedConv2dPath&) = delete;
-  ScopedConv2dPath& operator=(const ScopedConv2dPath&) = delete;
-
- private:
-  Conv2dPath previous_;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Layout conversion and weight packing
-// ---------------------------------------------------------------------------------------------
-
-/// `[N, C, H, W]` -> `[N, ceil(C/16), H, W, 16]`, the missing channels zero.
-inline Tensor<float> to_nchw16c(const Tensor<float>& x) {
-  SENET_CHECK(x.rank() == 4, "to_nchw16c: input must be [N, C, H, W], got ", to_string(x.shape()));
-  const Index N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3), Cb = channel_blocks(C), HW = H * W;
-  Tensor<float> y({N, Cb, H, W, kChannelBlock});
-  for (Index n = 0; n < N; ++n)
-    for (Index c = 0; c < C; ++c) {
-      const float* src = x.data() + (n * C + c) * HW;
-      float* dst = y.data() + (n * Cb + c / kChannelBlock) * HW * kChannelBlock + c % kChannelBlock;
-      for (Index i = 0; i < HW; ++i) dst[i * kChannelBlock] = src[i];
-    }
-  return y;
-}
-
-/// `[N, Cb, H, W, 16]` -> `[N, channels, H, W]`, dropping the padding channels
-/// (`channels <= 16 * Cb`).
-inline Tensor<float> from_nchw16c(const Tensor<float>& x, Index channels) {
-  SENET_CHECK(x.rank() == 5 && x.dim(4) == kChannelBlock, "from_nchw16c: input must be [N, Cb, H, W, 16], got ",
-              to_string(x.shape()));
-  const Index N = x.dim(0), Cb = x.dim(1), H = x.dim(2), W = x.dim(3), HW = H * W;
-  SENET_CHECK(channels >= 0 && channels <= Cb * kChannelBlock, "from_nchw16c: ", channels, " channels do not fit ",
-              to_string(x.shape()));
-  Tensor<float> y({N, channels, H, W});
-  for (Index n = 0; n < N; ++n)
-    for (Index c = 0; c < channels; ++c) {
-      const float* src = x.data() + (n * Cb + c / kChannelBlock) * HW * kChannelBlock + c % kChannelBlock;
-      float* dst = y.data() + (n * channels + c) * HW;
-      for (Index i = 0; i < HW; ++i) dst[i] = src[i * kChannelBlock];
-    }
-  return y;
-}
 
 /// Convolution weights packed once for `conv2d_nchw16c` (groups = 1).
 struct PackedConv2dWeights {
@@ -293,7 +167,7 @@ void conv16c_tile_portable(const Conv16cGeom& g, const float* x, const float* w,
     }
 }
 
-#if SENET_CONV16C_X86
+#if SENET_X86_SIMD
 
 /// AVX-512 tile: `P` pixels x `V` vectors of 16 output channels, `P * V` zmm accumulators.
 /// `S` is the pixel stride in input pixels when known at compile time (1, 2), else 0 (runtime).
@@ -380,7 +254,7 @@ SENET_TARGET_AVX2 void conv16c_tile_avx2(const Conv16cGeom& g, const float* x, c
   }
 }
 
-#endif  // SENET_CONV16C_X86
+#endif  // SENET_X86_SIMD
 
 /// Largest tile of each path (pixels; the AVX-512 one also 2 vectors of 16 output channels).
 inline constexpr int kAvx512MaxPixels = 14, kAvx512MaxVectors = 2;
@@ -388,7 +262,7 @@ inline constexpr int kAvx2Pixels = 6, kPortablePixels = 4;
 
 template <int S, int V, int... Ps>
 std::array<Conv16cTileFn, sizeof...(Ps)> avx512_tile_row(std::integer_sequence<int, Ps...>) {
-#if SENET_CONV16C_X86
+#if SENET_X86_SIMD
   return {&conv16c_tile_avx512<Ps + 1, V, S>...};
 #else
   return {};
@@ -397,7 +271,7 @@ std::array<Conv16cTileFn, sizeof...(Ps)> avx512_tile_row(std::integer_sequence<i
 
 template <int S, int... Ps>
 std::array<Conv16cTileFn, sizeof...(Ps)> avx2_tile_row(std::integer_sequence<int, Ps...>) {
-#if SENET_CONV16C_X86
+#if SENET_X86_SIMD
   return {&conv16c_tile_avx2<Ps + 1, S>...};
 #else
   return {};

@@ -1,0 +1,202 @@
+#pragma once
+/// \file nchw16c.hpp
+/// The channel-blocked activation layout of senet's fast engine, shared by its kernels:
+/// `NCHW16c` tensors and bordered views, the layout conversions, and the CPU dispatch
+/// (`Conv2dPath`, `ScopedConv2dPath`) every blocked kernel follows.
+///
+/// Layout: a `Tensor<float>` of shape `[N, Cb, H, W, 16]`, `Cb = ceil(C / 16)`; element `(n, c, h, w)`
+/// lives at `[n][c / 16][h][w][c % 16]`. Channels `C..16*Cb-1` are zero when `to_nchw16c` writes
+/// them (the kernels never depend on it: packed weights are zero there). The 16 lanes of an
+/// AVX-512 vector are 16 channels of one pixel.
+
+#include <cstring>
+
+#include "senet/core/error.hpp"
+#include "senet/core/tensor.hpp"
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define SENET_X86_SIMD 1
+#include <immintrin.h>
+#define SENET_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define SENET_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define SENET_X86_SIMD 0
+#endif
+
+namespace senet {
+
+/// Channels per block of the `NCHW16c` layout.
+inline constexpr Index kChannelBlock = 16;
+
+/// Number of 16-channel blocks holding `channels` channels.
+inline Index channel_blocks(Index channels) { return (channels + kChannelBlock - 1) / kChannelBlock; }
+
+/// A non-owning view of `batch` feature maps of `channels` x `height` x `width` in `NCHW16c`,
+/// framed by `border` pixels on every side: the buffer is
+/// `[batch, ceil(channels / 16), height + 2 border, width + 2 border, 16]` and pixel `(h, w)` of the
+/// image sits at `(h + border, w + border)`. A convolution whose padding fits in its input's border
+/// reads the border as the padding (so it must hold zeros), and one that writes a bordered output
+/// zeroes the border: the fast engine thus pads a 3x3 convolution's input without a copy.
+struct FeatureView {
+  float* data = nullptr;
+  Index batch = 0, channels = 0, height = 0, width = 0, border = 0;
+
+  Index blocks() const { return channel_blocks(channels); }
+  Index padded_height() const { return height + 2 * border; }
+  Index padded_width() const { return width + 2 * border; }
+  /// Floats between two rows of pixels.
+  Index row_stride() const { return padded_width() * kChannelBlock; }
+  /// Floats between two channel blocks (one bordered plane).
+  Index block_stride() const { return padded_height() * row_stride(); }
+  /// Floats the view spans.
+  Index size() const { return batch * blocks() * block_stride(); }
+  /// Address of image pixel `(h, w)` (border pixels at -1, width, ...) of block `cb` of image `n`.
+  float* at(Index n, Index cb, Index h, Index w) const {
+    return data + (n * blocks() + cb) * block_stride() + (h + border) * row_stride() + (w + border) * kChannelBlock;
+  }
+  /// Whether `other` has the same batch, channels, height and width (borders may differ).
+  bool same_image(const FeatureView& other) const {
+    return batch == other.batch && channels == other.channels && height == other.height && width == other.width;
+  }
+};
+
+/// A border-free view of an `NCHW16c` tensor `[N, Cb, H, W, 16]` holding `channels` channels
+/// (default: all `16 Cb`).
+inline FeatureView view_nchw16c(Tensor<float>& x, Index channels = -1) {
+  SENET_CHECK(x.rank() == 5 && x.dim(4) == kChannelBlock, "view_nchw16c: tensor must be [N, Cb, H, W, 16], got ",
+              to_string(x.shape()));
+  if (channels < 0) channels = x.dim(1) * kChannelBlock;
+  SENET_CHECK(channel_blocks(channels) == x.dim(1), "view_nchw16c: ", channels, " channels do not fill ",
+              to_string(x.shape()));
+  return {x.data(), x.dim(0), channels, x.dim(2), x.dim(3), 0};
+}
+inline FeatureView view_nchw16c(const Tensor<float>& x, Index channels = -1) {
+  return view_nchw16c(const_cast<Tensor<float>&>(x), channels);  // views are shallow; inputs are only read
+}
+
+/// Sets the border of `v` to zero (the image is left alone).
+inline void zero_border(const FeatureView& v) {
+  if (v.border == 0) return;
+  const Index Hp = v.padded_height(), row = v.row_stride(), side = v.border * kChannelBlock;
+  for (Index plane = 0; plane < v.batch * v.blocks(); ++plane) {
+    float* p = v.data + plane * v.block_stride();
+    std::memset(p, 0, sizeof(float) * std::size_t(v.border * row));
+    std::memset(p + (Hp - v.border) * row, 0, sizeof(float) * std::size_t(v.border * row));
+    for (Index h = v.border; h < Hp - v.border; ++h) {
+      std::memset(p + h * row, 0, sizeof(float) * std::size_t(side));
+      std::memset(p + h * row + row - side, 0, sizeof(float) * std::size_t(side));
+    }
+  }
+}
+
+/// Which microkernel `conv2d_nchw16c` runs.
+enum class Conv2dPath {
+  automatic,  ///< the `ScopedConv2dPath` override if one is active, else the best the CPU supports
+  avx512,     ///< AVX-512F (with BW/DQ/VL) + FMA
+  avx2,       ///< AVX2 + FMA
+  portable,   ///< plain C++, no intrinsics
+};
+
+/// `"avx512"`, `"avx2"`, `"portable"`, `"automatic"`.
+inline const char* to_string(Conv2dPath path) {
+  switch (path) {
+    case Conv2dPath::avx512:
+      return "avx512";
+    case Conv2dPath::avx2:
+      return "avx2";
+    case Conv2dPath::portable:
+      return "portable";
+    default:
+      return "automatic";
+  }
+}
+
+/// Whether this build and this CPU can run `path` (`automatic` and `portable` always can).
+inline bool conv2d_path_supported(Conv2dPath path) {
+#if SENET_X86_SIMD
+  switch (path) {
+    case Conv2dPath::avx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+    case Conv2dPath::avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    default:
+      return true;
+  }
+#else
+  return path == Conv2dPath::automatic || path == Conv2dPath::portable;
+#endif
+}
+
+namespace detail {
+inline Conv2dPath& conv2d_path_override() {
+  static Conv2dPath path = Conv2dPath::automatic;
+  return path;
+}
+}  // namespace detail
+
+/// The path `Conv2dPath::automatic` resolves to now: the active override, else the fastest supported.
+inline Conv2dPath resolve_conv2d_path(Conv2dPath path = Conv2dPath::automatic) {
+  if (path == Conv2dPath::automatic) path = detail::conv2d_path_override();
+  if (path == Conv2dPath::automatic) {
+    static const Conv2dPath best = conv2d_path_supported(Conv2dPath::avx512) ? Conv2dPath::avx512
+                                   : conv2d_path_supported(Conv2dPath::avx2) ? Conv2dPath::avx2
+                                                                             : Conv2dPath::portable;
+    return best;
+  }
+  SENET_CHECK(conv2d_path_supported(path), "conv2d_nchw16c: this CPU cannot run the ", to_string(path), " path");
+  return path;
+}
+
+/// Forces the path taken by `Conv2dPath::automatic` for its lifetime (tests, benchmarks), then
+/// restores the previous one. Process-wide and not thread-safe: set it outside parallel work.
+/// \code
+/// { senet::ScopedConv2dPath force(senet::Conv2dPath::avx2); model.forward(x); }
+/// \endcode
+class ScopedConv2dPath {
+ public:
+  explicit ScopedConv2dPath(Conv2dPath path) : previous_(detail::conv2d_path_override()) {
+    detail::conv2d_path_override() = path;
+  }
+  ~ScopedConv2dPath() { detail::conv2d_path_override() = previous_; }
+  ScopedConv2dPath(const ScopedConv2dPath&) = delete;
+  ScopedConv2dPath& operator=(const ScopedConv2dPath&) = delete;
+
+ private:
+  Conv2dPath previous_;
+};
+
+
+/// `[N, C, H, W]` -> `[N, ceil(C/16), H, W, 16]`, the missing channels zero.
+inline Tensor<float> to_nchw16c(const Tensor<float>& x) {
+  SENET_CHECK(x.rank() == 4, "to_nchw16c: input must be [N, C, H, W], got ", to_string(x.shape()));
+  const Index N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3), Cb = channel_blocks(C), HW = H * W;
+  Tensor<float> y({N, Cb, H, W, kChannelBlock});
+  for (Index n = 0; n < N; ++n)
+    for (Index c = 0; c < C; ++c) {
+      const float* src = x.data() + (n * C + c) * HW;
+      float* dst = y.data() + (n * Cb + c / kChannelBlock) * HW * kChannelBlock + c % kChannelBlock;
+      for (Index i = 0; i < HW; ++i) dst[i * kChannelBlock] = src[i];
+    }
+  return y;
+}
+
+/// `[N, Cb, H, W, 16]` -> `[N, channels, H, W]`, dropping the padding channels
+/// (`channels <= 16 * Cb`).
+inline Tensor<float> from_nchw16c(const Tensor<float>& x, Index channels) {
+  SENET_CHECK(x.rank() == 5 && x.dim(4) == kChannelBlock, "from_nchw16c: input must be [N, Cb, H, W, 16], got ",
+              to_string(x.shape()));
+  const Index N = x.dim(0), Cb = x.dim(1), H = x.dim(2), W = x.dim(3), HW = H * W;
+  SENET_CHECK(channels >= 0 && channels <= Cb * kChannelBlock, "from_nchw16c: ", channels, " channels do not fit ",
+              to_string(x.shape()));
+  Tensor<float> y({N, channels, H, W});
+  for (Index n = 0; n < N; ++n)
+    for (Index c = 0; c < channels; ++c) {
+      const float* src = x.data() + (n * Cb + c / kChannelBlock) * HW * kChannelBlock + c % kChannelBlock;
+      float* dst = y.data() + (n * channels + c) * HW;
+      for (Index i = 0; i < HW; ++i) dst[i] = src[i * kChannelBlock];
+    }
+  return y;
+}
+
+}  // namespace senet
