@@ -298,25 +298,6 @@ inline int avx512_tile_pixels(Index width) {
   return int((width + tiles - 1) / tiles);
 }
 
-/// A 64-byte aligned scratch buffer that only grows (the padded input).
-class Scratch {
- public:
-  float* get(Index n) {
-    if (n > capacity_) {
-      buffer_.reset(static_cast<float*>(::operator new(std::size_t(n) * sizeof(float), std::align_val_t(64))));
-      capacity_ = n;
-    }
-    return buffer_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(float* p) const noexcept { ::operator delete(p, std::align_val_t(64)); }
-  };
-  std::unique_ptr<float, Free> buffer_;
-  Index capacity_ = 0;
-};
-
 }  // namespace detail
 
 /// Direct convolution of an `NCHW16c` input with packed weights and a fused epilogue (groups = 1).

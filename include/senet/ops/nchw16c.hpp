@@ -10,6 +10,8 @@
 /// AVX-512 vector are 16 channels of one pixel.
 
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
@@ -198,5 +200,28 @@ inline Tensor<float> from_nchw16c(const Tensor<float>& x, Index channels) {
     }
   return y;
 }
+
+namespace detail {
+
+/// A 64-byte aligned scratch buffer that only grows (per-thread padded inputs, reused across calls).
+class Scratch {
+ public:
+  float* get(Index n) {
+    if (n > capacity_) {
+      buffer_.reset(static_cast<float*>(::operator new(std::size_t(n) * sizeof(float), std::align_val_t(64))));
+      capacity_ = n;
+    }
+    return buffer_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const noexcept { ::operator delete(p, std::align_val_t(64)); }
+  };
+  std::unique_ptr<float, Free> buffer_;
+  Index capacity_ = 0;
+};
+
+}  // namespace detail
 
 }  // namespace senet
