@@ -1,6 +1,6 @@
 // Tests of senet/ops/conv2d_nchw16c.hpp: the NCHW16c layout conversions and weight packing, and
 // `conv2d_nchw16c` on each forced path (avx512, avx2, portable) against `conv2d_reference`
-// followed by a naive bias / residual / ReLU, over sweeps that hit every remainder case: C and K
+// followed by a naive bias / SE scale / residual / ReLU, on bordered and border-free views, over sweeps that hit every remainder case: C and K
 // not multiples of 16 or 32, rows not a multiple of the pixel tile, H, W in 1..15, strides 1-3,
 // paddings 0..k/2, kernels 1, 3, 5, 7 and non-square ones, dilation, N > 1.
 
@@ -35,7 +35,8 @@ struct Case {
   Index N, C, K, H, W;
   Index kh, kw, sh, sw, ph, pw;
   Index dh = 1, dw = 1;
-  bool bias = true, residual = false, relu = false;
+  bool bias = true, residual = false, relu = false, scale = false;
+  Index x_border = 0, y_border = 0;  // of the input and output views (residual: the output's)
 };
 
 Conv2dParams params_of(const Case& c) {
@@ -47,7 +48,8 @@ std::string describe(const Case& c) {
   std::ostringstream os;
   os << "N=" << c.N << " C=" << c.C << " K=" << c.K << " H=" << c.H << " W=" << c.W << " kernel=" << c.kh << "x"
      << c.kw << " stride=" << c.sh << "," << c.sw << " pad=" << c.ph << "," << c.pw << " dilation=" << c.dh << ","
-     << c.dw << " bias=" << c.bias << " residual=" << c.residual << " relu=" << c.relu;
+     << c.dw << " bias=" << c.bias << " residual=" << c.residual << " relu=" << c.relu << " scale=" << c.scale
+     << " borders=" << c.x_border << "," << c.y_border;
   return os.str();
 }
 
@@ -55,14 +57,16 @@ bool fits(const Case& c) {
   return c.H + 2 * c.ph >= c.dh * (c.kh - 1) + 1 && c.W + 2 * c.pw >= c.dw * (c.kw - 1) + 1;
 }
 
-// The reference result in NCHW: act(conv2d_reference(x, w, bias) + residual).
+// The reference result in NCHW: act((conv2d_reference(x, w, bias) * scale[n, k] + residual).
 Tensor<float> reference(const Case& c, const Tensor<float>& x, const Tensor<float>& w, const std::vector<float>& b,
-                        const Tensor<float>* residual) {
+                        const Tensor<float>* residual, const std::vector<float>* scale = nullptr) {
   const Conv2dParams p = params_of(c);
   Tensor<float> ref(senet::conv2d_output_shape(x.shape(), w.shape(), p));
   senet::conv2d_reference(x, w, c.bias ? b.data() : nullptr, p, ref);
+  const Index K = ref.dim(1), plane = ref.dim(2) * ref.dim(3), Kp = senet::channel_blocks(K) * 16;
   for (Index i = 0; i < ref.size(); ++i) {
     float v = ref[i];
+    if (scale) v *= (*scale)[std::size_t(i / (K * plane) * Kp + i / plane % K)];
     if (residual) v += (*residual)[i];
     if (c.relu) v = std::max(v, 0.0f);
     ref[i] = v;
@@ -70,9 +74,28 @@ Tensor<float> reference(const Case& c, const Tensor<float>& x, const Tensor<floa
   return ref;
 }
 
+// A bordered NCHW16c copy of `x16` [N, Cb, H, W, 16] (border `b` filled with `fill`) and its view.
+struct Bordered {
+  Tensor<float> storage;
+  senet::FeatureView view;
+};
+Bordered bordered(const Tensor<float>& x16, Index channels, Index b, float fill) {
+  const Index N = x16.dim(0), Cb = x16.dim(1), H = x16.dim(2), W = x16.dim(3);
+  Bordered out{Tensor<float>({N, Cb, H + 2 * b, W + 2 * b, 16}), {}};
+  out.storage.fill(fill);
+  out.view = {out.storage.data(), N, channels, H, W, b};
+  for (Index n = 0; n < N; ++n)
+    for (Index cb = 0; cb < Cb; ++cb)
+      for (Index h = 0; h < H; ++h)
+        std::copy_n(&x16[(((n * Cb + cb) * H + h) * W) * 16], W * 16, out.view.at(n, cb, h, 0));
+  return out;
+}
+
 // Runs `c` on `path` and checks max|fast - ref| <= 1e-5 * max(1, max|ref|), the padding
-// channels of the output exactly act(0 + 0) = 0, and no element left unwritten (the output
-// starts as NaN). Returns false (and checks nothing) when the kernel does not fit the input.
+// channels of the output exactly act(0 + 0) = 0, no element left unwritten (the output
+// starts as NaN) and the output's border zeroed. An input border at least as wide as the padding
+// is zero (it is the padding); a narrower one holds NaN, which must never be read. Returns false
+// (and checks nothing) when the kernel does not fit the input.
 bool check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
   if (!fits(c)) return false;
   const Conv2dParams p = params_of(c);
@@ -87,19 +110,37 @@ bool check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
     res_nchw = Tensor<float>(out);
     fill_uniform(res_nchw, rng);
   }
-  const Tensor<float> ref = reference(c, x, w, b, c.residual ? &res_nchw : nullptr);
+  const Index Kp = senet::channel_blocks(c.K) * 16;
+  std::vector<float> scale(std::size_t(c.N * Kp), 0.0f);
+  for (Index n = 0; n < c.N; ++n) fill_uniform(scale.data() + n * Kp, c.K, rng);
+  const Tensor<float> ref = reference(c, x, w, b, c.residual ? &res_nchw : nullptr, c.scale ? &scale : nullptr);
 
   const senet::PackedConv2dWeights packed = senet::pack_conv2d_weights_nchw16c(w);
-  const Tensor<float> xb = senet::to_nchw16c(x);
-  Tensor<float> residual;
-  if (c.residual) residual = senet::to_nchw16c(res_nchw);
-  Tensor<float> y(senet::conv2d_nchw16c_output_shape(xb.shape(), packed, p));
-  y.fill(std::numeric_limits<float>::quiet_NaN());
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const bool x_border_is_padding = c.x_border >= c.ph && c.x_border >= c.pw;
+  const Bordered xb = bordered(senet::to_nchw16c(x), c.C, c.x_border, x_border_is_padding ? 0.0f : nan);
+  Tensor<float> y({c.N, senet::channel_blocks(c.K), out[2], out[3], 16});
+  Bordered yb = bordered(y, c.K, c.y_border, nan);
+  yb.storage.fill(nan);  // the image too: every element must be written
+  Bordered residual;
+  if (c.residual) residual = bordered(senet::to_nchw16c(res_nchw), c.K, c.y_border, 0.0f);
   Conv2dEpilogue e;
   e.bias = c.bias ? b.data() : nullptr;
-  e.residual = c.residual ? &residual : nullptr;
+  e.scale = c.scale ? scale.data() : nullptr;
+  if (c.residual) e.residual = residual.view;
   e.relu = c.relu;
-  senet::conv2d_nchw16c(xb, packed, p, e, y, path);
+  senet::conv2d_nchw16c(xb.view, packed, p, e, yb.view, path);
+  bool border_zero = true;
+  for (Index i = 0; i < yb.storage.size(); ++i) {
+    const Index q = i / 16, wq = q % yb.view.padded_width(), hq = q / yb.view.padded_width() % yb.view.padded_height();
+    const bool in_border = hq < c.y_border || hq >= c.y_border + out[2] || wq < c.y_border || wq >= c.y_border + out[3];
+    if (in_border) border_zero = border_zero && yb.storage[i] == 0.0f;
+  }
+  EXPECT_TRUE(border_zero) << to_string(path) << " " << describe(c);
+  for (Index n = 0; n < y.dim(0); ++n)
+    for (Index cb = 0; cb < y.dim(1); ++cb)
+      for (Index h = 0; h < out[2]; ++h)
+        std::copy_n(yb.view.at(n, cb, h, 0), out[3] * 16, &y[(((n * y.dim(1) + cb) * out[2] + h) * out[3]) * 16]);
 
   const Tensor<float> got = senet::from_nchw16c(y, c.K);
   double max_diff = 0, max_ref = 0;
@@ -149,6 +190,9 @@ TEST_P(Conv2dNchw16cPathTest, KernelsStridesPaddingsMatchReference) {
           c.bias = counter % 3 != 0;
           c.residual = counter % 2 == 1;
           c.relu = counter % 4 < 2;
+          c.scale = counter % 3 == 1;
+          c.x_border = counter % 4 == 1 ? std::max(c.ph, c.pw) : counter % 4 == 3 ? 1 : 0;
+          c.y_border = counter % 5 == 2 ? 1 : counter % 5 == 4 ? 2 : 0;
           ++counter;
           if (check_case(GetParam(), c, rng)) ++cases;
         }
@@ -168,6 +212,9 @@ TEST_P(Conv2dNchw16cPathTest, EveryRowWidthMatchesReference) {
         Case c{1, 19, 40, H, W, k, k, s, s, k / 2, k / 2};
         c.residual = (W + s) % 2 == 0;
         c.relu = W % 3 != 0;
+        c.scale = W % 2 == 1;
+        c.x_border = (W + k) % 3 == 0 ? k / 2 : 0;  // the engine's 3x3 inputs: border = padding
+        c.y_border = (W + s) % 4 == 1 ? 1 : 0;
         if (check_case(GetParam(), c, rng)) ++cases;
       }
   expect_cases_above(cases, 75);
@@ -183,6 +230,8 @@ TEST_P(Conv2dNchw16cPathTest, EveryChannelRemainderMatchesReference) {
       Case c{1, C, K, 5, 6 + (C + K) % 10, 3, 3, 1, 1, 1, 1};
       c.residual = K % 2 == 0;
       c.relu = C % 2 == 0;
+      c.scale = (C + K) % 3 == 0;
+      c.y_border = K % 3 == 0 ? 1 : 0;
       if (check_case(GetParam(), c, rng)) ++cases;
     }
   expect_cases_above(cases, 100);
@@ -239,7 +288,7 @@ TEST_P(Conv2dNchw16cPathTest, ResidualMayAliasOutput) {
   Tensor<float> y = senet::to_nchw16c(res);
   Conv2dEpilogue e;
   e.bias = b.data();
-  e.residual = &y;
+  e.residual = senet::view_nchw16c(y, c.K);
   e.relu = true;
   senet::conv2d_nchw16c(senet::to_nchw16c(x), senet::pack_conv2d_weights_nchw16c(w), p, e, y, GetParam());
   EXPECT_LE(relative_error(senet::from_nchw16c(y, c.K), ref), 1e-5);
@@ -324,9 +373,12 @@ TEST(Conv2dNchw16c, RejectsMismatchedShapesAndGroups) {
   EXPECT_THROW(senet::conv2d_nchw16c(x_one_block, packed, p, {}, y), senet::Error);
   Tensor<float> x_nchw({1, 20, 5, 5});
   EXPECT_THROW(senet::conv2d_nchw16c(x_nchw, packed, p, {}, y), senet::Error);
-  Tensor<float> wrong_res({1, 1, 5, 5, 16 * 2});
+  Tensor<float> wrong_res({1, 1, 5, 4, 16});
   Conv2dEpilogue e;
-  e.residual = &wrong_res;
+  e.residual = senet::view_nchw16c(wrong_res, 8);
+  EXPECT_THROW(senet::conv2d_nchw16c(x, packed, p, e, y), senet::Error);
+  e.residual = senet::view_nchw16c(y, 8);
+  e.residual.border = 1;  // the output has none
   EXPECT_THROW(senet::conv2d_nchw16c(x, packed, p, e, y), senet::Error);
   p.groups = 2;
   EXPECT_THROW(senet::conv2d_nchw16c(x, packed, p, {}, y), senet::Error);

@@ -1,15 +1,13 @@
 #pragma once
 /// \file conv2d_nchw16c.hpp
-/// Direct FP32 convolution on channel-blocked activations (`NCHW16c`), the first building block of
+/// Direct FP32 convolution on channel-blocked activations (`NCHW16c`, see nchw16c.hpp), the core of
 /// senet's fast engine: register-blocked AVX-512 / AVX2 microkernels with the patches read in place
-/// (implicit GEMM, no im2col), weights packed once, and a fused epilogue (bias, residual, ReLU)
-/// applied while the output tile is still in registers.
+/// (implicit GEMM, no im2col), weights packed once, and a fused epilogue (bias, SE scale, residual,
+/// ReLU) applied while the output tile is still in registers.
 ///
 /// Layouts
-/// - Activations `NCHW16c`: a `Tensor<float>` of shape `[N, Cb, H, W, 16]`, `Cb = ceil(C / 16)`;
-///   element `(n, c, h, w)` lives at `[n][c / 16][h][w][c % 16]`. Channels `C..16*Cb-1` are zero
-///   (`to_nchw16c` writes them so; the kernels rely on the packed weights being zero there, so any
-///   finite value is harmless). The 16 lanes of an AVX-512 vector are 16 channels of one pixel.
+/// - Activations: `NCHW16c` tensors or `FeatureView`s (bordered). Padding lanes of the input may
+///   hold any finite value: the packed weights are zero there.
 /// - Packed weights (`PackedConv2dWeights::data`): blocks of 32 output channels, each
 ///   `[Cb, kh, kw, 16, B]` with `B = 32` (the last block `B = 16` when `ceil(K / 16)` is odd);
 ///   element `(k, c, i, j)` of a PyTorch weight `[K, C, kh, kw]` lives in block `k / 32` at
@@ -30,10 +28,10 @@
 /// `Conv2dPath::automatic` takes the override set by a `ScopedConv2dPath` if any, else the best
 /// path the CPU supports. Forcing a path the CPU lacks throws `senet::Error`.
 ///
-/// Padding is materialised: a padded copy of the input (`[N, Cb, H + 2 pad_h, W + 2 pad_w, 16]`) is
-/// made per call when `pad_h` or `pad_w` is non-zero, so that the microkernels never test bounds.
-/// (In the engine the producing layer can write straight into such a bordered buffer.) A 1x1,
-/// stride-1, unpadded convolution treats the whole image as one row of `H * W` pixels.
+/// Padding is materialised, so that the microkernels never test bounds: inputs are `FeatureView`s
+/// whose zero border is the padding when it is wide enough (the engine's producing layer writes a
+/// bordered output), else the call makes a zero-bordered per-thread copy. A 1x1, stride-1,
+/// unpadded convolution between border-free views treats the whole image as one row of `H * W` pixels.
 ///
 /// Threads: the tiles `N x (K / 32) x OH x row tiles` are split into one contiguous range per
 /// OpenMP thread (output-channel groups outermost, so each thread streams its own slice of the
@@ -98,12 +96,16 @@ inline PackedConv2dWeights pack_conv2d_weights_nchw16c(const Tensor<float>& w) {
   return packed;
 }
 
-/// What `conv2d_nchw16c` applies to each output before storing it:
-/// `y = act(conv(x) + bias + residual)`.
+/// What `conv2d_nchw16c` applies to each output while it is still in registers:
+/// `y = act((conv(x) + bias) * scale + residual)`.
 struct Conv2dEpilogue {
-  const float* bias = nullptr;              ///< `[K]` (e.g. folded BatchNorm) or null
-  const Tensor<float>* residual = nullptr;  ///< same shape and layout as the output, or null
-  bool relu = false;                        ///< `max(0, .)` after the residual add
+  const float* bias = nullptr;  ///< `[K]` (e.g. folded BatchNorm) or null
+  /// Per image and channel, `[N, 16 ceil(K / 16)]` (an SE block's gates, padding lanes included), or null.
+  const float* scale = nullptr;
+  /// Added after the scale: a view with the output's image and border (it may be the output itself:
+  /// each element is read before it is written), or a view with `data == nullptr` for none.
+  FeatureView residual;
+  bool relu = false;  ///< `max(0, .)` last
 };
 
 /// Output shape `[N, ceil(K/16), OH, OW, 16]` of `conv2d_nchw16c`; throws on a mismatch.
@@ -129,20 +131,20 @@ struct Conv16cGeom {
   Index x_tap_w = 0;  // one kernel column further: dilation_w * 16
   Index x_pix = 0;    // one output pixel further along the row: stride_w * 16
   Index Kp = 0;       // row of the weight block (one input channel): 32, or 16 for a narrow last block
-  Index y_kb = 0;     // between output channel blocks: OH * OW * 16
+  Index y_kb = 0;     // between output channel blocks (of the output and the residual)
   bool relu = false;
 };
 
 /// One output tile: `x` at the tile's first input pixel (channel block 0, tap 0), `w` at its first
-/// output channel (row 0), `y`/`res` at its first pixel in its first output block, `bias` at its
-/// first output channel (padded, never null).
-using Conv16cTileFn = void (*)(const Conv16cGeom&, const float* x, const float* w, const float* bias, const float* res,
-                               float* y);
+/// output channel (row 0), `y`/`res` at its first pixel in its first output block, `bias` and
+/// `scale` (null: none) at its first output channel (`bias` padded, never null).
+using Conv16cTileFn = void (*)(const Conv16cGeom&, const float* x, const float* w, const float* bias,
+                               const float* scale, const float* res, float* y);
 
 /// Portable tile: `P` pixels x 16 output channels.
 template <int P>
-void conv16c_tile_portable(const Conv16cGeom& g, const float* x, const float* w, const float* bias, const float* res,
-                           float* y) {
+void conv16c_tile_portable(const Conv16cGeom& g, const float* x, const float* w, const float* bias,
+                           const float* scale, const float* res, float* y) {
   float acc[P][16] = {};
   const Index taps = g.kh * g.kw;
   for (Index cb = 0; cb < g.Cb; ++cb)
@@ -161,6 +163,7 @@ void conv16c_tile_portable(const Conv16cGeom& g, const float* x, const float* w,
   for (int p = 0; p < P; ++p)
     for (int k = 0; k < 16; ++k) {
       float v = acc[p][k] + bias[k];
+      if (scale) v *= scale[k];
       if (res) v += res[p * 16 + k];
       if (g.relu) v = std::max(v, 0.0f);
       y[p * 16 + k] = v;
@@ -173,7 +176,7 @@ void conv16c_tile_portable(const Conv16cGeom& g, const float* x, const float* w,
 /// `S` is the pixel stride in input pixels when known at compile time (1, 2), else 0 (runtime).
 template <int P, int V, int S>
 SENET_TARGET_AVX512 void conv16c_tile_avx512(const Conv16cGeom& g, const float* x, const float* w, const float* bias,
-                                             const float* res, float* y) {
+                                             const float* scale, const float* res, float* y) {
   constexpr Index kPixStatic = Index(S) * 16;
   const Index pix = S ? kPixStatic : g.x_pix;
   __m512 acc[P][V];
@@ -204,9 +207,11 @@ SENET_TARGET_AVX512 void conv16c_tile_avx512(const Conv16cGeom& g, const float* 
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) {
     const __m512 bv = _mm512_loadu_ps(bias + 16 * v);
+    const __m512 sv = scale ? _mm512_loadu_ps(scale + 16 * v) : _mm512_set1_ps(1.0f);
 #pragma GCC unroll 32
     for (int p = 0; p < P; ++p) {
       __m512 r = _mm512_add_ps(acc[p][v], bv);
+      if (scale) r = _mm512_mul_ps(r, sv);
       if (res) r = _mm512_add_ps(r, _mm512_loadu_ps(res + v * g.y_kb + p * 16));
       if (g.relu) r = _mm512_max_ps(r, zero);
       _mm512_storeu_ps(y + v * g.y_kb + p * 16, r);
@@ -217,7 +222,7 @@ SENET_TARGET_AVX512 void conv16c_tile_avx512(const Conv16cGeom& g, const float* 
 /// AVX2 tile: `P` pixels x 16 output channels as two ymm halves, `2P` accumulators.
 template <int P, int S>
 SENET_TARGET_AVX2 void conv16c_tile_avx2(const Conv16cGeom& g, const float* x, const float* w, const float* bias,
-                                         const float* res, float* y) {
+                                         const float* scale, const float* res, float* y) {
   constexpr Index kPixStatic = Index(S) * 16;
   const Index pix = S ? kPixStatic : g.x_pix;
   __m256 acc[P][2];
@@ -244,9 +249,11 @@ SENET_TARGET_AVX2 void conv16c_tile_avx2(const Conv16cGeom& g, const float* x, c
 #pragma GCC unroll 2
   for (int h = 0; h < 2; ++h) {
     const __m256 bv = _mm256_loadu_ps(bias + 8 * h);
+    const __m256 sv = scale ? _mm256_loadu_ps(scale + 8 * h) : _mm256_set1_ps(1.0f);
 #pragma GCC unroll 16
     for (int p = 0; p < P; ++p) {
       __m256 r = _mm256_add_ps(acc[p][h], bv);
+      if (scale) r = _mm256_mul_ps(r, sv);
       if (res) r = _mm256_add_ps(r, _mm256_loadu_ps(res + p * 16 + 8 * h));
       if (g.relu) r = _mm256_max_ps(r, zero);
       _mm256_storeu_ps(y + p * 16 + 8 * h, r);
@@ -300,25 +307,32 @@ inline int avx512_tile_pixels(Index width) {
 
 }  // namespace detail
 
-/// Direct convolution of an `NCHW16c` input with packed weights and a fused epilogue (groups = 1).
+/// Direct convolution of an `NCHW16c` view with packed weights and a fused epilogue (groups = 1).
 ///
-/// `x`: `[N, Cb, H, W, 16]` with `Cb = w.in_blocks()`; `y`: `[N, ceil(K/16), OH, OW, 16]`
-/// (`conv2d_nchw16c_output_shape`), every element written, padding channels `k >= K` set to
-/// `act(0 + residual)`. Any kernel size, stride, padding and dilation. `epilogue.residual`, when
-/// given, has `y`'s shape and may alias `y` (each element is read before it is written).
-/// `y` must not alias `x`.
-/// Computes `act(conv2d(x, w, bias) + residual)` as `senet::conv2d` would (up to summation order).
-inline void conv2d_nchw16c(const Tensor<float>& x, const PackedConv2dWeights& w, const Conv2dParams& p,
-                           const Conv2dEpilogue& epilogue, Tensor<float>& y, Conv2dPath path = Conv2dPath::automatic) {
-  const Shape out = conv2d_nchw16c_output_shape(x.shape(), w, p);
-  SENET_CHECK(y.shape() == out, "conv2d_nchw16c: output must be ", to_string(out), ", got ", to_string(y.shape()));
-  SENET_CHECK(!epilogue.residual || epilogue.residual->shape() == out, "conv2d_nchw16c: residual must be ",
-              to_string(out), ", got ", epilogue.residual ? to_string(epilogue.residual->shape()) : "");
+/// `x`: `w.in_channels` channels; `y`: `w.out_channels` channels, the batch of `x` and the
+/// convolution's output size (`conv2d_output_shape`). Writes every lane of `y`'s image (padding
+/// lanes `k >= K` get `act(0 * scale + residual)`) and zeroes `y`'s border. The padding is read from
+/// `x`'s border when it is at least as wide (the border must then hold zeros), else taken from a
+/// zero-bordered per-thread copy. Any kernel size, stride, padding and dilation. `y` must not
+/// overlap `x`. Computes `act((conv2d(x, w) + bias) * scale + residual)` as `senet::conv2d` would
+/// (up to summation order).
+inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, const Conv2dParams& p,
+                           const Conv2dEpilogue& epilogue, const FeatureView& y, Conv2dPath path = Conv2dPath::automatic) {
+  SENET_CHECK(p.groups == 1, "conv2d_nchw16c: only groups = 1 is supported, got ", p.groups);
+  SENET_CHECK(x.channels == w.in_channels, "conv2d_nchw16c: input has ", x.channels, " channels, the weights expect ",
+              w.in_channels);
+  const Shape out = conv2d_output_shape({x.batch, x.channels, x.height, x.width},
+                                        {w.out_channels, w.in_channels, w.kernel_h, w.kernel_w}, p);
+  SENET_CHECK(y.batch == out[0] && y.channels == out[1] && y.height == out[2] && y.width == out[3],
+              "conv2d_nchw16c: output must hold ", to_string(out), ", got [", y.batch, ", ", y.channels, ", ", y.height,
+              ", ", y.width, "]");
+  const FeatureView& r = epilogue.residual;
+  SENET_CHECK(!r.data || (r.same_image(y) && r.border == y.border),
+              "conv2d_nchw16c: the residual must match the output's image and border");
   path = resolve_conv2d_path(path);
-  const Index N = x.dim(0), Cb = x.dim(1), H = x.dim(2), W = x.dim(3);
-  const Index Kb = out[1], Kp = Kb * kChannelBlock;
-  Index OH = out[2], OW = out[3];
-  const Index y_kb = OH * OW * kChannelBlock;
+  const Index N = x.batch, Cb = x.blocks(), H = x.height, W = x.width;
+  const Index Kb = y.blocks(), Kp = Kb * kChannelBlock;
+  Index OH = y.height, OW = y.width;
 
   // Padded bias: never null inside the kernels; per-thread scratch, so no allocation per call.
   static thread_local detail::Scratch bias_scratch;
@@ -326,48 +340,57 @@ inline void conv2d_nchw16c(const Tensor<float>& x, const PackedConv2dWeights& w,
   std::fill(bias, bias + Kp, 0.0f);
   if (epilogue.bias) std::copy(epilogue.bias, epilogue.bias + w.out_channels, bias);
 
-  // The input the kernels read: x itself, or a zero-bordered copy.
-  const Index Hp = H + 2 * p.pad_h, Wp = W + 2 * p.pad_w;
-  const float* xin = x.data();
-  if (p.pad_h > 0 || p.pad_w > 0) {
+  // The input the kernels read, framed by at least the padding: x itself, or a zero-bordered copy.
+  const float* xin;  // the padded origin (-pad_h, -pad_w) of image 0, block 0
+  Index x_row, x_cb;
+  if (x.border >= p.pad_h && x.border >= p.pad_w) {
+    xin = x.at(0, 0, -p.pad_h, -p.pad_w);
+    x_row = x.row_stride();
+    x_cb = x.block_stride();
+  } else {
     static thread_local detail::Scratch scratch;
+    const Index Hp = H + 2 * p.pad_h, Wp = W + 2 * p.pad_w;
     float* xp = scratch.get(N * Cb * Hp * Wp * kChannelBlock);
     const Index rows = N * Cb * Hp;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (rows * Wp >= 4096 && !omp_in_parallel())
 #endif
-    for (Index r = 0; r < rows; ++r) {
-      const Index h = r % Hp - p.pad_h, plane = r / Hp;
-      float* dst = xp + r * Wp * kChannelBlock;
+    for (Index row = 0; row < rows; ++row) {
+      const Index h = row % Hp - p.pad_h, plane = row / Hp;
+      float* dst = xp + row * Wp * kChannelBlock;
       if (h < 0 || h >= H) {
         std::memset(dst, 0, sizeof(float) * std::size_t(Wp * kChannelBlock));
         continue;
       }
       std::memset(dst, 0, sizeof(float) * std::size_t(p.pad_w * kChannelBlock));
-      std::memcpy(dst + p.pad_w * kChannelBlock, x.data() + (plane * H + h) * W * kChannelBlock,
+      std::memcpy(dst + p.pad_w * kChannelBlock, x.at(plane / Cb, plane % Cb, h, 0),
                   sizeof(float) * std::size_t(W * kChannelBlock));
       std::memset(dst + (p.pad_w + W) * kChannelBlock, 0, sizeof(float) * std::size_t(p.pad_w * kChannelBlock));
     }
     xin = xp;
+    x_row = Wp * kChannelBlock;
+    x_cb = Hp * x_row;
   }
 
   detail::Conv16cGeom g;
   g.Cb = Cb;
   g.kh = w.kernel_h;
   g.kw = w.kernel_w;
-  g.x_cb = Hp * Wp * kChannelBlock;
-  g.x_tap_h = p.dilation_h * Wp * kChannelBlock;
+  g.x_cb = x_cb;
+  g.x_tap_h = p.dilation_h * x_row;
   g.x_tap_w = p.dilation_w * kChannelBlock;
   g.x_pix = p.stride_w * kChannelBlock;
-  g.y_kb = y_kb;
+  g.y_kb = y.block_stride();
   g.relu = epilogue.relu;
-  Index x_row = p.stride_h * Wp * kChannelBlock;  // one output row further
-  // 1x1, stride 1, unpadded: the image is one row of H * W pixels.
-  if (w.kernel_h == 1 && w.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0) {
+  Index x_oh = p.stride_h * x_row;  // one output row further
+  Index y_row = y.row_stride();
+  // 1x1, stride 1, unpadded, no borders: the image is one row of H * W pixels.
+  if (w.kernel_h == 1 && w.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && x.border == 0 && y.border == 0) {
     OW = OH * OW;
     OH = 1;
-    x_row = 0;
+    x_oh = y_row = 0;
   }
+  const Index y_origin = y.border * (y.row_stride() + kChannelBlock);  // of the output and the residual
 
   // Weight blocks: 32 output channels, the last one 16 wide when Kb is odd (its own row stride).
   const Index w_rows = Cb * w.kernel_h * w.kernel_w * kChannelBlock;
@@ -393,21 +416,20 @@ inline void conv2d_nchw16c(const Tensor<float>& x, const PackedConv2dWeights& w,
   } else if (path == Conv2dPath::avx2) {
     using Seq = std::make_integer_sequence<int, detail::kAvx2Pixels>;
     P = stride <= 2 ? detail::kAvx2Pixels : 1;
-    const auto r = stride == 1   ? detail::avx2_tile_row<1>(Seq{})
-                   : stride == 2 ? detail::avx2_tile_row<2>(Seq{})
-                                 : detail::avx2_tile_row<0>(Seq{});
-    std::copy(r.begin(), r.end(), table[0].begin());
+    const auto row = stride == 1   ? detail::avx2_tile_row<1>(Seq{})
+                     : stride == 2 ? detail::avx2_tile_row<2>(Seq{})
+                                   : detail::avx2_tile_row<0>(Seq{});
+    std::copy(row.begin(), row.end(), table[0].begin());
   } else {
     P = detail::kPortablePixels;
-    const auto r = detail::portable_tile_row(std::make_integer_sequence<int, detail::kPortablePixels>{});
-    std::copy(r.begin(), r.end(), table[0].begin());
+    const auto row = detail::portable_tile_row(std::make_integer_sequence<int, detail::kPortablePixels>{});
+    std::copy(row.begin(), row.end(), table[0].begin());
   }
   const Index groups = (Kb + V - 1) / V;  // groups of V output blocks; the last may be narrower
   const Index tiles = (OW + P - 1) / P;
   const Index items = N * groups * OH * tiles;
-  const float* res = epilogue.residual ? epilogue.residual->data() : nullptr;
   const float* wdata = w.data.data();
-  float* ydata = y.data();
+  const float* scale = epilogue.scale;
 
   auto run = [&](Index begin, Index end) {
     for (Index it = begin; it < end; ++it) {
@@ -416,11 +438,12 @@ inline void conv2d_nchw16c(const Tensor<float>& x, const PackedConv2dWeights& w,
       const Index ow = t * P, pixels = std::min<Index>(P, OW - ow), kb = gi * V;
       const Index vectors = std::min<Index>(V, Kb - kb), block = kb / 2;
       const detail::Conv16cGeom& gt = block == last_block ? g_last : g;
-      const float* xt = xin + n * g.x_cb * Cb + oh * x_row + ow * g.x_pix;
+      const float* xt = xin + n * x_cb * Cb + oh * x_oh + ow * g.x_pix;
       const float* wt = wdata + block * kWeightBlock * w_rows + (kb % 2) * kChannelBlock;
-      const Index yoff = (n * Kb + kb) * y_kb + (oh * OW + ow) * kChannelBlock;
-      table[vectors - 1][pixels - 1](gt, xt, wt, bias + kb * kChannelBlock, res ? res + yoff : nullptr,
-                                     ydata + yoff);
+      const Index yoff = y_origin + (n * Kb + kb) * g.y_kb + oh * y_row + ow * kChannelBlock;
+      table[vectors - 1][pixels - 1](gt, xt, wt, bias + kb * kChannelBlock,
+                                     scale ? scale + n * Kp + kb * kChannelBlock : nullptr,
+                                     r.data ? r.data + yoff : nullptr, y.data + yoff);
     }
   };
 #ifdef _OPENMP
@@ -432,10 +455,19 @@ inline void conv2d_nchw16c(const Tensor<float>& x, const PackedConv2dWeights& w,
       const Index chunk = (items + nt - 1) / nt;
       run(std::min(items, tid * chunk), std::min(items, (tid + 1) * chunk));
     }
-    return;
-  }
+  } else
 #endif
-  run(0, items);
+    run(0, items);
+  zero_border(y);
+}
+
+/// `conv2d_nchw16c` on border-free `NCHW16c` tensors: `x` `[N, ceil(C/16), H, W, 16]`, `y` of
+/// `conv2d_nchw16c_output_shape`. A residual in `epilogue` must be a view of a tensor of `y`'s shape.
+inline void conv2d_nchw16c(const Tensor<float>& x, const PackedConv2dWeights& w, const Conv2dParams& p,
+                           const Conv2dEpilogue& epilogue, Tensor<float>& y, Conv2dPath path = Conv2dPath::automatic) {
+  const Shape out = conv2d_nchw16c_output_shape(x.shape(), w, p);
+  SENET_CHECK(y.shape() == out, "conv2d_nchw16c: output must be ", to_string(out), ", got ", to_string(y.shape()));
+  conv2d_nchw16c(view_nchw16c(x, w.in_channels), w, p, epilogue, view_nchw16c(y, w.out_channels), path);
 }
 
 }  // namespace senet
