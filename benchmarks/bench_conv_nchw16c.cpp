@@ -1,7 +1,9 @@
 // Microbenchmarks of the NCHW16c direct convolution (senet/ops/conv2d_nchw16c.hpp) on
 // SE-ResNet-50's conv shapes, its AVX-512 and AVX2 paths beside the im2col + Eigen `senet::conv2d`
-// baseline, on 1 and 2 threads. Counters report GFLOP/s (2 FLOPs per multiply-accumulate).
-// The NCHW16c runs include the fused epilogue (bias + ReLU); the baseline adds its bias.
+// baseline, on 1 and 2 threads; and of the stem's own kernels (senet/ops/conv2d_stem.hpp,
+// senet/ops/pooling_nchw16c.hpp; `--benchmark_filter=Stem` runs them with their baseline).
+// Counters report GFLOP/s (2 FLOPs per multiply-accumulate). The NCHW16c runs include the fused
+// epilogue (bias + ReLU); the baseline adds its bias.
 //
 //   OMP_WAIT_POLICY=passive bench_conv_nchw16c --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
@@ -13,6 +15,8 @@
 #include "senet/core/threading.hpp"
 #include "senet/ops/conv2d.hpp"
 #include "senet/ops/conv2d_nchw16c.hpp"
+#include "senet/ops/conv2d_stem.hpp"
+#include "senet/ops/pooling_nchw16c.hpp"
 
 namespace {
 
@@ -105,6 +109,79 @@ void shapes(benchmark::internal::Benchmark* b) {
     for (const auto& s : list) b->Args({s[0], s[1], s[2], s[3], s[4], threads});
   b->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
+
+// The stem (7x7 stride 2 pad 3, 3 -> 64 channels, 224 -> 112) on its own kernel
+// (senet/ops/conv2d_stem.hpp): NCHW input, NCHW16c output with bias + ReLU, into a view with a
+// 1-pixel border as the engine's next layer (the max pool) would read it. Args: threads, then
+// a forced AVX-512 tile (pixels, vectors; 0 = the default).
+void BM_Stem(benchmark::State& state, senet::Conv2dPath path) {
+  if (!senet::conv2d_path_supported(path)) {
+    state.SkipWithError("path not supported on this CPU");
+    return;
+  }
+  senet::set_num_threads(int(state.range(0)));
+  const senet::Tensor<float> x = random_tensor({1, 3, 224, 224}, 1), w = random_tensor({64, 3, 7, 7}, 2);
+  const std::vector<float> bias(64, 0.1f);
+  const senet::Conv2dParams p = {7, 7, 2, 2, 3, 3};
+  const auto packed = senet::pack_conv2d_stem_weights(w);
+  senet::Tensor<float> y({1, 4, 114, 114, 16});
+  const senet::FeatureView v{y.data(), 1, 64, 112, 112, 1};
+  senet::detail::stem_avx512_tile_override() = {int(state.range(1)), int(state.range(2))};
+  for (auto _ : state) {
+    senet::conv2d_stem_nchw16c(x, packed, p, bias.data(), true, v, path);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  senet::detail::stem_avx512_tile_override() = {0, 0};
+  set_flops(state, 112.0 * 112 * 64 * 3 * 49);
+}
+
+// The stem's max pool (3x3 stride 2 pad 1, 64 x 112 x 112 -> 56 x 56) on NCHW16c, reading a
+// bordered input and writing a bordered output.
+void BM_StemMaxPool16c(benchmark::State& state) {
+  senet::set_num_threads(int(state.range(0)));
+  senet::Tensor<float> x = random_tensor({1, 4, 114, 114, 16}, 3), y({1, 4, 58, 58, 16});
+  const senet::FeatureView xv{x.data(), 1, 64, 112, 112, 1}, yv{y.data(), 1, 64, 56, 56, 1};
+  senet::Pool2dParams p;
+  p.kernel_h = p.kernel_w = 3;
+  p.stride_h = p.stride_w = 2;
+  p.pad_h = p.pad_w = 1;
+  for (auto _ : state) {
+    senet::max_pool2d_nchw16c(xv, p, yv);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] = benchmark::Counter(double(x.size() + y.size()) * 4 * double(state.iterations()) / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+
+void stem_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"threads", "P", "V"});
+  for (long threads : {1, 2}) b->Args({threads, 0, 0});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+// The AVX-512 tiles the default (6 x 4, balanced) was chosen among.
+void stem_tiles(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"threads", "P", "V"});
+  const long tiles[][2] = {{7, 4}, {4, 4}, {8, 3}, {14, 2}};
+  for (const auto& t : tiles) b->Args({1, t[0], t[1]});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+// The stem's baseline under the same filter: im2col + Eigen GEMM (NCHW output, bias, no ReLU).
+void stem_baseline(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"C", "K", "HW", "k", "s", "threads"});
+  for (long threads : {1, 2}) b->Args({3, 64, 224, 7, 2, threads});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+BENCHMARK_CAPTURE(BM_Stem, avx512, senet::Conv2dPath::avx512)->Apply(stem_args);
+BENCHMARK_CAPTURE(BM_Stem, avx2, senet::Conv2dPath::avx2)->Apply(stem_args);
+BENCHMARK_CAPTURE(BM_Stem, portable, senet::Conv2dPath::portable)->Apply(stem_args);
+BENCHMARK_CAPTURE(BM_Stem, avx512_tile, senet::Conv2dPath::avx512)->Apply(stem_tiles);
+BENCHMARK(BM_EigenIm2col)->Name("BM_StemBaseline_EigenIm2col")->Apply(stem_baseline);
+BENCHMARK(BM_StemMaxPool16c)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 BENCHMARK_CAPTURE(BM_Nchw16c, avx512, senet::Conv2dPath::avx512)->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, avx2, senet::Conv2dPath::avx2)->Apply(shapes);

@@ -1,0 +1,378 @@
+#pragma once
+/// \file conv2d_stem.hpp
+/// Direct FP32 convolution for a network's first layer: an input with few channels (an RGB image,
+/// `C <= 16`) in plain `NCHW`, an output in the blocked `NCHW16c` layout of the fast engine,
+/// written into a (possibly bordered) `FeatureView` with a fused bias + ReLU.
+///
+/// Why a kernel of its own: `conv2d_nchw16c` pads the input channels to 16, so on SE-ResNet-50's
+/// stem (7x7 stride 2, C = 3) it does 5.3x the work; im2col + GEMM unfolds 147 rows per output
+/// pixel. Here each input value is broadcast from the `NCHW` plane as it is and multiplied into
+/// vectors of 16 output channels, so no work is wasted on channel padding.
+///
+/// Layouts
+/// - Input `x`: `[N, C, H, W]` (any `C`; weights and scratch grow with `C`, so keep it small).
+/// - Packed weights (`PackedStemWeights::data`): `[C, kh, kw, Kp]`, `Kp = 16 ceil(K / 16)`; element
+///   `(k, c, i, j)` of a PyTorch weight `[K, C, kh, kw]` at `[c][i][j][k]`, zero for `k >= K`. One tap
+///   of one input channel is one contiguous row of `Kp` output channels (vector loads).
+/// - Output `y`: a `FeatureView` of `N x K x OH x OW`; all `Kp` lanes of the image are written
+///   (lanes `k >= K` get `act(0) = 0`), then its border is zeroed for the next layer's padding.
+///
+/// Kernels (`Conv2dPath` selects one; all compute the same result)
+/// - `avx512`: `P` output pixels along a row x `V` vectors of 16 output channels (`V = min(4, Kb)`;
+///   `P` at most 6 for V = 4, 8 for V = 3, 14 for V <= 2: <= 28 zmm accumulators), each input
+///   value broadcast once per tile and tap, the V weight vectors loaded once per tap. Rows are
+///   split into balanced tiles. Measured on the stem (Zen 5, one thread, GFLOP/s, runs 5% apart):
+///   6x4 185-200, 14x2 190-200, 7x4 180-196 (32 registers: none left for the broadcast), 8x3
+///   178-189, 4x4 137-150; 6x4 keeps K = 64 in one pass over the input.
+/// - `avx2`: 6 pixels x 16 output channels (12 ymm accumulators).
+/// - `portable`: plain C++, 4 pixels x 16 channels.
+/// Strides 1 and 2 are compile-time in the tiles, others are runtime (correct, a little slower).
+///
+/// Padding: the input is copied once per call into a zero-bordered per-thread scratch
+/// `[N, C, H + 2 pad_h, W + 2 pad_w]` (0.6 MB for the stem), so the tiles never test bounds.
+/// Threads: the tiles `N x channel groups x OH x row tiles` are split into one contiguous range
+/// per OpenMP thread; inside an enclosing parallel region the call runs on the calling thread.
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "senet/core/error.hpp"
+#include "senet/core/tensor.hpp"
+#include "senet/ops/conv2d.hpp"
+#include "senet/ops/nchw16c.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace senet {
+
+/// Convolution weights packed once for `conv2d_stem_nchw16c` (groups = 1).
+struct PackedStemWeights {
+  Index out_channels = 0;  ///< K
+  Index in_channels = 0;   ///< C
+  Index kernel_h = 0, kernel_w = 0;
+  /// `[C, kh, kw, Kp]` flattened, `Kp = padded_out()`; zero for output channels `k >= K`.
+  Tensor<float> data;
+
+  Index out_blocks() const { return channel_blocks(out_channels); }
+  Index padded_out() const { return out_blocks() * kChannelBlock; }
+};
+
+/// Packs a PyTorch conv weight `[K, C, kh, kw]` (groups = 1) as `[C, kh, kw, Kp]`.
+inline PackedStemWeights pack_conv2d_stem_weights(const Tensor<float>& w) {
+  SENET_CHECK(w.rank() == 4, "pack_conv2d_stem_weights: weight must be [K, C, kh, kw], got ", to_string(w.shape()));
+  PackedStemWeights packed;
+  const Index K = w.dim(0), C = w.dim(1), kh = w.dim(2), kw = w.dim(3);
+  packed.out_channels = K;
+  packed.in_channels = C;
+  packed.kernel_h = kh;
+  packed.kernel_w = kw;
+  const Index Kp = packed.padded_out(), taps = C * kh * kw;
+  packed.data = Tensor<float>({taps * Kp});  // zero-initialised: the padding channels stay zero
+  for (Index k = 0; k < K; ++k)
+    for (Index t = 0; t < taps; ++t) packed.data[t * Kp + k] = w[k * taps + t];
+  return packed;
+}
+
+namespace detail {
+
+/// Geometry shared by the stem tiles; input strides in floats of the padded `NCHW` input.
+struct StemGeom {
+  Index C = 0, kh = 0, kw = 0;
+  Index x_c = 0;      // between input channels: Hp * Wp
+  Index x_tap_h = 0;  // one kernel row further: dilation_h * Wp
+  Index x_tap_w = 0;  // one kernel column further: dilation_w
+  Index x_pix = 0;    // one output pixel further along the row: stride_w
+  Index Kp = 0;       // one weight row: all padded output channels
+  Index y_kb = 0;     // between output channel blocks: y.block_stride()
+  bool relu = false;
+};
+
+/// One output tile: `x` at the tile's first input pixel (channel 0, tap 0), `w` at its first output
+/// channel of weight row 0, `bias` at its first output channel (padded, never null), `y` at its
+/// first pixel in its first output block.
+using StemTileFn = void (*)(const StemGeom&, const float* x, const float* w, const float* bias, float* y);
+
+/// Portable tile: `P` pixels x 16 output channels.
+template <int P>
+void stem_tile_portable(const StemGeom& g, const float* x, const float* w, const float* bias, float* y) {
+  float acc[P][16] = {};
+  for (Index c = 0; c < g.C; ++c)
+    for (Index i = 0; i < g.kh; ++i)
+      for (Index j = 0; j < g.kw; ++j) {
+        const float* xp = x + c * g.x_c + i * g.x_tap_h + j * g.x_tap_w;
+        const float* wr = w + ((c * g.kh + i) * g.kw + j) * g.Kp;
+#pragma GCC unroll 4
+        for (int p = 0; p < P; ++p) {
+          const float xv = xp[p * g.x_pix];
+#pragma GCC unroll 16
+          for (int k = 0; k < 16; ++k) acc[p][k] += xv * wr[k];
+        }
+      }
+  for (int p = 0; p < P; ++p)
+    for (int k = 0; k < 16; ++k) {
+      const float v = acc[p][k] + bias[k];
+      y[p * 16 + k] = g.relu ? std::max(v, 0.0f) : v;
+    }
+}
+
+#if SENET_X86_SIMD
+
+/// AVX-512 tile: `P` pixels x `V` vectors of 16 output channels. `S` is the pixel stride in input
+/// pixels when known at compile time (1, 2), else 0 (runtime `g.x_pix`).
+template <int P, int V, int S>
+SENET_TARGET_AVX512 void stem_tile_avx512(const StemGeom& g, const float* x, const float* w, const float* bias,
+                                          float* y) {
+  const Index pix = S ? Index(S) : g.x_pix;
+  __m512 acc[P][V];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[p][v] = _mm512_setzero_ps();
+  const Index Kp = g.Kp;
+  for (Index c = 0; c < g.C; ++c)
+    for (Index i = 0; i < g.kh; ++i) {
+      const float* xr = x + c * g.x_c + i * g.x_tap_h;
+      const float* wr = w + (c * g.kh + i) * g.kw * Kp;
+      for (Index j = 0; j < g.kw; ++j) {
+        const float* xp = xr + j * g.x_tap_w;
+        const float* wp = wr + j * Kp;
+        __m512 wv[V];
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_ps(wp + 16 * v);
+#pragma GCC unroll 16
+        for (int p = 0; p < P; ++p) {
+          const __m512 b = _mm512_set1_ps(xp[p * pix]);
+#pragma GCC unroll 4
+          for (int v = 0; v < V; ++v) acc[p][v] = _mm512_fmadd_ps(wv[v], b, acc[p][v]);
+        }
+      }
+    }
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    const __m512 bv = _mm512_loadu_ps(bias + 16 * v);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+      __m512 r = _mm512_add_ps(acc[p][v], bv);
+      if (g.relu) r = _mm512_max_ps(r, zero);
+      _mm512_storeu_ps(y + v * g.y_kb + p * 16, r);
+    }
+  }
+}
+
+/// AVX2 tile: `P` pixels x 16 output channels as two ymm halves, `2P` accumulators.
+template <int P, int S>
+SENET_TARGET_AVX2 void stem_tile_avx2(const StemGeom& g, const float* x, const float* w, const float* bias, float* y) {
+  const Index pix = S ? Index(S) : g.x_pix;
+  __m256 acc[P][2];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+  const Index Kp = g.Kp;
+  for (Index c = 0; c < g.C; ++c)
+    for (Index i = 0; i < g.kh; ++i) {
+      const float* xr = x + c * g.x_c + i * g.x_tap_h;
+      const float* wr = w + (c * g.kh + i) * g.kw * Kp;
+      for (Index j = 0; j < g.kw; ++j) {
+        const float* xp = xr + j * g.x_tap_w;
+        const __m256 w0 = _mm256_loadu_ps(wr + j * Kp), w1 = _mm256_loadu_ps(wr + j * Kp + 8);
+#pragma GCC unroll 16
+        for (int p = 0; p < P; ++p) {
+          const __m256 b = _mm256_broadcast_ss(xp + p * pix);
+          acc[p][0] = _mm256_fmadd_ps(w0, b, acc[p][0]);
+          acc[p][1] = _mm256_fmadd_ps(w1, b, acc[p][1]);
+        }
+      }
+    }
+  const __m256 zero = _mm256_setzero_ps();
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    const __m256 bv = _mm256_loadu_ps(bias + 8 * h);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+      __m256 r = _mm256_add_ps(acc[p][h], bv);
+      if (g.relu) r = _mm256_max_ps(r, zero);
+      _mm256_storeu_ps(y + p * 16 + 8 * h, r);
+    }
+  }
+}
+
+#endif  // SENET_X86_SIMD
+
+/// Widest tile of each path, in pixels; the AVX-512 one per number of 16-channel vectors `V`.
+inline constexpr int kStemAvx512MaxVectors = 4, kStemAvx512MaxPixels = 14;
+inline constexpr int kStemAvx2Pixels = 6, kStemPortablePixels = 4;
+inline constexpr int stem_avx512_pixels(int vectors) { return vectors >= 4 ? 6 : vectors == 3 ? 8 : 14; }
+
+/// Benchmarks may force the AVX-512 tile: pixels and vectors (0 = the defaults above).
+inline std::pair<int, int>& stem_avx512_tile_override() {
+  static std::pair<int, int> tile{0, 0};
+  return tile;
+}
+
+using StemTileRow = std::array<StemTileFn, kStemAvx512MaxPixels>;
+
+template <int S, int V, int... Ps>
+StemTileRow stem_avx512_row(std::integer_sequence<int, Ps...>) {
+#if SENET_X86_SIMD
+  return {&stem_tile_avx512<Ps + 1, V, S>...};
+#else
+  return {};
+#endif
+}
+
+template <int S>
+std::array<StemTileRow, kStemAvx512MaxVectors> stem_avx512_table() {
+  using Seq = std::make_integer_sequence<int, kStemAvx512MaxPixels>;
+  return {stem_avx512_row<S, 1>(Seq{}), stem_avx512_row<S, 2>(Seq{}), stem_avx512_row<S, 3>(Seq{}),
+          stem_avx512_row<S, 4>(Seq{})};
+}
+
+template <int S, int... Ps>
+StemTileRow stem_avx2_row(std::integer_sequence<int, Ps...>) {
+#if SENET_X86_SIMD
+  return {&stem_tile_avx2<Ps + 1, S>...};
+#else
+  return {};
+#endif
+}
+
+template <int... Ps>
+StemTileRow stem_portable_row(std::integer_sequence<int, Ps...>) {
+  return {&stem_tile_portable<Ps + 1>...};
+}
+
+/// Tile width for rows of `width` pixels and tiles of at most `max_pixels`: the fewest tiles, as
+/// even as can be (13 with at most 6 -> 5 + 5 + 3, not 6 + 6 + 1).
+inline Index stem_balanced_pixels(Index width, Index max_pixels) {
+  const Index tiles = (width + max_pixels - 1) / max_pixels;
+  return (width + tiles - 1) / tiles;
+}
+
+}  // namespace detail
+
+/// Direct convolution of a few-channel `NCHW` input into an `NCHW16c` view, with bias and ReLU:
+/// `y = act(conv2d(x, w) + bias)` as `senet::conv2d` computes it (up to summation order).
+///
+/// `x`: `[N, C, H, W]`, `C = w.in_channels`; `bias`: `[K]` or null; `y`: `N x K x OH x OW`
+/// (`conv2d_output_shape`), any border. Writes every lane of `y`'s image (lanes `k >= K` get 0),
+/// then zeroes `y`'s border. Any kernel, stride, padding and dilation; groups must be 1.
+/// `y` must not overlap `x`.
+inline void conv2d_stem_nchw16c(const Tensor<float>& x, const PackedStemWeights& w, const Conv2dParams& p,
+                                const float* bias, bool relu, const FeatureView& y,
+                                Conv2dPath path = Conv2dPath::automatic) {
+  SENET_CHECK(x.rank() == 4, "conv2d_stem_nchw16c: input must be [N, C, H, W], got ", to_string(x.shape()));
+  SENET_CHECK(p.groups == 1, "conv2d_stem_nchw16c: only groups = 1 is supported, got ", p.groups);
+  SENET_CHECK(x.dim(1) == w.in_channels, "conv2d_stem_nchw16c: input ", to_string(x.shape()), " does not have the ",
+              w.in_channels, " channels of the packed weights");
+  const Shape out = conv2d_output_shape(x.shape(), {w.out_channels, w.in_channels, w.kernel_h, w.kernel_w}, p);
+  SENET_CHECK(y.data != nullptr && y.batch == out[0] && y.channels == out[1] && y.height == out[2] &&
+                  y.width == out[3] && y.border >= 0,
+              "conv2d_stem_nchw16c: output view must be ", out[0], " x ", out[1], " x ", out[2], " x ", out[3],
+              " (N x K x OH x OW), got ", y.batch, " x ", y.channels, " x ", y.height, " x ", y.width);
+  path = resolve_conv2d_path(path);
+  const Index N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const Index OH = out[2], OW = out[3], Kb = w.out_blocks(), Kp = w.padded_out();
+
+  // Padded bias: never null inside the tiles; per-thread scratch, so no allocation per call.
+  static thread_local detail::Scratch bias_scratch;
+  float* bias_p = bias_scratch.get(Kp);
+  std::fill(bias_p, bias_p + Kp, 0.0f);
+  if (bias) std::copy(bias, bias + w.out_channels, bias_p);
+
+  // The input the tiles read: x itself, or a zero-bordered copy [N, C, Hp, Wp].
+  const Index Hp = H + 2 * p.pad_h, Wp = W + 2 * p.pad_w;
+  const float* xin = x.data();
+  if (p.pad_h > 0 || p.pad_w > 0) {
+    static thread_local detail::Scratch scratch;
+    float* xp = scratch.get(N * C * Hp * Wp);
+    const Index rows = N * C * Hp;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (rows * Wp >= 65536 && !omp_in_parallel())
+#endif
+    for (Index r = 0; r < rows; ++r) {
+      const Index h = r % Hp - p.pad_h, plane = r / Hp;
+      float* dst = xp + r * Wp;
+      if (h < 0 || h >= H) {
+        std::memset(dst, 0, sizeof(float) * std::size_t(Wp));
+        continue;
+      }
+      std::memset(dst, 0, sizeof(float) * std::size_t(p.pad_w));
+      std::memcpy(dst + p.pad_w, x.data() + (plane * H + h) * W, sizeof(float) * std::size_t(W));
+      std::memset(dst + p.pad_w + W, 0, sizeof(float) * std::size_t(p.pad_w));
+    }
+    xin = xp;
+  }
+
+  detail::StemGeom g;
+  g.C = C;
+  g.kh = w.kernel_h;
+  g.kw = w.kernel_w;
+  g.x_c = Hp * Wp;
+  g.x_tap_h = p.dilation_h * Wp;
+  g.x_tap_w = p.dilation_w;
+  g.x_pix = p.stride_w;
+  g.Kp = Kp;
+  g.y_kb = y.block_stride();
+  g.relu = relu;
+  const Index x_row = p.stride_h * Wp;  // one output row further
+
+  // Tile shape and kernel table of the chosen path: table[vectors - 1][pixels - 1].
+  std::array<detail::StemTileRow, detail::kStemAvx512MaxVectors> table{};
+  Index P = 1, V = 1;
+  const Index stride = p.stride_w;
+  if (path == Conv2dPath::avx512) {
+    const auto forced = detail::stem_avx512_tile_override();
+    V = std::min<Index>(forced.second > 0 ? forced.second : detail::kStemAvx512MaxVectors, Kb);
+    P = forced.first > 0 ? std::min(forced.first, detail::kStemAvx512MaxPixels)
+                         : detail::stem_balanced_pixels(OW, detail::stem_avx512_pixels(int(V)));
+    table = stride == 1   ? detail::stem_avx512_table<1>()
+            : stride == 2 ? detail::stem_avx512_table<2>()
+                          : detail::stem_avx512_table<0>();
+  } else if (path == Conv2dPath::avx2) {
+    using Seq = std::make_integer_sequence<int, detail::kStemAvx2Pixels>;
+    P = detail::stem_balanced_pixels(OW, detail::kStemAvx2Pixels);
+    table[0] = stride == 1   ? detail::stem_avx2_row<1>(Seq{})
+               : stride == 2 ? detail::stem_avx2_row<2>(Seq{})
+                             : detail::stem_avx2_row<0>(Seq{});
+  } else {
+    P = detail::stem_balanced_pixels(OW, detail::kStemPortablePixels);
+    table[0] = detail::stem_portable_row(std::make_integer_sequence<int, detail::kStemPortablePixels>{});
+  }
+  const Index groups = (Kb + V - 1) / V;  // groups of V output blocks; the last may be narrower
+  const Index tiles = (OW + P - 1) / P;
+  const Index items = N * groups * OH * tiles;
+  const float* wdata = w.data.data();
+
+  auto run = [&](Index begin, Index end) {
+    for (Index it = begin; it < end; ++it) {
+      const Index t = it % tiles, oh = (it / tiles) % OH, gi = (it / (tiles * OH)) % groups,
+                  n = it / (tiles * OH * groups);
+      const Index ow = t * P, pixels = std::min(P, OW - ow), kb = gi * V, vectors = std::min(V, Kb - kb);
+      const float* xt = xin + n * C * g.x_c + oh * x_row + ow * g.x_pix;
+      table[vectors - 1][pixels - 1](g, xt, wdata + kb * kChannelBlock, bias_p + kb * kChannelBlock,
+                                     y.at(n, kb, oh, ow));
+    }
+  };
+#ifdef _OPENMP
+  const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && items > 1;
+  if (parallel) {
+#pragma omp parallel
+    {
+      const Index nt = omp_get_num_threads(), tid = omp_get_thread_num();
+      const Index chunk = (items + nt - 1) / nt;
+      run(std::min(items, tid * chunk), std::min(items, (tid + 1) * chunk));
+    }
+  } else {
+    run(0, items);
+  }
+#else
+  run(0, items);
+#endif
+  zero_border(y);
+}
+
+}  // namespace senet
