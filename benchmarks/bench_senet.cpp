@@ -1,5 +1,5 @@
 // Microbenchmarks: the convolutions of SE-ResNet-50 at their real shapes, the SE block at each
-// stage's shape, and whole models. Counters report GFLOP/s (2 FLOPs per multiply-accumulate).
+// stage's shape (naive, and fused vs unfused in the fast engine), and whole models. Counters report GFLOP/s (2 FLOPs per multiply-accumulate).
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -68,6 +68,53 @@ BENCHMARK(BM_SEBlock)
     ->Args({1024, 14, 1})
     ->Args({2048, 7, 1})
     ->Args({2048, 7, 8})
+    ->Unit(benchmark::kMicrosecond);
+
+// The tail of a fast-engine bottleneck (conv3 1x1 + BN, SE, residual add, ReLU) on NCHW16c,
+// args: planes (conv3's input), channels, spatial size, variant. Variants: 0 = no SE (the add and
+// ReLU in conv3's epilogue, the baseline), 1 = SE unfused (conv3, then squeeze its output, excite,
+// and one more pass for scale + add + ReLU), 2 = SE fused (squeeze conv3's input, W3 mean + b3,
+// excite, then conv3 with the gates, add and ReLU in its epilogue). The engine takes the fused
+// path where it moves fewer bytes (`PreparedResNet`'s `fused_se`: the 56x56 and 28x28 stages).
+void BM_SEBottleneckTail(benchmark::State& state) {
+  const senet::Index planes = state.range(0), c = state.range(1), hw = state.range(2), variant = state.range(3);
+  senet::Conv2d<float> conv(planes, c, senet::conv_params(1, 1, 0), /*bias=*/false);
+  senet::BatchNorm2d<float> bn(c);
+  senet::SEBlock<float> se(c, 16);
+  senet::randomize_parameters(conv, 1);
+  senet::randomize_parameters(bn, 2);
+  senet::randomize_parameters(se, 3);
+  const senet::detail::FusedConv16c conv3(conv, bn);
+  senet::Tensor<float> h2 = senet::to_nchw16c(random_tensor({1, planes, hw, hw}, 4));
+  senet::Tensor<float> shortcut = senet::to_nchw16c(random_tensor({1, c, hw, hw}, 5));
+  senet::Tensor<float> out(shortcut.shape());
+  const senet::FeatureView x = senet::view_nchw16c(h2), y = senet::view_nchw16c(out), r = senet::view_nchw16c(shortcut);
+  std::vector<float> mean(static_cast<std::size_t>(planes)), z(static_cast<std::size_t>(c)),
+      hidden(static_cast<std::size_t>(se.hidden_channels())), gates(static_cast<std::size_t>(c));
+  for (auto _ : state) {
+    if (variant == 0) {
+      conv3(x, y, true, r);
+    } else if (variant == 1) {
+      conv3(x, y, false);
+      senet::detail::squeeze_nchw16c(y, senet::SESqueeze::avg, z.data());
+      se.excite(z.data(), 1, hidden.data(), gates.data(), c);
+      senet::detail::scale_add_relu_nchw16c(y, gates.data(), r);
+    } else {
+      senet::detail::squeeze_nchw16c(x, senet::SESqueeze::avg, mean.data());
+      conv3.mean_of_output(mean.data(), 1, z.data());
+      se.excite(z.data(), 1, hidden.data(), gates.data(), c);
+      conv3(x, y, true, r, gates.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, double(planes * c * hw * hw));
+}
+BENCHMARK(BM_SEBottleneckTail)
+    ->ArgNames({"planes", "C", "HW", "variant"})
+    ->ArgsProduct({{64}, {256}, {56}, {0, 1, 2}})
+    ->ArgsProduct({{128}, {512}, {28}, {0, 1, 2}})
+    ->ArgsProduct({{256}, {1024}, {14}, {0, 1, 2}})
+    ->ArgsProduct({{512}, {2048}, {7}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond);
 
 // args: batch; the model name and engine label the benchmark. The reference path ("naive") is

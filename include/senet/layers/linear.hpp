@@ -35,6 +35,10 @@ class Linear : public Module<T> {
 
   Index in_features() const { return weight_.dim(1); }
   Index out_features() const { return weight_.dim(0); }
+  /// `[out, in]`, as in PyTorch.
+  const Tensor<T>& weight() const { return weight_; }
+  /// `[out]`, or null for a bias-free layer.
+  const Tensor<T>* bias() const { return bias_ ? &*bias_ : nullptr; }
 
  protected:
   void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) override {

@@ -107,27 +107,36 @@ class SEBlock : public Module<T> {
   Tensor<T> excite(const Tensor<T>& z) const {
     SENET_CHECK(z.rank() == 2 && z.dim(1) == channels(), "SEBlock: descriptor must be [N, ", channels(), "], got ",
                 to_string(z.shape()));
-    const Index N = z.dim(0), C = channels();
-    Tensor<T> h({N, hidden_channels()});
-    linear(z, fc1_weight_, fc1_bias_ ? fc1_bias_->data() : nullptr, h);
-    relu_inplace(h.data(), h.size());
-    Tensor<T> s({N, C});
-    linear(h, fc2_weight_, fc2_bias_ ? fc2_bias_->data() : nullptr, s);
-    switch (options_.gate) {
-      case SEGate::sigmoid:
-        sigmoid_inplace(s.data(), s.size());
-        break;
-      case SEGate::tanh:
-        tanh_inplace(s.data(), s.size());
-        break;
-      case SEGate::relu:
-        relu_inplace(s.data(), s.size());
-        break;
-      case SEGate::hard_sigmoid:
-        hard_sigmoid_inplace(s.data(), s.size());
-        break;
-    }
+    const Index N = z.dim(0);
+    Tensor<T> hidden({N, hidden_channels()}, uninitialized), s({N, channels()}, uninitialized);
+    excite(z.data(), N, hidden.data(), s.data(), channels());
     return s;
+  }
+
+  /// The same into caller-owned buffers (an engine's workspace): `z` [N, C], `hidden` room for
+  /// [N, hidden_channels()], gates row `n` at `s + n * s_stride` (`s_stride >= C`).
+  void excite(const T* z, Index N, T* hidden, T* s, Index s_stride) const {
+    const Index C = channels(), H = hidden_channels();
+    linear(z, N, fc1_weight_, fc1_bias_ ? fc1_bias_->data() : nullptr, hidden, H);
+    relu_inplace(hidden, N * H);
+    linear(hidden, N, fc2_weight_, fc2_bias_ ? fc2_bias_->data() : nullptr, s, s_stride);
+    for (Index n = 0; n < N; ++n) {
+      T* row = s + n * s_stride;
+      switch (options_.gate) {
+        case SEGate::sigmoid:
+          sigmoid_inplace(row, C);
+          break;
+        case SEGate::tanh:
+          tanh_inplace(row, C);
+          break;
+        case SEGate::relu:
+          relu_inplace(row, C);
+          break;
+        case SEGate::hard_sigmoid:
+          hard_sigmoid_inplace(row, C);
+          break;
+      }
+    }
   }
 
   /// Scales `x` [N, C, H, W] by its own excitation, in place.

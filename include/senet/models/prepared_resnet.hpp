@@ -2,20 +2,36 @@
 /// \file prepared_resnet.hpp
 /// `senet::PreparedResNet`: the fast float engine for ResNet and SE-ResNet. Made once from a
 /// loaded `ResNet<float>` (`senet::prepare`): BatchNorm folded into the convolutions, weights
-/// packed for the `NCHW16c` direct-convolution kernels, and each residual block run as
-///   conv1 (+bias, ReLU) -> conv2 (+bias, ReLU) -> conv3 (+bias) -> SE squeeze -> excitation GEMM
-///   -> one pass `relu(y * s + shortcut)`
-/// (without SE the add and ReLU ride in the last convolution's epilogue). The naive `ResNet<T>`
-/// stays the oracle: the tests compare the two on every fixture. SE variants the engine does not
-/// cover (positions other than `standard`) keep the naive path (`prepare` returns the model as is).
+/// packed for the `NCHW16c` direct-convolution kernels. `forward` then runs on one activation
+/// arena planned per input shape (no allocation, no page faults after the first call at a
+/// shape), each bottleneck as
+///   conv1 (+bias, ReLU, into a zero-bordered buffer that is conv2's padding)
+///   -> conv2 (+bias, ReLU) -> SE squeeze -> excitation GEMM -> conv3 (+bias, * gate, + shortcut, ReLU)
+/// The SE squeeze comes before conv3 because it is linear: the mean of conv3's output over the
+/// pixels is `W3 mean(h2) + b3`, one matrix-vector product on a 4x smaller tensor, so the gates are
+/// known when conv3 runs and its epilogue applies them while the tile is in registers. That saves
+/// a pass over the output where the activations outweigh conv3's weights (SE-ResNet-50's 56x56,
+/// 28x28 and 14x14 stages); elsewhere, and for max and avg+max squeezes and basic blocks, the squeeze
+/// reads the last convolution's output and one more pass scales, adds and applies the ReLU. The naive `ResNet<T>` stays the oracle: the tests compare the two on every fixture. SE
+/// variants the engine does not cover (positions other than `standard`) keep the naive path
+/// (`prepare` returns the model as is).
+///
+/// Threads: `forward` is const and may run on many threads at once; each call leases its own
+/// workspace from the model's pool (one per concurrent caller, kept for reuse).
 
+#include <algorithm>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "senet/models/resnet.hpp"
 #include "senet/ops/conv2d_nchw16c.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace senet {
 
@@ -40,71 +56,104 @@ struct FusedConv16c {
     weights = pack_conv2d_weights_nchw16c(w);
   }
 
-  /// `act(conv(x) + bias + residual)` in `NCHW16c`.
-  Tensor<float> operator()(const Tensor<float>& x, bool relu, const Tensor<float>* residual = nullptr) const {
-    Tensor<float> y(conv2d_nchw16c_output_shape(x.shape(), weights, params), uninitialized);
+  Index out_channels() const { return weights.out_channels; }
+
+  /// The output image (batch, channels, height, width; border `border`) for input `x`, data unset.
+  FeatureView output_for(const FeatureView& x, Index border) const {
+    const Shape out = conv2d_output_shape({x.batch, x.channels, x.height, x.width},
+                                          {weights.out_channels, weights.in_channels, weights.kernel_h,
+                                           weights.kernel_w},
+                                          params);
+    return {nullptr, out[0], out[1], out[2], out[3], border};
+  }
+
+  /// `y = act((conv(x) + bias) * scale + residual)`.
+  void operator()(const FeatureView& x, const FeatureView& y, bool relu, const FeatureView& residual = {},
+                  const float* scale = nullptr) const {
     Conv2dEpilogue epilogue;
     epilogue.bias = bias.data();
+    epilogue.scale = scale;
     epilogue.residual = residual;
     epilogue.relu = relu;
     conv2d_nchw16c(x, weights, params, epilogue, y);
-    return y;
+  }
+
+  /// `z [N, K] = W mean(x) + bias` for a 1x1 convolution given `mean(x)` `[N, C]` (the mean of its
+  /// output over the pixels, computed before the convolution runs).
+  void mean_of_output(const float* mean, Index N, float* z) const {
+    const Index C = weights.in_channels, K = weights.out_channels, Kp = weights.padded_out();
+    const Index w_rows = weights.in_blocks() * kChannelBlock;  // rows of one 32-channel block (1x1)
+    for (Index n = 0; n < N; ++n) {
+      const float* m = mean + n * C;
+      for (Index block = 0; block * kWeightBlock < Kp; ++block) {
+        const Index width = std::min(kWeightBlock, Kp - block * kWeightBlock);
+        const float* w = weights.data.data() + block * kWeightBlock * w_rows;
+        float acc[kWeightBlock] = {};
+        if (width == kWeightBlock) {  // constant trip counts, so that the loops vectorise
+          for (Index c = 0; c < C; ++c)
+            for (Index k = 0; k < kWeightBlock; ++k) acc[k] += m[c] * w[c * kWeightBlock + k];
+        } else {
+          for (Index c = 0; c < C; ++c)
+            for (Index k = 0; k < kChannelBlock; ++k) acc[k] += m[c] * w[c * kChannelBlock + k];
+        }
+        for (Index k = 0; k < width && block * kWeightBlock + k < K; ++k)
+          z[n * K + block * kWeightBlock + k] = acc[k] + bias[std::size_t(block * kWeightBlock + k)];
+      }
+    }
   }
 };
 
-/// The SE squeeze of `x` [N, Cb, H, W, 16] over its first `channels` channels: `z` [N, channels].
-inline Tensor<float> squeeze_nchw16c(const Tensor<float>& x, Index channels, SESqueeze mode) {
-  const Index N = x.dim(0), Cb = x.dim(1), HW = x.dim(2) * x.dim(3);
-  Tensor<float> z({N, channels});
+/// The SE squeeze of `x` over its pixels: `z` `[N, x.channels]` (mean, max or their average).
+inline void squeeze_nchw16c(const FeatureView& x, SESqueeze mode, float* z) {
+  const Index N = x.batch, Cb = x.blocks(), C = x.channels, H = x.height, W = x.width;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (x.size() > 65536)
+#pragma omp parallel for schedule(static) if (N * Cb * H * W > 4096 && !omp_in_parallel())
 #endif
   for (Index nb = 0; nb < N * Cb; ++nb) {
-    const float* p = x.data() + nb * HW * kChannelBlock;
+    const Index n = nb / Cb, cb = nb % Cb;
     // Separate loops per statistic: each vectorises over the 16 lanes.
     float sum[kChannelBlock] = {}, top[kChannelBlock];
-    if (mode != SESqueeze::max)
-      for (Index i = 0; i < HW; ++i)
-        for (Index l = 0; l < kChannelBlock; ++l) sum[l] += p[i * kChannelBlock + l];
-    if (mode != SESqueeze::avg) {
-      std::copy(p, p + kChannelBlock, top);
-      for (Index i = 1; i < HW; ++i)
-        for (Index l = 0; l < kChannelBlock; ++l) {
-          const float v = p[i * kChannelBlock + l];
-          top[l] = (v > top[l] || v != v) ? v : top[l];  // NaN wins, as in PyTorch
-        }
+    std::copy_n(x.at(n, cb, 0, 0), kChannelBlock, top);
+    for (Index h = 0; h < H; ++h) {
+      const float* p = x.at(n, cb, h, 0);
+      if (mode != SESqueeze::max)
+        for (Index i = 0; i < W; ++i)
+          for (Index l = 0; l < kChannelBlock; ++l) sum[l] += p[i * kChannelBlock + l];
+      if (mode != SESqueeze::avg)
+        for (Index i = 0; i < W; ++i)
+          for (Index l = 0; l < kChannelBlock; ++l) {
+            const float v = p[i * kChannelBlock + l];
+            top[l] = (v > top[l] || v != v) ? v : top[l];  // NaN wins, as in PyTorch
+          }
     }
-    const Index n = nb / Cb, c0 = (nb % Cb) * kChannelBlock;
-    for (Index l = 0; l < kChannelBlock && c0 + l < channels; ++l) {
-      const float avg = sum[l] / float(HW);
-      z[n * channels + c0 + l] = mode == SESqueeze::avg   ? avg
-                                 : mode == SESqueeze::max ? top[l]
-                                                          : 0.5f * avg + 0.5f * top[l];
+    const Index c0 = cb * kChannelBlock;
+    for (Index l = 0; l < kChannelBlock && c0 + l < C; ++l) {
+      const float avg = sum[l] / float(H * W);
+      z[n * C + c0 + l] = mode == SESqueeze::avg   ? avg
+                          : mode == SESqueeze::max ? top[l]
+                                                   : 0.5f * avg + 0.5f * top[l];
     }
   }
-  return z;
 }
 
-/// `y = relu(y * s + shortcut)` on `NCHW16c`, `s` [N, channels]; padding channels get scale 0.
-inline void scale_add_relu_nchw16c(Tensor<float>& y, const Tensor<float>& s, Index channels,
-                                   const Tensor<float>& shortcut) {
-  SENET_CHECK(y.shape() == shortcut.shape(), "SE block: residual ", to_string(shortcut.shape()), " does not match ",
-              to_string(y.shape()));
-  const Index N = y.dim(0), Cb = y.dim(1), HW = y.dim(2) * y.dim(3);
+/// `y = relu(y * gate + shortcut)`, `gate` `[N, 16 Cb]` (padding lanes zero); views of one image
+/// and border.
+inline void scale_add_relu_nchw16c(const FeatureView& y, const float* gate, const FeatureView& shortcut) {
+  const Index N = y.batch, Cb = y.blocks(), H = y.height, W = y.width;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (y.size() > 65536)
+#pragma omp parallel for schedule(static) if (N * Cb * H * W > 4096 && !omp_in_parallel())
 #endif
   for (Index nb = 0; nb < N * Cb; ++nb) {
-    const Index n = nb / Cb, c0 = (nb % Cb) * kChannelBlock;
-    float gate[kChannelBlock];
-    for (Index l = 0; l < kChannelBlock; ++l) gate[l] = c0 + l < channels ? s[n * channels + c0 + l] : 0.0f;
-    float* p = y.data() + nb * HW * kChannelBlock;
-    const float* r = shortcut.data() + nb * HW * kChannelBlock;
-    for (Index i = 0; i < HW; ++i)
-      for (Index l = 0; l < kChannelBlock; ++l) {
-        const float v = p[i * kChannelBlock + l] * gate[l] + r[i * kChannelBlock + l];
-        p[i * kChannelBlock + l] = v < 0.0f ? 0.0f : v;
+    const Index n = nb / Cb, cb = nb % Cb;
+    const float* g = gate + (n * Cb + cb) * kChannelBlock;
+    for (Index h = 0; h < H; ++h) {
+      float* p = y.at(n, cb, h, 0);
+      const float* r = shortcut.at(n, cb, h, 0);
+      for (Index i = 0; i < W * kChannelBlock; ++i) {
+        const float v = p[i] * g[i % kChannelBlock] + r[i];
+        p[i] = v < 0.0f ? 0.0f : v;
       }
+    }
   }
 }
 
@@ -129,15 +178,22 @@ class PreparedResNet : public Model<float> {
 
   Tensor<float> forward(const Tensor<float>& x) const override {
     check_resnet_input(cfg_, x.shape());
-    // The stem (C = 3) stays on the im2col + GEMM path: too few input channels for the kernels.
-    Tensor<float> h = stem_.forward(x);
-    relu_inplace(h.data(), h.size());
-    if (cfg_.stem == StemType::imagenet) h = stem_pool_.forward(h);
-    h = to_nchw16c(h);
-    for (const auto& block : blocks_) h = block.forward(h);
-    const Index C = block_channels();
-    Tensor<float> pooled = detail::squeeze_nchw16c(h, C, SESqueeze::avg);
-    return fc_.forward(pooled);
+    Lease lease(*this);
+    Workspace& ws = *lease.workspace;
+    if (ws.input != x.shape()) plan(x.shape(), ws);
+    FeatureView h = run_stem(x, ws);
+    float* spare = ws.at(ws.pong);
+    for (const Block& block : blocks_) {
+      const FeatureView out = block.run(h, spare, ws);
+      spare = h.data;
+      h = out;
+    }
+    const Index N = x.dim(0);
+    detail::squeeze_nchw16c(h, SESqueeze::avg, ws.squeezed.data());
+    Tensor<float> logits({N, cfg_.num_classes}, uninitialized);
+    linear(ws.squeezed.data(), N, fc_.weight(), fc_.bias() ? fc_.bias()->data() : nullptr, logits.data(),
+           cfg_.num_classes);
+    return logits;
   }
 
   /// The source model's rows: summaries describe the architecture, so a weightless-in-effect twin
@@ -157,45 +213,142 @@ class PreparedResNet : public Model<float> {
   Index input_size() const override { return cfg_.input_size; }
 
  private:
+  /// Everything one `forward` writes, planned for one input shape and reused while it repeats.
+  struct Workspace {
+    Shape input;          // the shape planned for (empty: none yet)
+    Tensor<float> arena;  // every activation, at the offsets below (floats)
+    Index ping = 0, pong = 0, shortcut = 0, h1 = 0, h2 = 0, stem = 0;
+    // Per-image descriptors: squeezed [N, C], mean [N, C], hidden [N, H], gates [N, 16 Cb].
+    std::vector<float> squeezed, mean, hidden, gates;
+    float* at(Index offset) { return arena.data() + offset; }
+  };
+
+  /// A workspace taken from the model's pool for one call and given back after it.
+  struct Lease {
+    const PreparedResNet& model;
+    std::unique_ptr<Workspace> workspace;
+    explicit Lease(const PreparedResNet& m) : model(m) {
+      std::lock_guard<std::mutex> lock(m.pool_mutex_);
+      if (m.idle_.empty()) {
+        workspace = std::make_unique<Workspace>();
+      } else {
+        workspace = std::move(m.idle_.back());
+        m.idle_.pop_back();
+      }
+    }
+    ~Lease() {
+      std::lock_guard<std::mutex> lock(model.pool_mutex_);
+      model.idle_.push_back(std::move(workspace));
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+  };
+
   struct Block {
     detail::FusedConv16c conv1, conv2;
     std::optional<detail::FusedConv16c> conv3, downsample;
     std::optional<SEBlock<float>> se;
     bool relu_after_conv2;
-    Index channels;
+    Index border;  // of the block's input and output (the widest padding conv1 reads)
 
-    explicit Block(const ResidualBlock<float>& b)
+    Block(const ResidualBlock<float>& b, Index act_border)
         : conv1(b.conv1(), b.bn1()),
           conv2(b.conv2(), b.bn2()),
           // A bottleneck's 3x3 feeds a ReLU; Caffe's basic block has a ReLU before its SE too.
           relu_after_conv2(b.type() == BlockType::bottleneck || b.style() == ResNetStyle::legacy),
-          channels(b.conv3() ? b.conv3()->out_channels() : b.conv2().out_channels()) {
+          border(act_border) {
       if (b.conv3()) conv3.emplace(*b.conv3(), *b.bn3());
       if (b.downsample_conv()) downsample.emplace(*b.downsample_conv(), *b.downsample_bn());
       if (b.se()) se.emplace(*b.se());
     }
 
-    Tensor<float> forward(const Tensor<float>& x) const {
-      Tensor<float> shortcut_storage;
-      if (downsample) shortcut_storage = (*downsample)(x, false);
-      const Tensor<float>& shortcut = downsample ? shortcut_storage : x;
-      Tensor<float> h = conv1(x, true);
-      const bool last_is_conv2 = !conv3;
-      // Without SE the add and ReLU ride in the last convolution's epilogue -- unless a ReLU must
-      // come first (Caffe's basic block keeps its extra ReLU even where it has no SE).
-      if (last_is_conv2 && !se && !relu_after_conv2) return conv2(h, true, &shortcut);
-      h = conv2(h, relu_after_conv2);
-      if (conv3) {
-        if (!se) return (*conv3)(h, true, &shortcut);
-        h = (*conv3)(h, false);
+    /// conv1's output, framed by conv2's padding (read in place by conv2) on rows wide enough for
+    /// the kernels' row tiles; narrower ones (7 pixels) let conv1 treat the image as one long row
+    /// and conv2 pad a copy.
+    FeatureView h1_for(const FeatureView& x) const {
+      FeatureView h1 = conv1.output_for(x, 0);
+      const Conv2dParams& p = conv2.params;
+      if (p.pad_h == p.pad_w && h1.width >= 14) h1.border = p.pad_h;
+      return h1;
+    }
+    /// Whether the SE scale fuses into conv3's epilogue for conv3 input `h2`: the squeeze must be a
+    /// mean over conv3's (1x1, stride 1) output, and the fused path must move fewer bytes. It reads
+    /// h2 once more and conv3's weights twice (W3 mean(h2)); the unfused one makes one more pass
+    /// over the output and the shortcut. On SE-ResNet-50's 7x7 stage the weights are the larger,
+    /// so it stays unfused (measured: BM_SEBottleneckTail).
+    bool fused_se(const FeatureView& h2) const {
+      if (!se || !conv3 || se->options().squeeze != SESqueeze::avg) return false;
+      const Conv2dParams& p = conv3->params;
+      if (conv3->weights.kernel_h != 1 || conv3->weights.kernel_w != 1 || p.stride_h != 1 || p.stride_w != 1 ||
+          p.pad_h != 0 || p.pad_w != 0)
+        return false;
+      const Index pixels = h2.batch * h2.height * h2.width, C = h2.channels, K = conv3->out_channels();
+      return C * K + C * pixels < 3 * K * pixels;
+    }
+
+    /// The gates `[N, 16 Cb]` (padding lanes zero) for the squeezed descriptor in `ws.squeezed`.
+    const float* gates(Index N, Index C, Workspace& ws) const {
+      const Index Kp = channel_blocks(C) * kChannelBlock;
+      se->excite(ws.squeezed.data(), N, ws.hidden.data(), ws.gates.data(), Kp);
+      for (Index n = 0; n < N; ++n) std::fill(ws.gates.data() + n * Kp + C, ws.gates.data() + (n + 1) * Kp, 0.0f);
+      return ws.gates.data();
+    }
+
+    /// Runs the block on `x`, writing its output at `out_data`; returns the output's view.
+    FeatureView run(const FeatureView& x, float* out_data, Workspace& ws) const {
+      FeatureView shortcut = x;
+      if (downsample) {
+        shortcut = downsample->output_for(x, border);
+        shortcut.data = ws.at(ws.shortcut);
+        (*downsample)(x, shortcut, false);
       }
-      Tensor<float> s({h.dim(0), channels});
-      if (se)
-        s = se->excite(detail::squeeze_nchw16c(h, channels, se->options().squeeze));
-      else
-        s.fill(1.0f);
-      detail::scale_add_relu_nchw16c(h, s, channels, shortcut);
-      return h;
+      FeatureView h1 = h1_for(x);
+      h1.data = ws.at(ws.h1);
+      conv1(x, h1, true);
+      const Index N = x.batch;
+      if (!conv3) {  // basic block
+        FeatureView out = conv2.output_for(h1, border);
+        out.data = out_data;
+        // Without SE the add and ReLU ride in conv2's epilogue -- unless a ReLU must come first
+        // (Caffe's basic block keeps its extra ReLU even where it has no SE).
+        if (!se && !relu_after_conv2) {
+          conv2(h1, out, true, shortcut);
+          return out;
+        }
+        conv2(h1, out, relu_after_conv2);
+        scale_add_relu(out, shortcut, ws);
+        return out;
+      }
+      FeatureView h2 = conv2.output_for(h1, 0);
+      h2.data = ws.at(ws.h2);
+      conv2(h1, h2, relu_after_conv2);
+      FeatureView out = conv3->output_for(h2, border);
+      out.data = out_data;
+      if (!se) {
+        (*conv3)(h2, out, true, shortcut);
+      } else if (fused_se(h2)) {
+        detail::squeeze_nchw16c(h2, SESqueeze::avg, ws.mean.data());
+        conv3->mean_of_output(ws.mean.data(), N, ws.squeezed.data());
+        (*conv3)(h2, out, true, shortcut, gates(N, out.channels, ws));
+      } else {
+        (*conv3)(h2, out, false);
+        scale_add_relu(out, shortcut, ws);
+      }
+      return out;
+    }
+
+    /// `out = relu(out * gates + shortcut)`, the gates from `out`'s squeeze (all ones without SE).
+    void scale_add_relu(const FeatureView& out, const FeatureView& shortcut, Workspace& ws) const {
+      const Index N = out.batch, C = out.channels, Kp = out.blocks() * kChannelBlock;
+      const float* g = ws.gates.data();
+      if (se) {
+        detail::squeeze_nchw16c(out, se->options().squeeze, ws.squeezed.data());
+        g = gates(N, C, ws);
+      } else {
+        for (Index n = 0; n < N; ++n)
+          for (Index k = 0; k < Kp; ++k) ws.gates[std::size_t(n * Kp + k)] = k < C ? 1.0f : 0.0f;
+      }
+      detail::scale_add_relu_nchw16c(out, g, shortcut);
     }
   };
 
@@ -205,7 +358,12 @@ class PreparedResNet : public Model<float> {
     SENET_CHECK(supports(model), cfg_.name, ": the fast engine runs SE blocks in the standard position only");
     for (std::size_t s = 0; s < model.num_stages(); ++s)
       for (std::size_t i = 0; i < model.stage(s).size(); ++i) {
-        blocks_.emplace_back(model.stage(s)[i]);
+        const Conv2dParams& p = model.stage(s)[i].conv1().params();
+        border_ = std::max({border_, p.pad_h, p.pad_w});
+      }
+    for (std::size_t s = 0; s < model.num_stages(); ++s)
+      for (std::size_t i = 0; i < model.stage(s).size(); ++i) {
+        blocks_.emplace_back(model.stage(s)[i], border_);
         if (consumed)
           consumed->stage(s)[i].visit_parameters(
               [](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
@@ -225,13 +383,76 @@ class PreparedResNet : public Model<float> {
     }
     return folded;
   }
-  Index block_channels() const { return blocks_.empty() ? cfg_.width : blocks_.back().channels; }
+
+  /// The stem's output (the first block's input) for an input of shape `input`, data unset.
+  FeatureView stem_output_for(const Shape& input) const {
+    Shape s = conv2d_output_shape(input, stem_.weight().shape(), stem_.params());
+    if (cfg_.stem == StemType::imagenet) s = pool2d_output_shape(s, stem_pool_.params());
+    return {nullptr, s[0], s[1], s[2], s[3], border_};
+  }
+
+  FeatureView run_stem(const Tensor<float>& x, Workspace& ws) const {
+    Tensor<float> h = stem_.forward(x);
+    relu_inplace(h.data(), h.size());
+    if (cfg_.stem == StemType::imagenet) h = stem_pool_.forward(h);
+    const Tensor<float> h16 = to_nchw16c(h);
+    FeatureView out = stem_output_for(x.shape());
+    out.data = ws.at(ws.ping);
+    for (Index n = 0; n < out.batch; ++n)
+      for (Index cb = 0; cb < out.blocks(); ++cb)
+        for (Index r = 0; r < out.height; ++r)
+          std::copy_n(h16.data() + (((n * out.blocks() + cb) * out.height + r) * out.width) * kChannelBlock,
+                      out.width * kChannelBlock, out.at(n, cb, r, 0));
+    zero_border(out);
+    return out;
+  }
+
+  /// Sizes the arena and the descriptors of `ws` for inputs of shape `input`: the block inputs and
+  /// outputs alternate between `ping` and `pong`; the stem's output, dead once pooled, overlaps
+  /// the rest.
+  void plan(const Shape& input, Workspace& ws) const {
+    auto aligned = [](Index floats) { return (floats + 15) / 16 * 16; };
+    const Index N = input[0];
+    FeatureView x = stem_output_for(input);
+    Index act = x.size(), shortcut = 0, h1 = 0, h2 = 0, channels = x.channels, hidden = 1;
+    for (const Block& b : blocks_) {
+      if (b.downsample) shortcut = std::max(shortcut, b.downsample->output_for(x, b.border).size());
+      const FeatureView v1 = b.h1_for(x);
+      h1 = std::max(h1, v1.size());
+      FeatureView out = b.conv2.output_for(v1, b.border);
+      if (b.conv3) {
+        const FeatureView v2 = b.conv2.output_for(v1, 0);
+        h2 = std::max(h2, v2.size());
+        out = b.conv3->output_for(v2, b.border);
+      }
+      act = std::max(act, out.size());
+      channels = std::max({channels, v1.blocks() * kChannelBlock, out.blocks() * kChannelBlock});
+      if (b.se) hidden = std::max(hidden, b.se->hidden_channels());
+      x = out;
+    }
+    ws.ping = 0;
+    ws.pong = aligned(act);
+    ws.shortcut = ws.pong + aligned(act);
+    ws.h1 = ws.shortcut + aligned(shortcut);
+    ws.h2 = ws.h1 + aligned(h1);
+    ws.stem = ws.pong;
+    const Index total = std::max(ws.h2 + aligned(h2), ws.stem + aligned(x.size()));
+    if (ws.arena.size() < total) ws.arena = Tensor<float>({total});
+    ws.squeezed.assign(std::size_t(N * channels), 0.0f);
+    ws.mean.assign(std::size_t(N * channels), 0.0f);
+    ws.gates.assign(std::size_t(N * channels), 0.0f);
+    ws.hidden.assign(std::size_t(N * hidden), 0.0f);
+    ws.input = input;
+  }
 
   ResNetConfig cfg_;
   Conv2d<float> stem_;
   MaxPool2d<float> stem_pool_;
+  Index border_ = 0;  // of every block's input and output
   std::vector<Block> blocks_;
   Linear<float> fc_;
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<std::unique_ptr<Workspace>> idle_;
 };
 
 /// The fastest engine for `model` (float): a `PreparedResNet` when the model is a `ResNet<float>`

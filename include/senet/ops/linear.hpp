@@ -13,15 +13,28 @@ namespace senet {
 /// `[out, in, 1, 1]` for a 1x1 conv used as an FC). `bias` is `[out]` or null. `x` may have any
 /// shape with N rows of `in` elements.
 template <class T>
+void linear(const Tensor<T>& x, const Tensor<T>& w, const T* bias, Tensor<T>& y);
+
+/// `linear` on raw rows (for engines with their own buffers): `x` is N rows of `in` contiguous
+/// values, row `n` of `y` starts at `y + n * y_stride` (`y_stride >= out`; the rest of a row is
+/// left alone).
+template <class T>
+void linear(const T* x, Index N, const Tensor<T>& w, const T* bias, T* y, Index y_stride) {
+  using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Index out = w.dim(0), in = w.size() / (out ? out : 1);
+  Eigen::Map<RowMajor, 0, Eigen::OuterStride<>> Y(y, N, out, Eigen::OuterStride<>(y_stride));
+  Y.noalias() = Eigen::Map<const RowMajor>(x, N, in) * w.matrix(out, in).transpose();
+  if (bias) Y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out);
+}
+
+template <class T>
 void linear(const Tensor<T>& x, const Tensor<T>& w, const T* bias, Tensor<T>& y) {
   const Index out = w.dim(0), in = w.size() / (out ? out : 1);
   SENET_CHECK(x.rank() >= 1 && x.dim(0) * in == x.size(), "linear: input ", to_string(x.shape()),
               " does not fit weight ", to_string(w.shape()));
   const Index N = x.dim(0);
   SENET_CHECK(y.size() == N * out, "linear: output must hold ", N, "x", out, " values, got ", to_string(y.shape()));
-  auto Y = y.matrix(N, out);
-  Y.noalias() = x.matrix(N, in) * w.matrix(out, in).transpose();
-  if (bias) Y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out);
+  linear(x.data(), N, w, bias, y.data(), out);
 }
 
 }  // namespace senet
