@@ -28,6 +28,8 @@
 
 #include "senet/models/resnet.hpp"
 #include "senet/ops/conv2d_nchw16c.hpp"
+#include "senet/ops/conv2d_stem.hpp"
+#include "senet/ops/pooling_nchw16c.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -37,24 +39,28 @@ namespace senet {
 
 namespace detail {
 
-/// A convolution with its BatchNorm folded in (`w * scale`, bias `shift`), packed for
-/// `conv2d_nchw16c`.
+/// `conv` followed by `bn` as one convolution: returns the weight `w * scale` and sets `bias` to
+/// `shift (+ conv bias * scale)`.
+inline Tensor<float> fold_batch_norm(const Conv2d<float>& conv, const BatchNorm2d<float>& bn, std::vector<float>& bias) {
+  std::vector<float> scale;
+  bn.folded(scale, bias);
+  Tensor<float> w = conv.weight();
+  const Index per_channel = w.size() / w.dim(0);
+  for (Index k = 0; k < w.dim(0); ++k)
+    for (Index i = 0; i < per_channel; ++i) w[k * per_channel + i] *= scale[std::size_t(k)];
+  if (const Tensor<float>* b = conv.bias())
+    for (Index k = 0; k < w.dim(0); ++k) bias[std::size_t(k)] += (*b)[k] * scale[std::size_t(k)];
+  return w;
+}
+
+/// A convolution with its BatchNorm folded in, packed for `conv2d_nchw16c`.
 struct FusedConv16c {
+  std::vector<float> bias;  // declared first: folding the weights sets it
   PackedConv2dWeights weights;
-  std::vector<float> bias;
   Conv2dParams params;
 
-  FusedConv16c(const Conv2d<float>& conv, const BatchNorm2d<float>& bn) : params(conv.params()) {
-    std::vector<float> scale;
-    bn.folded(scale, bias);
-    Tensor<float> w = conv.weight();
-    const Index per_channel = w.size() / w.dim(0);
-    for (Index k = 0; k < w.dim(0); ++k)
-      for (Index i = 0; i < per_channel; ++i) w[k * per_channel + i] *= scale[std::size_t(k)];
-    if (const Tensor<float>* b = conv.bias())
-      for (Index k = 0; k < w.dim(0); ++k) bias[std::size_t(k)] += (*b)[k] * scale[std::size_t(k)];
-    weights = pack_conv2d_weights_nchw16c(w);
-  }
+  FusedConv16c(const Conv2d<float>& conv, const BatchNorm2d<float>& bn)
+      : weights(pack_conv2d_weights_nchw16c(fold_batch_norm(conv, bn, bias))), params(conv.params()) {}
 
   Index out_channels() const { return weights.out_channels; }
 
@@ -354,7 +360,11 @@ class PreparedResNet : public Model<float> {
 
   /// `consumed`, when not null, is `model`, whose block weights are released once packed.
   PreparedResNet(const ResNet<float>& model, ResNet<float>* consumed)
-      : cfg_(model.config()), stem_(fold_stem(model)), stem_pool_(model.stem_pool()), fc_(model.fc()) {
+      : cfg_(model.config()),
+        stem_params_(model.stem_conv().params()),
+        stem_pool_params_(model.stem_pool().params()),
+        fc_(model.fc()) {
+    stem_weights_ = pack_conv2d_stem_weights(detail::fold_batch_norm(model.stem_conv(), model.stem_bn(), stem_bias_));
     SENET_CHECK(supports(model), cfg_.name, ": the fast engine runs SE blocks in the standard position only");
     for (std::size_t s = 0; s < model.num_stages(); ++s)
       for (std::size_t i = 0; i < model.stage(s).size(); ++i) {
@@ -370,40 +380,39 @@ class PreparedResNet : public Model<float> {
       }
   }
 
-  static Conv2d<float> fold_stem(const ResNet<float>& model) {
-    const Conv2d<float>& conv = model.stem_conv();
-    Conv2d<float> folded(conv.in_channels(), conv.out_channels(), conv.params(), /*bias=*/true);
-    std::vector<float> scale, shift;
-    model.stem_bn().folded(scale, shift);
-    const Index per_channel = conv.weight().size() / conv.out_channels();
-    for (Index k = 0; k < conv.out_channels(); ++k) {
-      for (Index i = 0; i < per_channel; ++i)
-        folded.weight()[k * per_channel + i] = conv.weight()[k * per_channel + i] * scale[std::size_t(k)];
-      (*folded.bias())[k] = shift[std::size_t(k)];
-    }
-    return folded;
-  }
 
-  /// The stem's output (the first block's input) for an input of shape `input`, data unset.
+  /// The stem convolution's output for an input of shape `input`, data unset.
+  FeatureView stem_conv_output_for(const Shape& input) const {
+    const Shape s = conv2d_output_shape(
+        input, {stem_weights_.out_channels, stem_weights_.in_channels, stem_weights_.kernel_h, stem_weights_.kernel_w},
+        stem_params_);
+    return {nullptr, s[0], s[1], s[2], s[3], 0};
+  }
+  /// The stem's output (the first block's input), data unset.
   FeatureView stem_output_for(const Shape& input) const {
-    Shape s = conv2d_output_shape(input, stem_.weight().shape(), stem_.params());
-    if (cfg_.stem == StemType::imagenet) s = pool2d_output_shape(s, stem_pool_.params());
-    return {nullptr, s[0], s[1], s[2], s[3], border_};
+    FeatureView v = stem_conv_output_for(input);
+    if (cfg_.stem == StemType::imagenet) {
+      const Shape s = pool2d_output_shape({v.batch, v.channels, v.height, v.width}, stem_pool_params_);
+      v.height = s[2];
+      v.width = s[3];
+    }
+    v.border = border_;
+    return v;
   }
 
+  /// Stem convolution (+bias, ReLU) and, for ImageNet stems, max pooling; writes the first
+  /// block's input at `ping`.
   FeatureView run_stem(const Tensor<float>& x, Workspace& ws) const {
-    Tensor<float> h = stem_.forward(x);
-    relu_inplace(h.data(), h.size());
-    if (cfg_.stem == StemType::imagenet) h = stem_pool_.forward(h);
-    const Tensor<float> h16 = to_nchw16c(h);
     FeatureView out = stem_output_for(x.shape());
     out.data = ws.at(ws.ping);
-    for (Index n = 0; n < out.batch; ++n)
-      for (Index cb = 0; cb < out.blocks(); ++cb)
-        for (Index r = 0; r < out.height; ++r)
-          std::copy_n(h16.data() + (((n * out.blocks() + cb) * out.height + r) * out.width) * kChannelBlock,
-                      out.width * kChannelBlock, out.at(n, cb, r, 0));
-    zero_border(out);
+    if (cfg_.stem != StemType::imagenet) {
+      conv2d_stem_nchw16c(x, stem_weights_, stem_params_, stem_bias_.data(), /*relu=*/true, out);
+      return out;
+    }
+    FeatureView conv = stem_conv_output_for(x.shape());
+    conv.data = ws.at(ws.stem);
+    conv2d_stem_nchw16c(x, stem_weights_, stem_params_, stem_bias_.data(), /*relu=*/true, conv);
+    max_pool2d_nchw16c(conv, stem_pool_params_, out);
     return out;
   }
 
@@ -436,7 +445,8 @@ class PreparedResNet : public Model<float> {
     ws.h1 = ws.shortcut + aligned(shortcut);
     ws.h2 = ws.h1 + aligned(h1);
     ws.stem = ws.pong;
-    const Index total = std::max(ws.h2 + aligned(h2), ws.stem + aligned(x.size()));
+    const Index stem = cfg_.stem == StemType::imagenet ? stem_conv_output_for(input).size() : 0;
+    const Index total = std::max(ws.h2 + aligned(h2), ws.stem + aligned(stem));
     if (ws.arena.size() < total) ws.arena = Tensor<float>({total});
     ws.squeezed.assign(std::size_t(N * channels), 0.0f);
     ws.mean.assign(std::size_t(N * channels), 0.0f);
@@ -446,8 +456,10 @@ class PreparedResNet : public Model<float> {
   }
 
   ResNetConfig cfg_;
-  Conv2d<float> stem_;
-  MaxPool2d<float> stem_pool_;
+  PackedStemWeights stem_weights_;
+  std::vector<float> stem_bias_;
+  Conv2dParams stem_params_;
+  Pool2dParams stem_pool_params_;
   Index border_ = 0;  // of every block's input and output
   std::vector<Block> blocks_;
   Linear<float> fc_;
