@@ -218,12 +218,12 @@ std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::s
     senet::randomize_parameters(*model, 42);
   else
     senet::load_weights(*model, weights);
-  if (opt.choice("--engine", {"fast", "naive"}, "fast") != "naive") model = senet::prepare(std::move(model));
+  if (opt.choice("--engine", {"fast", "naive"}, "fast") != "naive") return senet::prepare(std::move(model));
 #ifdef __GLIBC__
-  // From here on, keep activation-sized blocks (up to 32 MB) on the heap and freed memory mapped:
-  // fresh pages fault expensively on virtual machines (a 6 MB activation cost 17 ms of page
-  // faults here, ten times its convolution). Set after loading so the weights' memory is returned
-  // as it is repacked. senet's own activation arena will make this unnecessary.
+  // The reference path allocates every activation: from here on keep such blocks (up to 32 MB) on
+  // the heap and freed memory mapped, since fresh pages fault expensively on virtual machines (a
+  // 6 MB activation cost 17 ms of page faults here, ten times its convolution). The fast engine
+  // needs none of this: it runs on its own arena.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
@@ -453,6 +453,12 @@ int cmd_classify(const Options&) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef __GLIBC__
+  // Big blocks (weights, arenas) come from mmap and go back to the system when freed, so that
+  // the weights of a model being prepared are returned as they are repacked (glibc's adaptive
+  // threshold would otherwise move them onto the heap, where freed memory stays resident).
+  mallopt(M_MMAP_THRESHOLD, 128 << 10);
+#endif
   try {
     if (argc < 2) throw UsageError{"missing command"};
     const std::string cmd = argv[1];

@@ -3,7 +3,10 @@
 // `prepare` keeping the naive path for the SE variants the engine does not cover.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
+#include <thread>
+#include <vector>
 
 #include "model_cases.hpp"
 #include "senet/io/npy.hpp"
@@ -69,6 +72,52 @@ TEST(Prepared, FullWidthSeresnet50MatchesTheNaiveModel) {
     EXPECT_LE(senet::test::relative_error(y, expected), 1e-4);
     EXPECT_EQ(fast.output_shape(x.shape()), y.shape());
   }
+}
+
+senet::Tensor<float> wavy_input(senet::Shape shape, double phase) {
+  senet::Tensor<float> x(std::move(shape));
+  for (senet::Index i = 0; i < x.size(); ++i) x[i] = float(std::sin(0.37 * double(i) + phase));
+  return x;
+}
+
+// The workspace is planned per input shape: changing batch and size between calls (and back)
+// gives what a freshly prepared model gives, and what the naive model gives.
+TEST(Prepared, InputShapeChangesBetweenCalls) {
+  auto model = senet::create_model<float>("seresnet50");
+  senet::randomize_parameters(*model, 9);
+  const auto& naive = dynamic_cast<const senet::ResNet<float>&>(*model);
+  const senet::PreparedResNet fast(naive);
+  const senet::Shape shapes[] = {{1, 3, 64, 64}, {3, 3, 96, 80}, {1, 3, 64, 64}, {2, 3, 33, 47}, {3, 3, 96, 80}};
+  for (const auto& shape : shapes) {
+    SCOPED_TRACE(senet::to_string(shape));
+    const auto x = wavy_input(shape, double(shape[2]));
+    EXPECT_LE(senet::test::relative_error(fast.forward(x), naive.forward(x)), 1e-4);
+  }
+}
+
+// One prepared model shared by several threads: each call leases its own workspace, so the
+// results equal the single-threaded ones bit for bit.
+TEST(Prepared, ConcurrentForwardsMatchSequentialOnes) {
+  auto model = senet::create_model<float>("seresnet18");
+  senet::randomize_parameters(*model, 4);
+  const auto fast = senet::prepare(std::move(model));
+  constexpr int kThreads = 4, kRounds = 3;
+  std::vector<senet::Tensor<float>> inputs, expected;
+  for (int t = 0; t < kThreads; ++t) {
+    inputs.push_back(wavy_input({1 + t % 2, 3, 64 + 16 * t, 64}, t));
+    expected.push_back(fast->forward(inputs.back()));
+  }
+  std::vector<int> mismatches(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r) {
+        const auto y = fast->forward(inputs[std::size_t(t)]);
+        for (senet::Index i = 0; i < y.size(); ++i) mismatches[std::size_t(t)] += y[i] != expected[std::size_t(t)][i];
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[std::size_t(t)], 0) << "thread " << t;
 }
 
 TEST(Prepared, RejectsWrongInputs) {

@@ -66,11 +66,7 @@ struct FusedConv16c {
 
   /// The output image (batch, channels, height, width; border `border`) for input `x`, data unset.
   FeatureView output_for(const FeatureView& x, Index border) const {
-    const Shape out = conv2d_output_shape({x.batch, x.channels, x.height, x.width},
-                                          {weights.out_channels, weights.in_channels, weights.kernel_h,
-                                           weights.kernel_w},
-                                          params);
-    return {nullptr, out[0], out[1], out[2], out[3], border};
+    return conv2d_nchw16c_output(x, weights, params, border);
   }
 
   /// `y = act((conv(x) + bias) * scale + residual)`.
@@ -383,18 +379,16 @@ class PreparedResNet : public Model<float> {
 
   /// The stem convolution's output for an input of shape `input`, data unset.
   FeatureView stem_conv_output_for(const Shape& input) const {
-    const Shape s = conv2d_output_shape(
-        input, {stem_weights_.out_channels, stem_weights_.in_channels, stem_weights_.kernel_h, stem_weights_.kernel_w},
-        stem_params_);
-    return {nullptr, s[0], s[1], s[2], s[3], 0};
+    const auto [oh, ow] = conv2d_output_size(input[2], input[3], stem_params_);
+    return {nullptr, input[0], stem_weights_.out_channels, oh, ow, 0};
   }
   /// The stem's output (the first block's input), data unset.
   FeatureView stem_output_for(const Shape& input) const {
     FeatureView v = stem_conv_output_for(input);
     if (cfg_.stem == StemType::imagenet) {
-      const Shape s = pool2d_output_shape({v.batch, v.channels, v.height, v.width}, stem_pool_params_);
-      v.height = s[2];
-      v.width = s[3];
+      const auto [oh, ow] = pool2d_output_size(v.height, v.width, stem_pool_params_);
+      v.height = oh;
+      v.width = ow;
     }
     v.border = border_;
     return v;

@@ -3,6 +3,7 @@
 /// 2-D convolution kernels on NCHW tensors: a naive reference (the oracle for tests) and an
 /// im2col + Eigen GEMM path. Both compute exactly PyTorch's `torch.nn.functional.conv2d`.
 
+#include <array>
 #include <Eigen/Core>
 #include <algorithm>
 #include <vector>
@@ -31,21 +32,31 @@ inline Index window_output_extent(Index in, Index kernel, Index stride, Index pa
   return floor_div(in + 2 * pad - dilation * (kernel - 1) - 1, stride) + 1;
 }
 
+/// Output height and width of convolving an `H x W` image under `p`; throws `senet::Error` on
+/// invalid parameters or an image smaller than the kernel. Allocates nothing (engines' hot paths).
+inline std::array<Index, 2> conv2d_output_size(Index H, Index W, const Conv2dParams& p) {
+  SENET_CHECK(p.groups >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1 &&
+                  p.pad_h >= 0 && p.pad_w >= 0,
+              "conv2d: invalid stride, padding, dilation or groups");
+  const Index oh = window_output_extent(H, p.kernel_h, p.stride_h, p.pad_h, p.dilation_h);
+  const Index ow = window_output_extent(W, p.kernel_w, p.stride_w, p.pad_w, p.dilation_w);
+  SENET_CHECK(oh >= 1 && ow >= 1, "conv2d: a ", H, "x", W, " input is smaller than the ", p.kernel_h, "x",
+              p.kernel_w, " kernel (dilation ", p.dilation_h, "x", p.dilation_w, ", padding ", p.pad_h, "x", p.pad_w,
+              ")");
+  return {oh, ow};
+}
+
 /// Output shape `[N, K, OH, OW]` of convolving `input` `[N, C, H, W]` with `weight`
 /// `[K, C / groups, kh, kw]`; throws `senet::Error` naming the shapes when they do not fit.
 inline Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dParams& p) {
   SENET_CHECK(input.size() == 4, "conv2d: input must be [N, C, H, W], got ", to_string(input));
   SENET_CHECK(weight.size() == 4, "conv2d: weight must be [K, C/groups, kh, kw], got ", to_string(weight));
-  SENET_CHECK(p.groups >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1 &&
-                  p.pad_h >= 0 && p.pad_w >= 0,
-              "conv2d: invalid stride, padding, dilation or groups");
+  SENET_CHECK(p.groups >= 1, "conv2d: invalid stride, padding, dilation or groups");
   SENET_CHECK(input[1] == weight[1] * p.groups && weight[0] % p.groups == 0, "conv2d: input ", to_string(input),
               " does not fit weight ", to_string(weight), " with groups ", p.groups);
   SENET_CHECK(weight[2] == p.kernel_h && weight[3] == p.kernel_w, "conv2d: weight ", to_string(weight),
               " does not match kernel ", p.kernel_h, "x", p.kernel_w);
-  const Index oh = window_output_extent(input[2], p.kernel_h, p.stride_h, p.pad_h, p.dilation_h);
-  const Index ow = window_output_extent(input[3], p.kernel_w, p.stride_w, p.pad_w, p.dilation_w);
-  SENET_CHECK(oh >= 1 && ow >= 1, "conv2d: input ", to_string(input), " is smaller than the kernel");
+  const auto [oh, ow] = conv2d_output_size(input[2], input[3], p);
   return {input[0], weight[0], oh, ow};
 }
 

@@ -108,16 +108,27 @@ struct Conv2dEpilogue {
   bool relu = false;  ///< `max(0, .)` last
 };
 
+/// The output image of `conv2d_nchw16c(x, w, p, ...)` (data null, border `border`); throws on a
+/// mismatch. Allocates nothing.
+inline FeatureView conv2d_nchw16c_output(const FeatureView& x, const PackedConv2dWeights& w, const Conv2dParams& p,
+                                         Index border = 0) {
+  SENET_CHECK(p.groups == 1, "conv2d_nchw16c: only groups = 1 is supported, got ", p.groups);
+  SENET_CHECK(x.channels == w.in_channels, "conv2d_nchw16c: input has ", x.channels, " channels, the weights expect ",
+              w.in_channels);
+  SENET_CHECK(w.kernel_h == p.kernel_h && w.kernel_w == p.kernel_w, "conv2d_nchw16c: the packed weights are ",
+              w.kernel_h, "x", w.kernel_w, ", the parameters say ", p.kernel_h, "x", p.kernel_w);
+  const auto [oh, ow] = conv2d_output_size(x.height, x.width, p);
+  return {nullptr, x.batch, w.out_channels, oh, ow, border};
+}
+
 /// Output shape `[N, ceil(K/16), OH, OW, 16]` of `conv2d_nchw16c`; throws on a mismatch.
 inline Shape conv2d_nchw16c_output_shape(const Shape& x, const PackedConv2dWeights& w, const Conv2dParams& p) {
   SENET_CHECK(x.size() == 5 && x[4] == kChannelBlock, "conv2d_nchw16c: input must be [N, Cb, H, W, 16], got ",
               to_string(x));
-  SENET_CHECK(p.groups == 1, "conv2d_nchw16c: only groups = 1 is supported, got ", p.groups);
   SENET_CHECK(x[1] == w.in_blocks(), "conv2d_nchw16c: input ", to_string(x), " does not hold the ", w.in_channels,
               " channels of the packed weights");
-  const Shape out = conv2d_output_shape({x[0], w.in_channels, x[2], x[3]},
-                                        {w.out_channels, w.in_channels, w.kernel_h, w.kernel_w}, p);
-  return {out[0], w.out_blocks(), out[2], out[3], kChannelBlock};
+  const FeatureView out = conv2d_nchw16c_output({nullptr, x[0], w.in_channels, x[2], x[3], 0}, w, p);
+  return {out.batch, w.out_blocks(), out.height, out.width, kChannelBlock};
 }
 
 namespace detail {
@@ -331,14 +342,9 @@ inline int avx512_tile_pixels(Index width) {
 /// (up to summation order).
 inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, const Conv2dParams& p,
                            const Conv2dEpilogue& epilogue, const FeatureView& y, Conv2dPath path = Conv2dPath::automatic) {
-  SENET_CHECK(p.groups == 1, "conv2d_nchw16c: only groups = 1 is supported, got ", p.groups);
-  SENET_CHECK(x.channels == w.in_channels, "conv2d_nchw16c: input has ", x.channels, " channels, the weights expect ",
-              w.in_channels);
-  const Shape out = conv2d_output_shape({x.batch, x.channels, x.height, x.width},
-                                        {w.out_channels, w.in_channels, w.kernel_h, w.kernel_w}, p);
-  SENET_CHECK(y.batch == out[0] && y.channels == out[1] && y.height == out[2] && y.width == out[3],
-              "conv2d_nchw16c: output must hold ", to_string(out), ", got [", y.batch, ", ", y.channels, ", ", y.height,
-              ", ", y.width, "]");
+  const FeatureView out = conv2d_nchw16c_output(x, w, p);
+  SENET_CHECK(y.same_image(out), "conv2d_nchw16c: output must hold [", out.batch, ", ", out.channels, ", ", out.height,
+              ", ", out.width, "], got [", y.batch, ", ", y.channels, ", ", y.height, ", ", y.width, "]");
   const FeatureView& r = epilogue.residual;
   SENET_CHECK(!r.data || (r.same_image(y) && r.border == y.border),
               "conv2d_nchw16c: the residual must match the output's image and border");

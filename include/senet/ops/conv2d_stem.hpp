@@ -268,7 +268,10 @@ inline void conv2d_stem_nchw16c(const Tensor<float>& x, const PackedStemWeights&
   SENET_CHECK(p.groups == 1, "conv2d_stem_nchw16c: only groups = 1 is supported, got ", p.groups);
   SENET_CHECK(x.dim(1) == w.in_channels, "conv2d_stem_nchw16c: input ", to_string(x.shape()), " does not have the ",
               w.in_channels, " channels of the packed weights");
-  const Shape out = conv2d_output_shape(x.shape(), {w.out_channels, w.in_channels, w.kernel_h, w.kernel_w}, p);
+  SENET_CHECK(w.kernel_h == p.kernel_h && w.kernel_w == p.kernel_w, "conv2d_stem_nchw16c: the packed weights are ",
+              w.kernel_h, "x", w.kernel_w, ", the parameters say ", p.kernel_h, "x", p.kernel_w);
+  const auto [oh, ow] = conv2d_output_size(x.dim(2), x.dim(3), p);
+  const Index out[4] = {x.dim(0), w.out_channels, oh, ow};
   SENET_CHECK(y.data != nullptr && y.batch == out[0] && y.channels == out[1] && y.height == out[2] &&
                   y.width == out[3] && y.border >= 0,
               "conv2d_stem_nchw16c: output view must be ", out[0], " x ", out[1], " x ", out[2], " x ", out[3],

@@ -3,6 +3,7 @@
 /// Max and average pooling over NCHW tensors with PyTorch's exact padding, ceil-mode and divisor
 /// rules, and global (whole-plane) average and max pooling.
 
+#include <array>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -34,17 +35,25 @@ inline Index pool_output_extent(Index in, Index kernel, Index stride, Index pad,
   return out;
 }
 
-/// Output shape `[N, C, OH, OW]` of pooling `input` `[N, C, H, W]`.
-inline Shape pool2d_output_shape(const Shape& input, const Pool2dParams& p) {
-  SENET_CHECK(input.size() == 4, "pool2d: input must be [N, C, H, W], got ", to_string(input));
+/// Output height and width of pooling an `H x W` image under `p`; throws `senet::Error` on
+/// invalid parameters or an image smaller than the window. Allocates nothing.
+inline std::array<Index, 2> pool2d_output_size(Index H, Index W, const Pool2dParams& p) {
   SENET_CHECK(p.kernel_h >= 1 && p.kernel_w >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 &&
                   p.dilation_w >= 1,
               "pool2d: kernel, stride and dilation must be positive");
   SENET_CHECK(2 * p.pad_h <= p.kernel_h && 2 * p.pad_w <= p.kernel_w,
               "pool2d: padding must be at most half the kernel");
-  const Index oh = pool_output_extent(input[2], p.kernel_h, p.stride_h, p.pad_h, p.dilation_h, p.ceil_mode);
-  const Index ow = pool_output_extent(input[3], p.kernel_w, p.stride_w, p.pad_w, p.dilation_w, p.ceil_mode);
-  SENET_CHECK(oh >= 1 && ow >= 1, "pool2d: input ", to_string(input), " is smaller than the kernel");
+  const Index oh = pool_output_extent(H, p.kernel_h, p.stride_h, p.pad_h, p.dilation_h, p.ceil_mode);
+  const Index ow = pool_output_extent(W, p.kernel_w, p.stride_w, p.pad_w, p.dilation_w, p.ceil_mode);
+  SENET_CHECK(oh >= 1 && ow >= 1, "pool2d: a ", H, "x", W, " input is smaller than the ", p.kernel_h, "x",
+              p.kernel_w, " window");
+  return {oh, ow};
+}
+
+/// Output shape `[N, C, OH, OW]` of pooling `input` `[N, C, H, W]`.
+inline Shape pool2d_output_shape(const Shape& input, const Pool2dParams& p) {
+  SENET_CHECK(input.size() == 4, "pool2d: input must be [N, C, H, W], got ", to_string(input));
+  const auto [oh, ow] = pool2d_output_size(input[2], input[3], p);
   return {input[0], input[1], oh, ow};
 }
 

@@ -89,7 +89,8 @@ SENET_TARGET_AVX512 inline void max_pool16c_row_avx512(const MaxPool16cRow& r, c
 inline void max_pool2d_nchw16c(const FeatureView& x, const Pool2dParams& p, const FeatureView& y,
                                Conv2dPath path = Conv2dPath::automatic) {
   SENET_CHECK(x.data != nullptr && y.data != nullptr, "max_pool2d_nchw16c: null view");
-  const Shape out = pool2d_output_shape({x.batch, x.channels, x.height, x.width}, p);
+  const auto [oh, ow] = pool2d_output_size(x.height, x.width, p);
+  const Index out[4] = {x.batch, x.channels, oh, ow};
   SENET_CHECK(y.batch == out[0] && y.channels == out[1] && y.height == out[2] && y.width == out[3],
               "max_pool2d_nchw16c: output view must be ", out[0], " x ", out[1], " x ", out[2], " x ", out[3],
               " (N x C x OH x OW), got ", y.batch, " x ", y.channels, " x ", y.height, " x ", y.width);
