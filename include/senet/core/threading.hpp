@@ -1,7 +1,10 @@
 #pragma once
 /// \file threading.hpp
 /// Thread count control. senet parallelises with OpenMP when the build has it (the CMake target
-/// adds it when found); without OpenMP everything runs on the calling thread.
+/// adds it when found); without OpenMP everything runs on the calling thread. The threads are
+/// OpenMP's team, created once and kept between calls (the persistent pool of the fast engine):
+/// `set_num_threads` sizes it, all cores by default. Where other busy processes share the cores,
+/// set `OMP_WAIT_POLICY=passive` so that waiting threads sleep instead of spinning.
 
 #include <Eigen/Core>
 

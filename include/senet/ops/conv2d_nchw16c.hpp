@@ -23,7 +23,7 @@
 ///   F/BW/DQ/VL.
 /// - `avx2`: 6 pixels x 16 output channels (12 ymm accumulators), AVX2 + FMA, same packed weights.
 /// Strides 1 and 2 are compile-time in the tiles; other strides run one pixel per tile (correct,
-/// slow). The 7x7 stem (C = 3 padded to 16, 5.3x wasted work) is better left on `senet::conv2d`.
+/// slow). A 3-channel stem wastes 13/16 of this layout: `conv2d_stem.hpp` has its own kernel.
 /// - `portable`: plain C++ loops (whatever the compiler vectorises), the fallback everywhere.
 /// `Conv2dPath::automatic` takes the override set by a `ScopedConv2dPath` if any, else the best
 /// path the CPU supports. Forcing a path the CPU lacks throws `senet::Error`.
@@ -33,9 +33,14 @@
 /// bordered output), else the call makes a zero-bordered per-thread copy. A 1x1, stride-1,
 /// unpadded convolution between border-free views treats the whole image as one row of `H * W` pixels.
 ///
-/// Threads: the tiles `N x (K / 32) x OH x row tiles` are split into one contiguous range per
-/// OpenMP thread (output-channel groups outermost, so each thread streams its own slice of the
-/// weights); inside an enclosing parallel region the call runs on the calling thread.
+/// Loop order and threads: the tiles `N x (K / 32) x OH x row tiles` are split into one contiguous
+/// range per OpenMP thread. Where an image's input outweighs the weights (early layers), each row
+/// tile runs every output group in turn while its input is in L1; else (deep layers) the output
+/// groups are outermost, each group's weight slice stays in cache while the image streams past,
+/// each thread streams its own slice of the weights, and the first tiles of a group prefetch the
+/// next group's slice (the weights of a large model come from memory on every call). Inside an
+/// enclosing parallel region the call runs on the calling thread. The team is OpenMP's, which
+/// persists across calls; `senet::set_num_threads` sizes it.
 
 #include <algorithm>
 #include <array>
