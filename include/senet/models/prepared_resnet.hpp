@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "senet/core/threading.hpp"
 #include "senet/models/resnet.hpp"
 #include "senet/ops/conv2d_nchw16c.hpp"
 #include "senet/ops/conv2d_stem.hpp"
@@ -182,15 +183,51 @@ class PreparedResNet : public Model<float> {
     check_resnet_input(cfg_, x.shape());
     Lease lease(*this);
     Workspace& ws = *lease.workspace;
-    if (ws.input != x.shape()) plan(x.shape(), ws);
+    if (ws.input != x.shape() || ws.threads != num_threads()) plan(x.shape(), ws);
+    const Index N = x.dim(0);
     FeatureView h = run_stem(x, ws);
     float* spare = ws.at(ws.pong);
-    for (const Block& block : blocks_) {
-      const FeatureView out = block.run(h, spare, ws);
+    std::size_t b = 0;
+    if (ws.image_blocks > 0) {
+      // The first blocks, whose activations outweigh their weights, run image by image, each
+      // image on one thread from block to block: its activations stay in that core's cache and
+      // the threads never wait on each other (the batch's activations would not fit, and one
+      // image split over threads would synchronise at every convolution).
+      const std::size_t blocks = ws.image_blocks;
+      FeatureView image = h, last;
+      image.batch = 1;
+      last = image;
+      for (std::size_t i = 0; i < blocks; ++i) last = blocks_[i].output_for(last);
+      // Inputs: the stem's batch (in `h`); outputs: the batch layout, in `spare`; in between,
+      // two buffers of one image's activations per thread.
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+      for (Index n = 0; n < N; ++n) {
+#ifdef _OPENMP
+        const Index thread = omp_get_thread_num();
+#else
+        const Index thread = 0;
+#endif
+        float* own = ws.at(ws.image_buffers) + thread * 2 * ws.image_floats;
+        FeatureView cur = image;
+        cur.data = h.data + n * image.size();
+        const BlockScratch s = ws.scratch(n);
+        for (std::size_t i = 0; i < blocks; ++i)
+          cur = blocks_[i].run(cur, i + 1 == blocks ? spare + n * last.size() : own + (i % 2) * ws.image_floats, s);
+      }
+      float* stem_output = h.data;
+      h = last;
+      h.batch = N;
+      h.data = spare;
+      spare = stem_output;
+      b = blocks;
+    }
+    for (; b < blocks_.size(); ++b) {
+      const FeatureView out = blocks_[b].run(h, spare, ws.scratch(0));
       spare = h.data;
       h = out;
     }
-    const Index N = x.dim(0);
     detail::squeeze_nchw16c(h, SESqueeze::avg, ws.squeezed.data());
     Tensor<float> logits({N, cfg_.num_classes}, uninitialized);
     linear(ws.squeezed.data(), N, fc_.weight(), fc_.bias() ? fc_.bias()->data() : nullptr, logits.data(),
@@ -215,14 +252,31 @@ class PreparedResNet : public Model<float> {
   Index input_size() const override { return cfg_.input_size; }
 
  private:
+  /// Where a block writes its intermediates.
+  struct BlockScratch {
+    float *shortcut, *h1, *h2, *squeezed, *mean, *hidden, *gates;
+  };
+
   /// Everything one `forward` writes, planned for one input shape and reused while it repeats.
   struct Workspace {
     Shape input;          // the shape planned for (empty: none yet)
+    int threads = 0;      // and the thread count
     Tensor<float> arena;  // every activation, at the offsets below (floats)
     Index ping = 0, pong = 0, shortcut = 0, h1 = 0, h2 = 0, stem = 0;
+    Index image_buffers = 0, image_floats = 0;  // two per thread for blocks run image by image
+    // Floats of one image's share of the shortcut, h1 and h2 buffers and of the descriptors.
+    Index shortcut_image = 0, h1_image = 0, h2_image = 0, channels = 0, hidden_channels = 0;
+    std::size_t image_blocks = 0;  // leading blocks run image by image (batches only)
     // Per-image descriptors: squeezed [N, C], mean [N, C], hidden [N, H], gates [N, 16 Cb].
     std::vector<float> squeezed, mean, hidden, gates;
     float* at(Index offset) { return arena.data() + offset; }
+    /// The buffers a block uses for images `slot, slot + 1, ...` (the whole batch at slot 0).
+    BlockScratch scratch(Index slot) {
+      return {at(shortcut) + slot * shortcut_image,   at(h1) + slot * h1_image,
+              at(h2) + slot * h2_image,               squeezed.data() + slot * channels,
+              mean.data() + slot * channels,          hidden.data() + slot * hidden_channels,
+              gates.data() + slot * channels};
+    }
   };
 
   /// A workspace taken from the model's pool for one call and given back after it.
@@ -288,24 +342,37 @@ class PreparedResNet : public Model<float> {
       return C * K + C * pixels < 3 * K * pixels;
     }
 
-    /// The gates `[N, 16 Cb]` (padding lanes zero) for the squeezed descriptor in `ws.squeezed`.
-    const float* gates(Index N, Index C, Workspace& ws) const {
+    /// The gates `[N, 16 Cb]` (padding lanes zero) for the squeezed descriptor in `s.squeezed`.
+    const float* gates(Index N, Index C, const BlockScratch& s) const {
       const Index Kp = channel_blocks(C) * kChannelBlock;
-      se->excite(ws.squeezed.data(), N, ws.hidden.data(), ws.gates.data(), Kp);
-      for (Index n = 0; n < N; ++n) std::fill(ws.gates.data() + n * Kp + C, ws.gates.data() + (n + 1) * Kp, 0.0f);
-      return ws.gates.data();
+      se->excite(s.squeezed, N, s.hidden, s.gates, Kp);
+      for (Index n = 0; n < N; ++n) std::fill(s.gates + n * Kp + C, s.gates + (n + 1) * Kp, 0.0f);
+      return s.gates;
+    }
+
+    /// The block's output for input `x` (data unset).
+    FeatureView output_for(const FeatureView& x) const {
+      const FeatureView v1 = h1_for(x);
+      return conv3 ? conv3->output_for(conv2.output_for(v1, 0), border) : conv2.output_for(v1, border);
+    }
+    /// Floats of the block's packed weights.
+    Index weight_floats() const {
+      Index n = conv1.weights.data.size() + conv2.weights.data.size();
+      if (conv3) n += conv3->weights.data.size();
+      if (downsample) n += downsample->weights.data.size();
+      return n;
     }
 
     /// Runs the block on `x`, writing its output at `out_data`; returns the output's view.
-    FeatureView run(const FeatureView& x, float* out_data, Workspace& ws) const {
+    FeatureView run(const FeatureView& x, float* out_data, const BlockScratch& s) const {
       FeatureView shortcut = x;
       if (downsample) {
         shortcut = downsample->output_for(x, border);
-        shortcut.data = ws.at(ws.shortcut);
+        shortcut.data = s.shortcut;
         (*downsample)(x, shortcut, false);
       }
       FeatureView h1 = h1_for(x);
-      h1.data = ws.at(ws.h1);
+      h1.data = s.h1;
       conv1(x, h1, true);
       const Index N = x.batch;
       if (!conv3) {  // basic block
@@ -318,37 +385,37 @@ class PreparedResNet : public Model<float> {
           return out;
         }
         conv2(h1, out, relu_after_conv2);
-        scale_add_relu(out, shortcut, ws);
+        scale_add_relu(out, shortcut, s);
         return out;
       }
       FeatureView h2 = conv2.output_for(h1, 0);
-      h2.data = ws.at(ws.h2);
+      h2.data = s.h2;
       conv2(h1, h2, relu_after_conv2);
       FeatureView out = conv3->output_for(h2, border);
       out.data = out_data;
       if (!se) {
         (*conv3)(h2, out, true, shortcut);
       } else if (fused_se(h2)) {
-        detail::squeeze_nchw16c(h2, SESqueeze::avg, ws.mean.data());
-        conv3->mean_of_output(ws.mean.data(), N, ws.squeezed.data());
-        (*conv3)(h2, out, true, shortcut, gates(N, out.channels, ws));
+        detail::squeeze_nchw16c(h2, SESqueeze::avg, s.mean);
+        conv3->mean_of_output(s.mean, N, s.squeezed);
+        (*conv3)(h2, out, true, shortcut, gates(N, out.channels, s));
       } else {
         (*conv3)(h2, out, false);
-        scale_add_relu(out, shortcut, ws);
+        scale_add_relu(out, shortcut, s);
       }
       return out;
     }
 
     /// `out = relu(out * gates + shortcut)`, the gates from `out`'s squeeze (all ones without SE).
-    void scale_add_relu(const FeatureView& out, const FeatureView& shortcut, Workspace& ws) const {
+    void scale_add_relu(const FeatureView& out, const FeatureView& shortcut, const BlockScratch& s) const {
       const Index N = out.batch, C = out.channels, Kp = out.blocks() * kChannelBlock;
-      const float* g = ws.gates.data();
+      const float* g = s.gates;
       if (se) {
-        detail::squeeze_nchw16c(out, se->options().squeeze, ws.squeezed.data());
-        g = gates(N, C, ws);
+        detail::squeeze_nchw16c(out, se->options().squeeze, s.squeezed);
+        g = gates(N, C, s);
       } else {
         for (Index n = 0; n < N; ++n)
-          for (Index k = 0; k < Kp; ++k) ws.gates[std::size_t(n * Kp + k)] = k < C ? 1.0f : 0.0f;
+          for (Index k = 0; k < Kp; ++k) s.gates[n * Kp + k] = k < C ? 1.0f : 0.0f;
       }
       detail::scale_add_relu_nchw16c(out, g, shortcut);
     }
@@ -433,20 +500,42 @@ class PreparedResNet : public Model<float> {
       if (b.se) hidden = std::max(hidden, b.se->hidden_channels());
       x = out;
     }
+    // Image by image (see forward) while a block's activations outweigh its weights, when the
+    // images split evenly over the threads.
+    ws.image_blocks = 0;
+    ws.image_floats = 0;
+    if (N > 1 && N % num_threads() == 0) {
+      FeatureView one = stem_output_for(input);
+      one.batch = 1;
+      for (const Block& b : blocks_) {
+        one = b.output_for(one);
+        if (one.size() <= b.weight_floats()) break;
+        ++ws.image_blocks;
+        ws.image_floats = std::max(ws.image_floats, aligned(one.size()));
+      }
+    }
+    ws.shortcut_image = shortcut / N;
+    ws.h1_image = h1 / N;
+    ws.h2_image = h2 / N;
+    ws.channels = channels;
+    ws.hidden_channels = hidden;
     ws.ping = 0;
     ws.pong = aligned(act);
     ws.shortcut = ws.pong + aligned(act);
     ws.h1 = ws.shortcut + aligned(shortcut);
     ws.h2 = ws.h1 + aligned(h1);
+    ws.image_buffers = ws.h2 + aligned(h2);
     ws.stem = ws.pong;
     const Index stem = cfg_.stem == StemType::imagenet ? stem_conv_output_for(input).size() : 0;
-    const Index total = std::max(ws.h2 + aligned(h2), ws.stem + aligned(stem));
+    const Index total =
+        std::max(ws.image_buffers + 2 * Index(num_threads()) * ws.image_floats, ws.stem + aligned(stem));
     if (ws.arena.size() < total) ws.arena = Tensor<float>({total});
     ws.squeezed.assign(std::size_t(N * channels), 0.0f);
     ws.mean.assign(std::size_t(N * channels), 0.0f);
     ws.gates.assign(std::size_t(N * channels), 0.0f);
     ws.hidden.assign(std::size_t(N * hidden), 0.0f);
     ws.input = input;
+    ws.threads = num_threads();
   }
 
   ResNetConfig cfg_;

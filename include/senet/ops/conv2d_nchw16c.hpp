@@ -36,7 +36,7 @@
 /// Loop order and threads: the tiles `N x (K / 32) x OH x row tiles` are split into one contiguous
 /// range per OpenMP thread. Where an image's input outweighs the weights (early layers), each row
 /// tile runs every output group in turn while its input is in L1; else (deep layers) the output
-/// groups are outermost, each group's weight slice stays in cache while the image streams past,
+/// groups are outermost, each group's weight slice stays in cache while the batch streams past,
 /// each thread streams its own slice of the weights, and the first tiles of a group prefetch the
 /// next group's slice (the weights of a large model come from memory on every call). Inside an
 /// enclosing parallel region the call runs on the calling thread. The team is OpenMP's, which
@@ -466,7 +466,7 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   // group also prefetch the next group's slice, spread over their taps (measured: the 3x3 of
   // SE-ResNet-50's 7x7 stage with weights not in cache goes from ~105 to ~160 GFLOP/s).
   const Index slice = w_rows * kWeightBlock, taps_per_tile = w_rows / kChannelBlock;
-  const Index prefetch_tiles = std::min<Index>(OH * tiles, 4);
+  const Index prefetch_tiles = std::min<Index>(N * OH * tiles, 4);
   Index prefetch_lines = 0, prefetch_share = 0;
   if (path == Conv2dPath::avx512 && !groups_inner && slice * Index(sizeof(float)) >= (Index(1) << 15)) {
     prefetch_lines = (slice / 16 + prefetch_tiles * taps_per_tile - 1) / (prefetch_tiles * taps_per_tile);
@@ -480,19 +480,20 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
         t = (it / groups) % tiles;
         oh = (it / (groups * tiles)) % OH;
         n = it / (groups * tiles * OH);
-      } else {
+      } else {  // a group's weights serve every image of the batch while in cache
         t = it % tiles;
         oh = (it / tiles) % OH;
-        gi = (it / (tiles * OH)) % groups;
-        n = it / (tiles * OH * groups);
+        n = (it / (tiles * OH)) % N;
+        gi = it / (tiles * OH * N);
       }
       const Index ow = t * P, pixels = std::min<Index>(P, OW - ow), kb = gi * V;
       const Index vectors = std::min<Index>(V, Kb - kb), block = kb / 2;
       const detail::Conv16cGeom* gt = block == last_block ? &g_last : &g;
       detail::Conv16cGeom with_prefetch;
-      if (prefetch_lines > 0 && gi + 1 < groups && oh * tiles + t < prefetch_tiles) {
+      const Index in_group = (n * OH + oh) * tiles + t;  // the tile's place in its group's sweep
+      if (prefetch_lines > 0 && gi + 1 < groups && in_group < prefetch_tiles) {
         with_prefetch = *gt;
-        with_prefetch.prefetch = wdata + (block + 1) * kWeightBlock * w_rows + (oh * tiles + t) * prefetch_share;
+        with_prefetch.prefetch = wdata + (block + 1) * kWeightBlock * w_rows + in_group * prefetch_share;
         with_prefetch.prefetch_lines = prefetch_lines;
         gt = &with_prefetch;
       }
