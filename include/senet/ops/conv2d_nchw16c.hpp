@@ -287,7 +287,7 @@ SENET_TARGET_AVX2 void conv16c_tile_avx2(const Conv16cGeom& g, const float* x, c
 #endif  // SENET_X86_SIMD
 
 /// Largest tile of each path (pixels; the AVX-512 one also 2 vectors of 16 output channels).
-inline constexpr int kAvx512MaxPixels = 14, kAvx512MaxVectors = 2;
+inline constexpr int kAvx512MaxPixels = 14;
 inline constexpr int kAvx2Pixels = 6, kPortablePixels = 4;
 
 template <int S, int V, int... Ps>
