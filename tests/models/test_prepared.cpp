@@ -42,7 +42,9 @@ TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
       const bool is_prepared = dynamic_cast<const senet::PreparedResNet*>(fast.get()) != nullptr;
       // Exactly the standard SE position (and no SE at all) runs on the engine.
       EXPECT_EQ(is_prepared, !cfg.se || cfg.se_position == senet::SEPosition::standard);
-      if (!is_prepared) EXPECT_EQ(fast.get(), naive) << "an unsupported variant keeps its model";
+      if (!is_prepared) {
+        EXPECT_EQ(fast.get(), naive) << "an unsupported variant keeps its model";
+      }
       (is_prepared ? prepared : kept)++;
       const auto y = fast->forward(senet::read_npy<float>(c.file(".input.npy")));
       const auto expected = senet::read_npy<double>(c.file(".output.npy"));

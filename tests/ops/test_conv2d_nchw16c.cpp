@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "senet/ops/conv2d_nchw16c.hpp"
+#include "nchw16c_test_util.hpp"
 #include "test_util.hpp"
 
 #ifdef _OPENMP
@@ -74,22 +75,6 @@ Tensor<float> reference(const Case& c, const Tensor<float>& x, const Tensor<floa
   return ref;
 }
 
-// A bordered NCHW16c copy of `x16` [N, Cb, H, W, 16] (border `b` filled with `fill`) and its view.
-struct Bordered {
-  Tensor<float> storage;
-  senet::FeatureView view;
-};
-Bordered bordered(const Tensor<float>& x16, Index channels, Index b, float fill) {
-  const Index N = x16.dim(0), Cb = x16.dim(1), H = x16.dim(2), W = x16.dim(3);
-  Bordered out{Tensor<float>({N, Cb, H + 2 * b, W + 2 * b, 16}), {}};
-  out.storage.fill(fill);
-  out.view = {out.storage.data(), N, channels, H, W, b};
-  for (Index n = 0; n < N; ++n)
-    for (Index cb = 0; cb < Cb; ++cb)
-      for (Index h = 0; h < H; ++h)
-        std::copy_n(&x16[(((n * Cb + cb) * H + h) * W) * 16], W * 16, out.view.at(n, cb, h, 0));
-  return out;
-}
 
 // Runs `c` on `path` and checks max|fast - ref| <= 1e-5 * max(1, max|ref|), the padding
 // channels of the output exactly act(0 + 0) = 0, no element left unwritten (the output
@@ -118,56 +103,24 @@ bool check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
   const senet::PackedConv2dWeights packed = senet::pack_conv2d_weights_nchw16c(w);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const bool x_border_is_padding = c.x_border >= c.ph && c.x_border >= c.pw;
-  const Bordered xb = bordered(senet::to_nchw16c(x), c.C, c.x_border, x_border_is_padding ? 0.0f : nan);
-  Tensor<float> y({c.N, senet::channel_blocks(c.K), out[2], out[3], 16});
-  Bordered yb = bordered(y, c.K, c.y_border, nan);
-  yb.storage.fill(nan);  // the image too: every element must be written
+  const Bordered xb = Bordered::of(x, c.x_border, x_border_is_padding ? 0.0f : nan);
+  Bordered yb(c.N, c.K, out[2], out[3], c.y_border, nan);  // the image too: every element must be written
   Bordered residual;
-  if (c.residual) residual = bordered(senet::to_nchw16c(res_nchw), c.K, c.y_border, 0.0f);
+  if (c.residual) residual = Bordered::of(res_nchw, c.y_border, 0.0f);
   Conv2dEpilogue e;
   e.bias = c.bias ? b.data() : nullptr;
   e.scale = c.scale ? scale.data() : nullptr;
   if (c.residual) e.residual = residual.view;
   e.relu = c.relu;
   senet::conv2d_nchw16c(xb.view, packed, p, e, yb.view, path);
-  bool border_zero = true;
-  for (Index i = 0; i < yb.storage.size(); ++i) {
-    const Index q = i / 16, wq = q % yb.view.padded_width(), hq = q / yb.view.padded_width() % yb.view.padded_height();
-    const bool in_border = hq < c.y_border || hq >= c.y_border + out[2] || wq < c.y_border || wq >= c.y_border + out[3];
-    if (in_border) border_zero = border_zero && yb.storage[i] == 0.0f;
-  }
-  EXPECT_TRUE(border_zero) << to_string(path) << " " << describe(c);
-  for (Index n = 0; n < y.dim(0); ++n)
-    for (Index cb = 0; cb < y.dim(1); ++cb)
-      for (Index h = 0; h < out[2]; ++h)
-        std::copy_n(yb.view.at(n, cb, h, 0), out[3] * 16, &y[(((n * y.dim(1) + cb) * out[2] + h) * out[3]) * 16]);
-
-  const Tensor<float> got = senet::from_nchw16c(y, c.K);
-  double max_diff = 0, max_ref = 0;
-  for (Index i = 0; i < ref.size(); ++i) {
-    const double d = std::abs(double(got[i]) - double(ref[i]));
-    if (std::isnan(d) || d > max_diff) max_diff = d;
-    max_ref = std::max(max_ref, std::abs(double(ref[i])));
-  }
-  EXPECT_LE(max_diff, 1e-5 * std::max(1.0, max_ref)) << to_string(path) << " " << describe(c);
+  EXPECT_TRUE(yb.border_is_zero()) << to_string(path) << " " << describe(c);
+  EXPECT_LE(scaled_max_diff(senet::from_nchw16c(yb.image(), c.K), ref), 1e-5) << to_string(path) << " " << describe(c);
   // Padding output channels k >= K: weights, bias and residual are zero there.
-  const Index Kb = y.dim(1), plane = y.dim(2) * y.dim(3);
-  bool padding_zero = true;
-  for (Index n = 0; n < c.N; ++n)
-    for (Index k = c.K; k < Kb * 16; ++k)
-      for (Index q = 0; q < plane; ++q)
-        padding_zero = padding_zero && y[((n * Kb + k / 16) * plane + q) * 16 + k % 16] == 0.0f;
-  EXPECT_TRUE(padding_zero) << to_string(path) << " " << describe(c);
+  EXPECT_TRUE(yb.padding_lanes_are_zero()) << to_string(path) << " " << describe(c);
   return true;
 }
 
-class Conv2dNchw16cPathTest : public ::testing::TestWithParam<Conv2dPath> {
- protected:
-  void SetUp() override {
-    if (!senet::conv2d_path_supported(GetParam()))
-      GTEST_SKIP() << "this CPU cannot run the " << senet::to_string(GetParam()) << " path";
-  }
-};
+using Conv2dNchw16cPathTest = KernelPathTest;
 
 // Kernels 1, 3, 5, 7 and non-square ones x strides (1,1), (2,2), (1,2), (2,1) x every padding
 // 0..k/2 along H (W's rotates), each on three sizes in 1..15; channel counts, N and the epilogue

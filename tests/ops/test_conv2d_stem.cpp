@@ -16,6 +16,7 @@
 
 #include "senet/ops/conv2d_stem.hpp"
 #include "senet/ops/pooling_nchw16c.hpp"
+#include "nchw16c_test_util.hpp"
 #include "test_util.hpp"
 
 #ifdef _OPENMP
@@ -34,52 +35,6 @@ using senet::Tensor;
 using namespace senet::test;
 
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-// A bordered NCHW16c buffer of n x c x h x w and its view; every element starts as `fill`.
-struct Bordered {
-  Tensor<float> buf;
-  FeatureView view;
-  Bordered(Index n, Index c, Index h, Index w, Index border, float fill)
-      : buf({n, senet::channel_blocks(c), h + 2 * border, w + 2 * border, 16}) {
-    buf.fill(fill);
-    view = {buf.data(), n, c, h, w, border};
-  }
-  // The image (border dropped) as [N, Cb, H, W, 16].
-  Tensor<float> image() const {
-    const FeatureView& v = view;
-    Tensor<float> t({v.batch, v.blocks(), v.height, v.width, 16});
-    for (Index n = 0; n < v.batch; ++n)
-      for (Index cb = 0; cb < v.blocks(); ++cb)
-        for (Index h = 0; h < v.height; ++h)
-          std::copy(v.at(n, cb, h, 0), v.at(n, cb, h, 0) + v.width * 16,
-                    t.data() + (((n * v.blocks() + cb) * v.height + h) * v.width) * 16);
-    return t;
-  }
-  // Whether every border element is +0.
-  bool border_is_zero() const {
-    const FeatureView& v = view;
-    const Index Hp = v.padded_height(), Wp = v.padded_width();
-    for (Index plane = 0; plane < v.batch * v.blocks(); ++plane)
-      for (Index h = 0; h < Hp; ++h)
-        for (Index w = 0; w < Wp; ++w) {
-          const bool inside = h >= v.border && h < Hp - v.border && w >= v.border && w < Wp - v.border;
-          if (inside) continue;
-          for (Index k = 0; k < 16; ++k)
-            if (buf[((plane * Hp + h) * Wp + w) * 16 + k] != 0.0f) return false;
-        }
-    return true;
-  }
-  // Whether the image's padding lanes (channels >= C) are all zero.
-  bool padding_lanes_are_zero() const {
-    const FeatureView& v = view;
-    for (Index n = 0; n < v.batch; ++n)
-      for (Index c = v.channels; c < v.blocks() * 16; ++c)
-        for (Index h = 0; h < v.height; ++h)
-          for (Index w = 0; w < v.width; ++w)
-            if (v.at(n, c / 16, h, w)[c % 16] != 0.0f) return false;
-    return true;
-  }
-};
 
 // ---- conv2d_stem_nchw16c ----
 
@@ -123,26 +78,13 @@ bool check_stem(Conv2dPath path, const StemCase& c, std::mt19937& rng) {
   Bordered y(c.N, c.K, ref.dim(2), ref.dim(3), c.border, kNaN);
   senet::conv2d_stem_nchw16c(x, senet::pack_conv2d_stem_weights(w), p, c.bias ? b.data() : nullptr, c.relu, y.view,
                              path);
-  const Tensor<float> got = senet::from_nchw16c(y.image(), c.K);
-  double max_diff = 0, max_ref = 0;
-  for (Index i = 0; i < ref.size(); ++i) {
-    const double d = std::abs(double(got[i]) - double(ref[i]));
-    if (std::isnan(d) || d > max_diff) max_diff = d;
-    max_ref = std::max(max_ref, std::abs(double(ref[i])));
-  }
-  EXPECT_LE(max_diff, 1e-5 * std::max(1.0, max_ref)) << to_string(path) << " " << describe(c);
+  EXPECT_LE(scaled_max_diff(senet::from_nchw16c(y.image(), c.K), ref), 1e-5) << to_string(path) << " " << describe(c);
   EXPECT_TRUE(y.padding_lanes_are_zero()) << to_string(path) << " " << describe(c);
   EXPECT_TRUE(y.border_is_zero()) << to_string(path) << " " << describe(c);
   return true;
 }
 
-class Conv2dStemPathTest : public ::testing::TestWithParam<Conv2dPath> {
- protected:
-  void SetUp() override {
-    if (!senet::conv2d_path_supported(GetParam()))
-      GTEST_SKIP() << "this CPU cannot run the " << senet::to_string(GetParam()) << " path";
-  }
-};
+using Conv2dStemPathTest = KernelPathTest;
 
 // Kernels 1, 3, 7 x strides 1-3 x paddings 0, 1, 3 x C 1-4 x K in {1, 15, 16, 17, 64, 70}, N = 2;
 // sizes, bias, ReLU and the output border (0 or 1) rotate across the cases.
@@ -333,27 +275,13 @@ bool pool_fits(const PoolCase& c) {
          senet::pool_output_extent(c.W, c.kw, c.sw, c.pw, c.dw, c.ceil_mode) >= 1;
 }
 
-// x as a bordered NCHW16c view with `garbage` in its border (the padding lanes zero, as
-// to_nchw16c writes them).
-Bordered bordered_input(const Tensor<float>& x, Index border, float garbage) {
-  Bordered b(x.dim(0), x.dim(1), x.dim(2), x.dim(3), border, garbage);
-  const Tensor<float> blocked = senet::to_nchw16c(x);
-  const FeatureView& v = b.view;
-  for (Index n = 0; n < v.batch; ++n)
-    for (Index cb = 0; cb < v.blocks(); ++cb)
-      for (Index h = 0; h < v.height; ++h)
-        std::copy(blocked.data() + (((n * v.blocks() + cb) * v.height + h) * v.width) * 16,
-                  blocked.data() + (((n * v.blocks() + cb) * v.height + h + 1) * v.width) * 16, v.at(n, cb, h, 0));
-  return b;
-}
-
 // Pools `x` (NCHW) on `path` and checks the result equals senet::max_pool2d bit for bit (NaN
 // where it has NaN), the padding lanes are the pooled zero lanes and the output border zero.
 void check_pool(Conv2dPath path, const PoolCase& c, const Tensor<float>& x) {
   const Pool2dParams p = pool_params(c);
   Tensor<float> ref(senet::pool2d_output_shape(x.shape(), p));
   senet::max_pool2d(x, p, ref);
-  const Bordered xb = bordered_input(x, c.in_border, c.garbage);
+  const Bordered xb = Bordered::of(x, c.in_border, c.garbage);
   Bordered y(c.N, c.C, ref.dim(2), ref.dim(3), c.out_border, kNaN);
   senet::max_pool2d_nchw16c(xb.view, p, y.view, path);
   const Tensor<float> got = senet::from_nchw16c(y.image(), c.C);
@@ -380,13 +308,7 @@ void check_pool(Conv2dPath path, const PoolCase& c, const Tensor<float>& x) {
   EXPECT_TRUE(y.border_is_zero()) << to_string(path) << " " << describe(c);
 }
 
-class MaxPool2dNchw16cPathTest : public ::testing::TestWithParam<Conv2dPath> {
- protected:
-  void SetUp() override {
-    if (!senet::conv2d_path_supported(GetParam()))
-      GTEST_SKIP() << "this CPU cannot run the " << senet::to_string(GetParam()) << " path";
-  }
-};
+using MaxPool2dNchw16cPathTest = KernelPathTest;
 
 // Kernels 1-3 x strides 1-3 x padding 0-1 x dilation 1-2 x ceil mode, channels 5, 16, 33, N = 2;
 // sizes, borders (0-2, holding NaN or 1e30) and all-negative inputs (so a padding read as 0

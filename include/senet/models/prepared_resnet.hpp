@@ -480,14 +480,9 @@ class PreparedResNet : public Model<float> {
     Index act = x.size(), shortcut = 0, h1 = 0, h2 = 0, channels = x.channels, hidden = 1;
     for (const Block& b : blocks_) {
       if (b.downsample) shortcut = std::max(shortcut, b.downsample->output_for(x, b.border).size());
-      const FeatureView v1 = b.h1_for(x);
+      const FeatureView v1 = b.h1_for(x), out = b.output_for(x);
       h1 = std::max(h1, v1.size());
-      FeatureView out = b.conv2.output_for(v1, b.border);
-      if (b.conv3) {
-        const FeatureView v2 = b.conv2.output_for(v1, 0);
-        h2 = std::max(h2, v2.size());
-        out = b.conv3->output_for(v2, b.border);
-      }
+      if (b.conv3) h2 = std::max(h2, b.conv2.output_for(v1, 0).size());
       act = std::max(act, out.size());
       channels = std::max({channels, v1.blocks() * kChannelBlock, out.blocks() * kChannelBlock});
       if (b.se) hidden = std::max(hidden, b.se->hidden_channels());

@@ -319,12 +319,6 @@ inline int& avx512_pixels_override() {
   return pixels;
 }
 
-/// Benchmarks may force the loop order: 1 = output groups innermost, 0 = outermost, -1 = heuristic.
-inline int& conv16c_groups_inner_override() {
-  static int order = -1;
-  return order;
-}
-
 /// AVX-512 tile width for a row of `width` output pixels: rows split into the fewest tiles of at
 /// most 14 pixels, balanced (15 -> 8 + 7, 49 -> 13 + 13 + 13 + 10). Measured here (Zen 5, one
 /// thread), 14 x 2 (28 accumulators) beat 12 x 2, 8 x 3, 7 x 4 and 6 x 4 on every SE-ResNet-50 shape.
@@ -358,11 +352,7 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   const Index Kb = y.blocks(), Kp = Kb * kChannelBlock;
   Index OH = y.height, OW = y.width;
 
-  // Padded bias: never null inside the kernels; per-thread scratch, so no allocation per call.
-  static thread_local detail::Scratch bias_scratch;
-  float* bias = bias_scratch.get(Kp);
-  std::fill(bias, bias + Kp, 0.0f);
-  if (epilogue.bias) std::copy(epilogue.bias, epilogue.bias + w.out_channels, bias);
+  const float* bias = detail::padded_bias(epilogue.bias, w.out_channels, Kp);
 
   // The input the kernels read, framed by at least the padding: x itself, or a zero-bordered copy.
   const float* xin;  // the padded origin (-pad_h, -pad_w) of image 0, block 0
@@ -458,9 +448,7 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   // Loop order: where an image's input outweighs the weights, each row tile runs every output
   // group while its input is in L1 (the weights stay in L2); else each group's weight slice stays
   // in cache while the whole image streams past (deep layers, whose weights are the larger).
-  const bool groups_inner = detail::conv16c_groups_inner_override() >= 0
-                                ? detail::conv16c_groups_inner_override() == 1
-                                : w.data.size() <= Cb * H * W * kChannelBlock;
+  const bool groups_inner = w.data.size() <= Cb * H * W * kChannelBlock;
   // Weights from memory (AVX-512, groups outermost, slices of >= 32 KB): the hardware prefetcher
   // alone leaves a group's first tile waiting on DRAM, so the first (up to 4) tiles of each
   // group also prefetch the next group's slice, spread over their taps (measured: the 3x3 of
@@ -505,18 +493,7 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
                                      r.data ? r.data + yoff : nullptr, y.data + yoff);
     }
   };
-#ifdef _OPENMP
-  const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && items > 1;
-  if (parallel) {
-#pragma omp parallel
-    {
-      const Index nt = omp_get_num_threads(), tid = omp_get_thread_num();
-      const Index chunk = (items + nt - 1) / nt;
-      run(std::min(items, tid * chunk), std::min(items, (tid + 1) * chunk));
-    }
-  } else
-#endif
-    run(0, items);
+  detail::run_in_thread_ranges(items, run);
   zero_border(y);
 }
 

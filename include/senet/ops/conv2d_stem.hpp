@@ -280,11 +280,7 @@ inline void conv2d_stem_nchw16c(const Tensor<float>& x, const PackedStemWeights&
   const Index N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
   const Index OH = out[2], OW = out[3], Kb = w.out_blocks(), Kp = w.padded_out();
 
-  // Padded bias: never null inside the tiles; per-thread scratch, so no allocation per call.
-  static thread_local detail::Scratch bias_scratch;
-  float* bias_p = bias_scratch.get(Kp);
-  std::fill(bias_p, bias_p + Kp, 0.0f);
-  if (bias) std::copy(bias, bias + w.out_channels, bias_p);
+  const float* bias_p = detail::padded_bias(bias, w.out_channels, Kp);
 
   // The input the tiles read: x itself, or a zero-bordered copy [N, C, Hp, Wp].
   const Index Hp = H + 2 * p.pad_h, Wp = W + 2 * p.pad_w;
@@ -360,21 +356,7 @@ inline void conv2d_stem_nchw16c(const Tensor<float>& x, const PackedStemWeights&
                                      y.at(n, kb, oh, ow));
     }
   };
-#ifdef _OPENMP
-  const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 && items > 1;
-  if (parallel) {
-#pragma omp parallel
-    {
-      const Index nt = omp_get_num_threads(), tid = omp_get_thread_num();
-      const Index chunk = (items + nt - 1) / nt;
-      run(std::min(items, tid * chunk), std::min(items, (tid + 1) * chunk));
-    }
-  } else {
-    run(0, items);
-  }
-#else
-  run(0, items);
-#endif
+  detail::run_in_thread_ranges(items, run);
   zero_border(y);
 }
 

@@ -9,12 +9,17 @@
 /// them (the kernels never depend on it: packed weights are zero there). The 16 lanes of an
 /// AVX-512 vector are 16 channels of one pixel.
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <new>
 
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define SENET_X86_SIMD 1
@@ -221,6 +226,35 @@ class Scratch {
   std::unique_ptr<float, Free> buffer_;
   Index capacity_ = 0;
 };
+
+/// `bias` (`count` values, or null for none) zero-padded to `padded` values, in a per-thread
+/// buffer that only grows: kernels read whole vectors of it, never null, and no call allocates.
+inline const float* padded_bias(const float* bias, Index count, Index padded) {
+  static thread_local Scratch scratch;
+  float* out = scratch.get(padded);
+  std::fill(out, out + padded, 0.0f);
+  if (bias) std::copy(bias, bias + count, out);
+  return out;
+}
+
+/// Runs `run(begin, end)` over `[0, items)` split into one contiguous range per OpenMP thread
+/// (so that each thread keeps its own slice of the weights in cache), or whole on the calling
+/// thread inside a parallel region or without OpenMP.
+template <class Run>
+void run_in_thread_ranges(Index items, const Run& run) {
+#ifdef _OPENMP
+  if (!omp_in_parallel() && omp_get_max_threads() > 1 && items > 1) {
+#pragma omp parallel
+    {
+      const Index threads = omp_get_num_threads(), thread = omp_get_thread_num();
+      const Index chunk = (items + threads - 1) / threads;
+      run(std::min(items, thread * chunk), std::min(items, (thread + 1) * chunk));
+    }
+    return;
+  }
+#endif
+  run(Index(0), items);
+}
 
 }  // namespace detail
 
