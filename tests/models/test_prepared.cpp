@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -95,6 +96,31 @@ TEST(Prepared, InputShapeChangesBetweenCalls) {
     const auto x = wavy_input(shape, double(shape[2]));
     EXPECT_LE(senet::test::relative_error(fast.forward(x), naive.forward(x)), 1e-4);
   }
+}
+
+// A batch that splits evenly over the threads runs image by image (stem included, one image per
+// thread at a time); others run layer by layer. Both agree with the naive model at 1, 2 and 3
+// threads, for an ImageNet stem (conv + pool) and a small one (conv only).
+TEST(Prepared, BatchesRunImageByImageOrLayerByLayerAlike) {
+  const int saved = senet::num_threads();
+  for (const char* name : {"seresnet50", "se_resnet_digits"}) {
+    const senet::ResNetConfig cfg = senet::model_config(name);
+    SCOPED_TRACE(cfg.name);
+    auto model = senet::create_model<float>(cfg);
+    senet::randomize_parameters(*model, 11);
+    const auto& naive = dynamic_cast<const senet::ResNet<float>&>(*model);
+    const senet::PreparedResNet fast(naive);
+    const senet::Index size = cfg.stem == senet::StemType::imagenet ? 48 : 8;
+    for (int threads : {1, 2, 3}) {
+      senet::set_num_threads(threads);
+      for (senet::Index batch : {senet::Index(2 * threads), senet::Index(5)}) {
+        SCOPED_TRACE(std::to_string(threads) + " threads, batch " + std::to_string(batch));
+        const auto x = wavy_input({batch, cfg.in_channels, size, size + 8}, double(batch + threads));
+        EXPECT_LE(senet::test::relative_error(fast.forward(x), naive.forward(x)), 1e-4);
+      }
+    }
+  }
+  senet::set_num_threads(saved);
 }
 
 // One prepared model shared by several threads: each call leases its own workspace, so the

@@ -185,48 +185,19 @@ class PreparedResNet : public Model<float> {
     Workspace& ws = *lease.workspace;
     if (ws.input != x.shape() || ws.threads != num_threads()) plan(x.shape(), ws);
     const Index N = x.dim(0);
-    FeatureView h = run_stem(x, ws);
-    float* spare = ws.at(ws.pong);
-    std::size_t b = 0;
+    FeatureView h;
     if (ws.by_image) {
-      // A batch that splits evenly over the threads runs image by image, one image per thread
-      // through every block: its activations stay in that core's cache and the threads never
-      // wait on each other (measured at batch 8 on 2 threads: 7% faster than splitting each
-      // convolution over the threads, whose activations then spill out of cache).
-      const std::size_t blocks = blocks_.size();
-      FeatureView image = h, last;
-      image.batch = 1;
-      last = image;
-      for (std::size_t i = 0; i < blocks; ++i) last = blocks_[i].output_for(last);
-      // Inputs: the stem's batch (in `h`); outputs: the batch layout, in `spare`; in between,
-      // two buffers of one image's activations per thread.
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static)
-#endif
-      for (Index n = 0; n < N; ++n) {
-#ifdef _OPENMP
-        const Index thread = omp_get_thread_num();
-#else
-        const Index thread = 0;
-#endif
-        float* own = ws.at(ws.image_buffers) + thread * 2 * ws.image_floats;
-        FeatureView cur = image;
-        cur.data = h.data + n * image.size();
-        const BlockScratch s = ws.scratch(n);
-        for (std::size_t i = 0; i < blocks; ++i)
-          cur = blocks_[i].run(cur, i + 1 == blocks ? spare + n * last.size() : own + (i % 2) * ws.image_floats, s);
+      h = run_by_image(x, ws);
+    } else {
+      h = stem_output_for(x.shape());
+      h.data = ws.at(ws.ping);
+      run_stem(x.data(), x.shape(), ws.at(ws.stem), h);
+      float* spare = ws.at(ws.pong);
+      for (const Block& block : blocks_) {
+        const FeatureView out = block.run(h, spare, ws.scratch(0));
+        spare = h.data;
+        h = out;
       }
-      float* stem_output = h.data;
-      h = last;
-      h.batch = N;
-      h.data = spare;
-      spare = stem_output;
-      b = blocks;
-    }
-    for (; b < blocks_.size(); ++b) {
-      const FeatureView out = blocks_[b].run(h, spare, ws.scratch(0));
-      spare = h.data;
-      h = out;
     }
     detail::squeeze_nchw16c(h, SESqueeze::avg, ws.squeezed.data());
     Tensor<float> logits({N, cfg_.num_classes}, uninitialized);
@@ -258,23 +229,28 @@ class PreparedResNet : public Model<float> {
   };
 
   /// Everything one `forward` writes, planned for one input shape and reused while it repeats.
+  /// Batches run layer by layer use one buffer of each kind for the whole batch (slot 0); batches
+  /// run image by image give each thread a region (a slot) with one image's worth of each.
   struct Workspace {
     Shape input;          // the shape planned for (empty: none yet)
+    Shape image_shape;    // what one slot holds: the input, or one image of it
     int threads = 0;      // and the thread count
     Tensor<float> arena;  // every activation, at the offsets below (floats)
-    Index ping = 0, pong = 0, shortcut = 0, h1 = 0, h2 = 0, stem = 0;
-    Index image_buffers = 0, image_floats = 0;  // two per thread for blocks run image by image
-    // Floats of one image's share of the shortcut, h1 and h2 buffers and of the descriptors.
-    Index shortcut_image = 0, h1_image = 0, h2_image = 0, channels = 0, hidden_channels = 0;
-    bool by_image = false;  // the blocks run image by image, one image per thread
+    Index ping = 0, pong = 0, stem = 0;  // block inputs and outputs, the stem convolution's output
+    Index shortcut = 0, h1 = 0, h2 = 0;  // a block's intermediates, in slot 0
+    Index slot_floats = 0;               // from one slot's intermediates to the next's
+    bool by_image = false;               // each thread runs its own images through the network
+    Index images = 0, image_floats = 0;  // by image: slot 0's two block input/output buffers
     // Per-image descriptors: squeezed [N, C], mean [N, C], hidden [N, H], gates [N, 16 Cb].
+    Index channels = 0, hidden_channels = 0;
     std::vector<float> squeezed, mean, hidden, gates;
     float* at(Index offset) { return arena.data() + offset; }
-    /// The buffers a block uses for images `slot, slot + 1, ...` (the whole batch at slot 0).
+    /// The buffers of slot `slot` (images `slot, slot + 1, ...` for the descriptors).
     BlockScratch scratch(Index slot) {
-      return {at(shortcut) + slot * shortcut_image,   at(h1) + slot * h1_image,
-              at(h2) + slot * h2_image,               squeezed.data() + slot * channels,
-              mean.data() + slot * channels,          hidden.data() + slot * hidden_channels,
+      const Index o = slot * slot_floats;
+      return {at(shortcut + o),           at(h1 + o),
+              at(h2 + o),                 squeezed.data() + slot * channels,
+              mean.data() + slot * channels, hidden.data() + slot * hidden_channels,
               gates.data() + slot * channels};
     }
   };
@@ -454,29 +430,66 @@ class PreparedResNet : public Model<float> {
     return v;
   }
 
-  /// Stem convolution (+bias, ReLU) and, for ImageNet stems, max pooling; writes the first
-  /// block's input at `ping`.
-  FeatureView run_stem(const Tensor<float>& x, Workspace& ws) const {
-    FeatureView out = stem_output_for(x.shape());
-    out.data = ws.at(ws.ping);
+  /// Stem convolution (+bias, ReLU) and, for ImageNet stems, max pooling (the convolution's
+  /// output at `conv_data`) of the images `x` (`shape`); writes the first block's input, `out`.
+  void run_stem(const float* x, const Shape& shape, float* conv_data, const FeatureView& out) const {
     if (cfg_.stem != StemType::imagenet) {
-      conv2d_stem_nchw16c(x, stem_weights_, stem_params_, stem_bias_.data(), /*relu=*/true, out);
-      return out;
+      conv2d_stem_nchw16c(x, shape, stem_weights_, stem_params_, stem_bias_.data(), /*relu=*/true, out);
+      return;
     }
-    FeatureView conv = stem_conv_output_for(x.shape());
-    conv.data = ws.at(ws.stem);
-    conv2d_stem_nchw16c(x, stem_weights_, stem_params_, stem_bias_.data(), /*relu=*/true, conv);
+    FeatureView conv = stem_conv_output_for(shape);
+    conv.data = conv_data;
+    conv2d_stem_nchw16c(x, shape, stem_weights_, stem_params_, stem_bias_.data(), /*relu=*/true, conv);
     max_pool2d_nchw16c(conv, stem_pool_params_, out);
+  }
+
+  /// A batch that splits evenly over the threads: each thread runs its own images, one at a time,
+  /// through the stem and every block in its own slot of the workspace, so an image's activations
+  /// stay in that core's cache and the threads never wait on each other (measured at batch 8 on 2
+  /// threads: 7% faster than splitting each convolution over the threads, whose activations then
+  /// spill out of cache). Returns the last block's output for the batch, at `ping`.
+  FeatureView run_by_image(const Tensor<float>& x, Workspace& ws) const {
+    const Index N = x.dim(0), image_floats = x.size() / N;
+    const Shape& one = ws.image_shape;
+    const FeatureView input = stem_output_for(one);
+    FeatureView last = input;
+    for (const Block& block : blocks_) last = block.output_for(last);
+    FeatureView out = last;
+    out.batch = N;
+    out.data = ws.at(ws.ping);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (Index n = 0; n < N; ++n) {
+#ifdef _OPENMP
+      const Index slot = omp_get_thread_num();
+#else
+      const Index slot = 0;
+#endif
+      const Index o = slot * ws.slot_floats;
+      float* const buffers[2] = {ws.at(ws.images + o), ws.at(ws.images + o + ws.image_floats)};
+      FeatureView cur = input;
+      cur.data = buffers[1];  // the first block writes buffers[0]
+      run_stem(x.data() + n * image_floats, one, ws.at(ws.stem + o), cur);
+      const BlockScratch s = ws.scratch(slot);
+      for (std::size_t i = 0; i < blocks_.size(); ++i)
+        cur = blocks_[i].run(cur, i + 1 == blocks_.size() ? out.data + n * last.size() : buffers[i % 2], s);
+    }
     return out;
   }
 
-  /// Sizes the arena and the descriptors of `ws` for inputs of shape `input`: the block inputs and
-  /// outputs alternate between `ping` and `pong`; the stem's output, dead once pooled, overlaps
-  /// the rest.
+  /// Sizes the arena and the descriptors of `ws` for inputs of shape `input`. Layer by layer: the
+  /// block inputs and outputs alternate between `ping` and `pong`, the stem convolution's output
+  /// (dead once pooled) overlaps the rest. Image by image: the batch's output at `ping`, then one
+  /// slot per thread (two image buffers, the stem convolution's output, the intermediates).
   void plan(const Shape& input, Workspace& ws) const {
     auto aligned = [](Index floats) { return (floats + 15) / 16 * 16; };
-    const Index N = input[0];
-    FeatureView x = stem_output_for(input);
+    const Index N = input[0], threads = num_threads();
+    ws.by_image = N > 1 && N % threads == 0 && !blocks_.empty();
+    Shape shape = input;  // of what one slot holds
+    if (ws.by_image) shape[0] = 1;
+    ws.image_shape = shape;
+    FeatureView x = stem_output_for(shape);
     Index act = x.size(), shortcut = 0, h1 = 0, h2 = 0, channels = x.channels, hidden = 1;
     for (const Block& b : blocks_) {
       if (b.downsample) shortcut = std::max(shortcut, b.downsample->output_for(x, b.border).size());
@@ -488,40 +501,37 @@ class PreparedResNet : public Model<float> {
       if (b.se) hidden = std::max(hidden, b.se->hidden_channels());
       x = out;
     }
-    // Batches that split evenly over the threads run image by image (see forward).
-    ws.by_image = false;
-    ws.image_floats = 0;
-    if (N > 1 && N % num_threads() == 0) {
-      FeatureView one = stem_output_for(input);
-      one.batch = 1;
-      for (const Block& b : blocks_) {
-        one = b.output_for(one);
-        ws.image_floats = std::max(ws.image_floats, aligned(one.size()));
-      }
-      ws.by_image = !blocks_.empty();
+    const Index stem = cfg_.stem == StemType::imagenet ? aligned(stem_conv_output_for(shape).size()) : 0;
+    Index total = 0;
+    ws.ping = 0;
+    if (ws.by_image) {
+      ws.image_floats = aligned(act);
+      ws.images = aligned(N * x.size());  // x: the last block's output for one image
+      ws.pong = ws.ping;                  // unused
+      ws.stem = ws.images + 2 * ws.image_floats;
+      ws.shortcut = ws.stem + stem;
+      ws.h1 = ws.shortcut + aligned(shortcut);
+      ws.h2 = ws.h1 + aligned(h1);
+      ws.slot_floats = ws.h2 + aligned(h2) - ws.images;
+      total = ws.images + threads * ws.slot_floats;
+    } else {
+      ws.image_floats = ws.images = ws.slot_floats = 0;
+      ws.pong = aligned(act);
+      ws.shortcut = ws.pong + aligned(act);
+      ws.h1 = ws.shortcut + aligned(shortcut);
+      ws.h2 = ws.h1 + aligned(h1);
+      ws.stem = ws.pong;
+      total = std::max(ws.h2 + aligned(h2), ws.stem + stem);
     }
-    ws.shortcut_image = shortcut / N;
-    ws.h1_image = h1 / N;
-    ws.h2_image = h2 / N;
+    if (ws.arena.size() < total) ws.arena = Tensor<float>({total});
     ws.channels = channels;
     ws.hidden_channels = hidden;
-    ws.ping = 0;
-    ws.pong = aligned(act);
-    ws.shortcut = ws.pong + aligned(act);
-    ws.h1 = ws.shortcut + aligned(shortcut);
-    ws.h2 = ws.h1 + aligned(h1);
-    ws.image_buffers = ws.h2 + aligned(h2);
-    ws.stem = ws.pong;
-    const Index stem = cfg_.stem == StemType::imagenet ? stem_conv_output_for(input).size() : 0;
-    const Index total =
-        std::max(ws.image_buffers + 2 * Index(num_threads()) * ws.image_floats, ws.stem + aligned(stem));
-    if (ws.arena.size() < total) ws.arena = Tensor<float>({total});
     ws.squeezed.assign(std::size_t(N * channels), 0.0f);
     ws.mean.assign(std::size_t(N * channels), 0.0f);
     ws.gates.assign(std::size_t(N * channels), 0.0f);
     ws.hidden.assign(std::size_t(N * hidden), 0.0f);
     ws.input = input;
-    ws.threads = num_threads();
+    ws.threads = threads;
   }
 
   ResNetConfig cfg_;

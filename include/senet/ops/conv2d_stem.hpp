@@ -257,34 +257,35 @@ inline Index stem_balanced_pixels(Index width, Index max_pixels) {
 /// Direct convolution of a few-channel `NCHW` input into an `NCHW16c` view, with bias and ReLU:
 /// `y = act(conv2d(x, w) + bias)` as `senet::conv2d` computes it (up to summation order).
 ///
-/// `x`: `[N, C, H, W]`, `C = w.in_channels`; `bias`: `[K]` or null; `y`: `N x K x OH x OW`
+/// `x`: `[N, C, H, W]` (`x_shape`), `C = w.in_channels`; `bias`: `[K]` or null; `y`: `N x K x OH x OW`
 /// (`conv2d_output_shape`), any border. Writes every lane of `y`'s image (lanes `k >= K` get 0),
 /// then zeroes `y`'s border. Any kernel, stride, padding and dilation; groups must be 1.
-/// `y` must not overlap `x`.
-inline void conv2d_stem_nchw16c(const Tensor<float>& x, const PackedStemWeights& w, const Conv2dParams& p,
-                                const float* bias, bool relu, const FeatureView& y,
+/// `y` must not overlap `x`. (Taking a pointer lets a caller convolve some images of a batch.)
+inline void conv2d_stem_nchw16c(const float* x_data, const Shape& x_shape, const PackedStemWeights& w,
+                                const Conv2dParams& p, const float* bias, bool relu, const FeatureView& y,
                                 Conv2dPath path = Conv2dPath::automatic) {
-  SENET_CHECK(x.rank() == 4, "conv2d_stem_nchw16c: input must be [N, C, H, W], got ", to_string(x.shape()));
+  SENET_CHECK(x_shape.size() == 4, "conv2d_stem_nchw16c: input must be [N, C, H, W], got ", to_string(x_shape));
   SENET_CHECK(p.groups == 1, "conv2d_stem_nchw16c: only groups = 1 is supported, got ", p.groups);
-  SENET_CHECK(x.dim(1) == w.in_channels, "conv2d_stem_nchw16c: input ", to_string(x.shape()), " does not have the ",
+  SENET_CHECK(x_data != nullptr, "conv2d_stem_nchw16c: no input data");
+  SENET_CHECK(x_shape[1] == w.in_channels, "conv2d_stem_nchw16c: input ", to_string(x_shape), " does not have the ",
               w.in_channels, " channels of the packed weights");
   SENET_CHECK(w.kernel_h == p.kernel_h && w.kernel_w == p.kernel_w, "conv2d_stem_nchw16c: the packed weights are ",
               w.kernel_h, "x", w.kernel_w, ", the parameters say ", p.kernel_h, "x", p.kernel_w);
-  const auto [oh, ow] = conv2d_output_size(x.dim(2), x.dim(3), p);
-  const Index out[4] = {x.dim(0), w.out_channels, oh, ow};
+  const auto [oh, ow] = conv2d_output_size(x_shape[2], x_shape[3], p);
+  const Index out[4] = {x_shape[0], w.out_channels, oh, ow};
   SENET_CHECK(y.data != nullptr && y.batch == out[0] && y.channels == out[1] && y.height == out[2] &&
                   y.width == out[3] && y.border >= 0,
               "conv2d_stem_nchw16c: output view must be ", out[0], " x ", out[1], " x ", out[2], " x ", out[3],
               " (N x K x OH x OW), got ", y.batch, " x ", y.channels, " x ", y.height, " x ", y.width);
   path = resolve_conv2d_path(path);
-  const Index N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const Index N = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3];
   const Index OH = out[2], OW = out[3], Kb = w.out_blocks(), Kp = w.padded_out();
 
   const float* bias_p = detail::padded_bias(bias, w.out_channels, Kp);
 
   // The input the tiles read: x itself, or a zero-bordered copy [N, C, Hp, Wp].
   const Index Hp = H + 2 * p.pad_h, Wp = W + 2 * p.pad_w;
-  const float* xin = x.data();
+  const float* xin = x_data;
   if (p.pad_h > 0 || p.pad_w > 0) {
     static thread_local detail::Scratch scratch;
     float* xp = scratch.get(N * C * Hp * Wp);
@@ -300,7 +301,7 @@ inline void conv2d_stem_nchw16c(const Tensor<float>& x, const PackedStemWeights&
         continue;
       }
       std::memset(dst, 0, sizeof(float) * std::size_t(p.pad_w));
-      std::memcpy(dst + p.pad_w, x.data() + (plane * H + h) * W, sizeof(float) * std::size_t(W));
+      std::memcpy(dst + p.pad_w, x_data + (plane * H + h) * W, sizeof(float) * std::size_t(W));
       std::memset(dst + p.pad_w + W, 0, sizeof(float) * std::size_t(p.pad_w));
     }
     xin = xp;
@@ -358,6 +359,13 @@ inline void conv2d_stem_nchw16c(const Tensor<float>& x, const PackedStemWeights&
   };
   detail::run_in_thread_ranges(items, run);
   zero_border(y);
+}
+
+/// `conv2d_stem_nchw16c` on a tensor `x` `[N, C, H, W]`.
+inline void conv2d_stem_nchw16c(const Tensor<float>& x, const PackedStemWeights& w, const Conv2dParams& p,
+                                const float* bias, bool relu, const FeatureView& y,
+                                Conv2dPath path = Conv2dPath::automatic) {
+  conv2d_stem_nchw16c(x.data(), x.shape(), w, p, bias, relu, y, path);
 }
 
 }  // namespace senet
