@@ -6,6 +6,7 @@
 
 #include "senet/layers/conv2d.hpp"
 #include "senet/layers/se_block.hpp"
+#include "senet/ops/linear.hpp"
 #include "senet/models/prepared_resnet.hpp"
 #include "senet/models/random_init.hpp"
 #include "senet/models/zoo.hpp"
@@ -47,6 +48,28 @@ BENCHMARK(BM_Conv2d)
     ->Args({512, 512, 7, 3, 1})    // layer4 conv2
     ->Args({512, 2048, 7, 1, 1})   // layer4 conv3
     ->Unit(benchmark::kMillisecond);
+
+// The fully connected products (`linear`): the SE excitation's two FCs and the classifier, at
+// batch 1 and 8, on 1 and 2 threads. args: batch, in, out, threads
+void BM_Linear(benchmark::State& state) {
+  const senet::Index n = state.range(0), in = state.range(1), out = state.range(2);
+  const int saved = senet::num_threads();
+  senet::set_num_threads(int(state.range(3)));
+  const auto x = random_tensor({n, in}, 1), w = random_tensor({out, in}, 2), b = random_tensor({out}, 3);
+  senet::Tensor<float> y({n, out});
+  for (auto _ : state) {
+    senet::linear(x, w, b.data(), y);
+    benchmark::ClobberMemory();
+  }
+  senet::set_num_threads(saved);
+  set_flops(state, double(n * in * out));
+}
+BENCHMARK(BM_Linear)
+    ->ArgNames({"N", "in", "out", "threads"})
+    ->ArgsProduct({{1, 8}, {2048}, {128, 1000}, {1, 2}})
+    ->Args({8, 128, 2048, 1})
+    ->Args({8, 128, 2048, 2})
+    ->Unit(benchmark::kMicrosecond);
 
 // args: channels, spatial size, batch
 void BM_SEBlock(benchmark::State& state) {

@@ -157,6 +157,20 @@ TYPED_TEST(ElementwiseTest, LinearMatchesTripleLoop) {
       check_linear<T>(s[0], s[1], s[2], variant & 1, (variant & 2) != 0, (variant & 4) != 0, rng);
 }
 
+// Products of >= 2^19 multiply-adds split their outputs over the threads (ranges of 16): any
+// thread count and an output count that is no multiple of 16 give the triple loop's result.
+TYPED_TEST(ElementwiseTest, LinearSplitOverThreadsMatchesTripleLoop) {
+  using T = TypeParam;
+  std::mt19937 rng(25);
+  const int saved = senet::num_threads();
+  for (int threads : {1, 2, 3}) {
+    senet::set_num_threads(threads);
+    check_linear<T>(5, 1024, 333, true, false, false, rng);
+    check_linear<T>(1, 2048, 1000, false, true, true, rng);
+  }
+  senet::set_num_threads(saved);
+}
+
 // Hand-expanded: x = [[1, 2, 3]], w = [[1, 0, -1], [2, 2, 2]], bias [10, -1]
 // -> [1 - 3 + 10, 2 + 4 + 6 - 1] = [8, 11].
 TYPED_TEST(ElementwiseTest, LinearHandChecked) {

@@ -16,6 +16,7 @@
 
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
+#include "senet/core/threading.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -235,25 +236,6 @@ inline const float* padded_bias(const float* bias, Index count, Index padded) {
   std::fill(out, out + padded, 0.0f);
   if (bias) std::copy(bias, bias + count, out);
   return out;
-}
-
-/// Runs `run(begin, end)` over `[0, items)` split into one contiguous range per OpenMP thread
-/// (so that each thread keeps its own slice of the weights in cache), or whole on the calling
-/// thread inside a parallel region or without OpenMP.
-template <class Run>
-void run_in_thread_ranges(Index items, const Run& run) {
-#ifdef _OPENMP
-  if (!omp_in_parallel() && omp_get_max_threads() > 1 && items > 1) {
-#pragma omp parallel
-    {
-      const Index threads = omp_get_num_threads(), thread = omp_get_thread_num();
-      const Index chunk = (items + threads - 1) / threads;
-      run(std::min(items, thread * chunk), std::min(items, (thread + 1) * chunk));
-    }
-    return;
-  }
-#endif
-  run(Index(0), items);
 }
 
 }  // namespace detail
