@@ -12,9 +12,10 @@
 /// known when conv3 runs and its epilogue applies them while the tile is in registers. That saves
 /// a pass over the output where the activations outweigh conv3's weights (SE-ResNet-50's 56x56,
 /// 28x28 and 14x14 stages); elsewhere, and for max and avg+max squeezes and basic blocks, the squeeze
-/// reads the last convolution's output and one more pass scales, adds and applies the ReLU. The naive `ResNet<T>` stays the oracle: the tests compare the two on every fixture. SE
-/// variants the engine does not cover (positions other than `standard`) keep the naive path
-/// (`prepare` returns the model as is).
+/// reads the last convolution's output and one more pass scales, adds and applies the ReLU. The
+/// naive `ResNet<T>` stays the oracle: the tests compare the two on every fixture. SE variants the
+/// engine does not cover (positions other than `standard`) keep the naive path (`prepare` returns
+/// the model as is).
 ///
 /// Threads: `forward` is const and may run on many threads at once; each call leases its own
 /// workspace from the model's pool (one per concurrent caller, kept for reuse).
@@ -449,7 +450,7 @@ class PreparedResNet : public Model<float> {
   /// threads: 7% faster than splitting each convolution over the threads, whose activations then
   /// spill out of cache). Returns the last block's output for the batch, at `ping`.
   FeatureView run_by_image(const Tensor<float>& x, Workspace& ws) const {
-    const Index N = x.dim(0), image_floats = x.size() / N;
+    const Index N = x.dim(0), input_floats = x.size() / N;  // of one input image
     const Shape& one = ws.image_shape;
     const FeatureView input = stem_output_for(one);
     FeatureView last = input;
@@ -470,7 +471,7 @@ class PreparedResNet : public Model<float> {
       float* const buffers[2] = {ws.at(ws.images + o), ws.at(ws.images + o + ws.image_floats)};
       FeatureView cur = input;
       cur.data = buffers[1];  // the first block writes buffers[0]
-      run_stem(x.data() + n * image_floats, one, ws.at(ws.stem + o), cur);
+      run_stem(x.data() + n * input_floats, one, ws.at(ws.stem + o), cur);
       const BlockScratch s = ws.scratch(slot);
       for (std::size_t i = 0; i < blocks_.size(); ++i)
         cur = blocks_[i].run(cur, i + 1 == blocks_.size() ? out.data + n * last.size() : buffers[i % 2], s);

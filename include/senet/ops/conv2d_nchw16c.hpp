@@ -64,28 +64,16 @@ namespace senet {
 inline constexpr Index kWeightBlock = 32;
 
 /// Convolution weights packed once for `conv2d_nchw16c` (groups = 1).
-struct PackedConv2dWeights {
-  Index out_channels = 0;  ///< K
-  Index in_channels = 0;   ///< C
-  Index kernel_h = 0, kernel_w = 0;
+struct PackedConv2dWeights : PackedConvShape {
   /// `[Kp / 32 blocks of [Cb, kh, kw, 16, <= 32]]` flattened to `[Cb * kh * kw * 16 * Kp]`; see the
   /// file comment. Zero outside `C x K`.
   Tensor<float> data;
-
-  Index in_blocks() const { return channel_blocks(in_channels); }
-  Index out_blocks() const { return channel_blocks(out_channels); }
-  Index padded_out() const { return out_blocks() * kChannelBlock; }
 };
 
 /// Packs a PyTorch conv weight `[K, C, kh, kw]` (groups = 1) into blocks of 32 output channels.
 inline PackedConv2dWeights pack_conv2d_weights_nchw16c(const Tensor<float>& w) {
-  SENET_CHECK(w.rank() == 4, "pack_conv2d_weights_nchw16c: weight must be [K, C, kh, kw], got ", to_string(w.shape()));
-  PackedConv2dWeights packed;
-  const Index K = w.dim(0), C = w.dim(1), kh = w.dim(2), kw = w.dim(3);
-  packed.out_channels = K;
-  packed.in_channels = C;
-  packed.kernel_h = kh;
-  packed.kernel_w = kw;
+  PackedConv2dWeights packed{PackedConvShape::of(w, "pack_conv2d_weights_nchw16c"), {}};
+  const Index K = packed.out_channels, C = packed.in_channels, kh = packed.kernel_h, kw = packed.kernel_w;
   const Index Cb = packed.in_blocks(), Kp = packed.padded_out();
   packed.data = Tensor<float>({Cb * kh * kw * kChannelBlock * Kp});
   const Index rows = Cb * kh * kw * kChannelBlock;  // rows of one block
@@ -324,8 +312,7 @@ inline int& avx512_pixels_override() {
 /// thread), 14 x 2 (28 accumulators) beat 12 x 2, 8 x 3, 7 x 4 and 6 x 4 on every SE-ResNet-50 shape.
 inline int avx512_tile_pixels(Index width) {
   if (avx512_pixels_override() > 0) return std::min(avx512_pixels_override(), kAvx512MaxPixels);
-  const Index tiles = (width + kAvx512MaxPixels - 1) / kAvx512MaxPixels;
-  return int((width + tiles - 1) / tiles);
+  return int(balanced_tile_pixels(width, kAvx512MaxPixels));
 }
 
 }  // namespace detail
@@ -342,8 +329,7 @@ inline int avx512_tile_pixels(Index width) {
 inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, const Conv2dParams& p,
                            const Conv2dEpilogue& epilogue, const FeatureView& y, Conv2dPath path = Conv2dPath::automatic) {
   const FeatureView out = conv2d_nchw16c_output(x, w, p);
-  SENET_CHECK(y.same_image(out), "conv2d_nchw16c: output must hold [", out.batch, ", ", out.channels, ", ", out.height,
-              ", ", out.width, "], got [", y.batch, ", ", y.channels, ", ", y.height, ", ", y.width, "]");
+  detail::check_output_view("conv2d_nchw16c", y, out);
   const FeatureView& r = epilogue.residual;
   SENET_CHECK(!r.data || (r.same_image(y) && r.border == y.border),
               "conv2d_nchw16c: the residual must match the output's image and border");

@@ -50,26 +50,15 @@
 namespace senet {
 
 /// Convolution weights packed once for `conv2d_stem_nchw16c` (groups = 1).
-struct PackedStemWeights {
-  Index out_channels = 0;  ///< K
-  Index in_channels = 0;   ///< C
-  Index kernel_h = 0, kernel_w = 0;
+struct PackedStemWeights : PackedConvShape {
   /// `[C, kh, kw, Kp]` flattened, `Kp = padded_out()`; zero for output channels `k >= K`.
   Tensor<float> data;
-
-  Index out_blocks() const { return channel_blocks(out_channels); }
-  Index padded_out() const { return out_blocks() * kChannelBlock; }
 };
 
 /// Packs a PyTorch conv weight `[K, C, kh, kw]` (groups = 1) as `[C, kh, kw, Kp]`.
 inline PackedStemWeights pack_conv2d_stem_weights(const Tensor<float>& w) {
-  SENET_CHECK(w.rank() == 4, "pack_conv2d_stem_weights: weight must be [K, C, kh, kw], got ", to_string(w.shape()));
-  PackedStemWeights packed;
-  const Index K = w.dim(0), C = w.dim(1), kh = w.dim(2), kw = w.dim(3);
-  packed.out_channels = K;
-  packed.in_channels = C;
-  packed.kernel_h = kh;
-  packed.kernel_w = kw;
+  PackedStemWeights packed{PackedConvShape::of(w, "pack_conv2d_stem_weights"), {}};
+  const Index K = packed.out_channels, C = packed.in_channels, kh = packed.kernel_h, kw = packed.kernel_w;
   const Index Kp = packed.padded_out(), taps = C * kh * kw;
   packed.data = Tensor<float>({taps * Kp});  // zero-initialised: the padding channels stay zero
   for (Index k = 0; k < K; ++k)
@@ -245,13 +234,6 @@ StemTileRow stem_portable_row(std::integer_sequence<int, Ps...>) {
   return {&stem_tile_portable<Ps + 1>...};
 }
 
-/// Tile width for rows of `width` pixels and tiles of at most `max_pixels`: the fewest tiles, as
-/// even as can be (13 with at most 6 -> 5 + 5 + 3, not 6 + 6 + 1).
-inline Index stem_balanced_pixels(Index width, Index max_pixels) {
-  const Index tiles = (width + max_pixels - 1) / max_pixels;
-  return (width + tiles - 1) / tiles;
-}
-
 }  // namespace detail
 
 /// Direct convolution of a few-channel `NCHW` input into an `NCHW16c` view, with bias and ReLU:
@@ -272,14 +254,10 @@ inline void conv2d_stem_nchw16c(const float* x_data, const Shape& x_shape, const
   SENET_CHECK(w.kernel_h == p.kernel_h && w.kernel_w == p.kernel_w, "conv2d_stem_nchw16c: the packed weights are ",
               w.kernel_h, "x", w.kernel_w, ", the parameters say ", p.kernel_h, "x", p.kernel_w);
   const auto [oh, ow] = conv2d_output_size(x_shape[2], x_shape[3], p);
-  const Index out[4] = {x_shape[0], w.out_channels, oh, ow};
-  SENET_CHECK(y.data != nullptr && y.batch == out[0] && y.channels == out[1] && y.height == out[2] &&
-                  y.width == out[3] && y.border >= 0,
-              "conv2d_stem_nchw16c: output view must be ", out[0], " x ", out[1], " x ", out[2], " x ", out[3],
-              " (N x K x OH x OW), got ", y.batch, " x ", y.channels, " x ", y.height, " x ", y.width);
+  detail::check_output_view("conv2d_stem_nchw16c", y, {nullptr, x_shape[0], w.out_channels, oh, ow, 0});
   path = resolve_conv2d_path(path);
   const Index N = x_shape[0], C = x_shape[1], H = x_shape[2], W = x_shape[3];
-  const Index OH = out[2], OW = out[3], Kb = w.out_blocks(), Kp = w.padded_out();
+  const Index OH = oh, OW = ow, Kb = w.out_blocks(), Kp = w.padded_out();
 
   const float* bias_p = detail::padded_bias(bias, w.out_channels, Kp);
 
@@ -328,18 +306,18 @@ inline void conv2d_stem_nchw16c(const float* x_data, const Shape& x_shape, const
     const auto forced = detail::stem_avx512_tile_override();
     V = std::min<Index>(forced.second > 0 ? forced.second : detail::kStemAvx512MaxVectors, Kb);
     P = forced.first > 0 ? std::min(forced.first, detail::kStemAvx512MaxPixels)
-                         : detail::stem_balanced_pixels(OW, detail::stem_avx512_pixels(int(V)));
+                         : balanced_tile_pixels(OW, detail::stem_avx512_pixels(int(V)));
     table = stride == 1   ? detail::stem_avx512_table<1>()
             : stride == 2 ? detail::stem_avx512_table<2>()
                           : detail::stem_avx512_table<0>();
   } else if (path == Conv2dPath::avx2) {
     using Seq = std::make_integer_sequence<int, detail::kStemAvx2Pixels>;
-    P = detail::stem_balanced_pixels(OW, detail::kStemAvx2Pixels);
+    P = balanced_tile_pixels(OW, detail::kStemAvx2Pixels);
     table[0] = stride == 1   ? detail::stem_avx2_row<1>(Seq{})
                : stride == 2 ? detail::stem_avx2_row<2>(Seq{})
                              : detail::stem_avx2_row<0>(Seq{});
   } else {
-    P = detail::stem_balanced_pixels(OW, detail::kStemPortablePixels);
+    P = balanced_tile_pixels(OW, detail::kStemPortablePixels);
     table[0] = detail::stem_portable_row(std::make_integer_sequence<int, detail::kStemPortablePixels>{});
   }
   const Index groups = (Kb + V - 1) / V;  // groups of V output blocks; the last may be narrower

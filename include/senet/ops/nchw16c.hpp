@@ -39,6 +39,30 @@ inline constexpr Index kChannelBlock = 16;
 /// Number of 16-channel blocks holding `channels` channels.
 inline Index channel_blocks(Index channels) { return (channels + kChannelBlock - 1) / kChannelBlock; }
 
+/// The shape a packed convolution weight keeps of PyTorch's `[K, C, kh, kw]`, with its blocking.
+struct PackedConvShape {
+  Index out_channels = 0;  ///< K
+  Index in_channels = 0;   ///< C
+  Index kernel_h = 0, kernel_w = 0;
+
+  Index in_blocks() const { return channel_blocks(in_channels); }
+  Index out_blocks() const { return channel_blocks(out_channels); }
+  Index padded_out() const { return out_blocks() * kChannelBlock; }
+
+  /// The shape of `w` `[K, C, kh, kw]`; `packer` names the caller in the error for other ranks.
+  static PackedConvShape of(const Tensor<float>& w, const char* packer) {
+    SENET_CHECK(w.rank() == 4, packer, ": weight must be [K, C, kh, kw], got ", to_string(w.shape()));
+    return {w.dim(0), w.dim(1), w.dim(2), w.dim(3)};
+  }
+};
+
+/// Tile width for rows of `width` pixels and tiles of at most `max_pixels`: the fewest tiles, as
+/// even as can be (13 with at most 6 -> 5 + 5 + 3, not 6 + 6 + 1; 49 with 14 -> 4 x 13).
+inline Index balanced_tile_pixels(Index width, Index max_pixels) {
+  const Index tiles = (width + max_pixels - 1) / max_pixels;
+  return (width + tiles - 1) / tiles;
+}
+
 /// A non-owning view of `batch` feature maps of `channels` x `height` x `width` in `NCHW16c`,
 /// framed by `border` pixels on every side: the buffer is
 /// `[batch, ceil(channels / 16), height + 2 border, width + 2 border, 16]` and pixel `(h, w)` of the
@@ -67,6 +91,17 @@ struct FeatureView {
     return batch == other.batch && channels == other.channels && height == other.height && width == other.width;
   }
 };
+
+namespace detail {
+/// Throws unless `y` has data and `expected`'s batch, channels, height and width (any border);
+/// `op` names the operation in the error.
+inline void check_output_view(const char* op, const FeatureView& y, const FeatureView& expected) {
+  SENET_CHECK(y.data != nullptr && y.border >= 0 && y.same_image(expected), op, ": output view must be ",
+              expected.batch, " x ", expected.channels, " x ", expected.height, " x ", expected.width,
+              " (N x C x H x W), got ", y.batch, " x ", y.channels, " x ", y.height, " x ", y.width,
+              y.data ? "" : " without data");
+}
+}  // namespace detail
 
 /// A border-free view of an `NCHW16c` tensor `[N, Cb, H, W, 16]` holding `channels` channels
 /// (default: all `16 Cb`).

@@ -88,12 +88,9 @@ SENET_TARGET_AVX512 inline void max_pool16c_row_avx512(const MaxPool16cRow& r, c
 /// read. `y` must not overlap `x`. `path` picks the vector code as for `conv2d_nchw16c`.
 inline void max_pool2d_nchw16c(const FeatureView& x, const Pool2dParams& p, const FeatureView& y,
                                Conv2dPath path = Conv2dPath::automatic) {
-  SENET_CHECK(x.data != nullptr && y.data != nullptr, "max_pool2d_nchw16c: null view");
-  const auto [oh, ow] = pool2d_output_size(x.height, x.width, p);
-  const Index out[4] = {x.batch, x.channels, oh, ow};
-  SENET_CHECK(y.batch == out[0] && y.channels == out[1] && y.height == out[2] && y.width == out[3],
-              "max_pool2d_nchw16c: output view must be ", out[0], " x ", out[1], " x ", out[2], " x ", out[3],
-              " (N x C x OH x OW), got ", y.batch, " x ", y.channels, " x ", y.height, " x ", y.width);
+  SENET_CHECK(x.data != nullptr, "max_pool2d_nchw16c: input view without data");
+  const auto [OH, OW] = pool2d_output_size(x.height, x.width, p);
+  detail::check_output_view("max_pool2d_nchw16c", y, {nullptr, x.batch, x.channels, OH, OW, 0});
   path = resolve_conv2d_path(path);
   using RowFn = void (*)(const detail::MaxPool16cRow&, const Pool2dParams&);
   RowFn row_fn = &detail::max_pool16c_row_portable;
@@ -101,7 +98,7 @@ inline void max_pool2d_nchw16c(const FeatureView& x, const Pool2dParams& p, cons
   if (path == Conv2dPath::avx512) row_fn = &detail::max_pool16c_row_avx512;
   if (path == Conv2dPath::avx2) row_fn = &detail::max_pool16c_row_avx2;
 #endif
-  const Index planes = x.batch * x.blocks(), OH = out[2], OW = out[3], H = x.height, W = x.width;
+  const Index planes = x.batch * x.blocks(), H = x.height, W = x.width;
   const Index items = planes * OH;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (items * OW >= 8192 && !omp_in_parallel())
