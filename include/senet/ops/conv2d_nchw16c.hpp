@@ -202,32 +202,9 @@ SENET_TARGET_AVX512 void conv16c_tile_avx512(const Conv16cGeom& g, const float* 
         if (pf)
           for (Index l = 0; l < g.prefetch_lines; ++l, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
 #pragma GCC unroll 16
-        for (int c = 0; c < 16; ++c) {
-          __m512 wv[V];
-#pragma GCC unroll 4
-          for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_ps(wp + c * Kp + 16 * v);
-#pragma GCC unroll 32
-          for (int p = 0; p < P; ++p) {
-            const __m512 b = _mm512_set1_ps(xp[p * pix + c]);
-#pragma GCC unroll 4
-            for (int v = 0; v < V; ++v) acc[p][v] = _mm512_fmadd_ps(wv[v], b, acc[p][v]);
-          }
-        }
+        for (int c = 0; c < 16; ++c) tile_fma_avx512<P, V>(acc, wp + c * Kp, xp + c, pix);
       }
-  const __m512 zero = _mm512_setzero_ps();
-#pragma GCC unroll 4
-  for (int v = 0; v < V; ++v) {
-    const __m512 bv = _mm512_loadu_ps(bias + 16 * v);
-    const __m512 sv = scale ? _mm512_loadu_ps(scale + 16 * v) : _mm512_set1_ps(1.0f);
-#pragma GCC unroll 32
-    for (int p = 0; p < P; ++p) {
-      __m512 r = _mm512_add_ps(acc[p][v], bv);
-      if (scale) r = _mm512_mul_ps(r, sv);
-      if (res) r = _mm512_add_ps(r, _mm512_loadu_ps(res + v * g.y_kb + p * 16));
-      if (g.relu) r = _mm512_max_ps(r, zero);
-      _mm512_storeu_ps(y + v * g.y_kb + p * 16, r);
-    }
-  }
+  tile_store_avx512<P, V>(acc, bias, scale, res, g.relu, y, g.y_kb);
 }
 
 /// AVX2 tile: `P` pixels x 16 output channels as two ymm halves, `2P` accumulators.
@@ -246,30 +223,9 @@ SENET_TARGET_AVX2 void conv16c_tile_avx2(const Conv16cGeom& g, const float* x, c
         const float* xp = x + cb * g.x_cb + i * g.x_tap_h + j * g.x_tap_w;
         const float* wp = w + (cb * taps + i * g.kw + j) * 16 * Kp;
 #pragma GCC unroll 16
-        for (int c = 0; c < 16; ++c) {
-          const __m256 w0 = _mm256_loadu_ps(wp + c * Kp), w1 = _mm256_loadu_ps(wp + c * Kp + 8);
-#pragma GCC unroll 16
-          for (int p = 0; p < P; ++p) {
-            const __m256 b = _mm256_broadcast_ss(xp + p * pix + c);
-            acc[p][0] = _mm256_fmadd_ps(w0, b, acc[p][0]);
-            acc[p][1] = _mm256_fmadd_ps(w1, b, acc[p][1]);
-          }
-        }
+        for (int c = 0; c < 16; ++c) tile_fma_avx2<P>(acc, wp + c * Kp, xp + c, pix);
       }
-  const __m256 zero = _mm256_setzero_ps();
-#pragma GCC unroll 2
-  for (int h = 0; h < 2; ++h) {
-    const __m256 bv = _mm256_loadu_ps(bias + 8 * h);
-    const __m256 sv = scale ? _mm256_loadu_ps(scale + 8 * h) : _mm256_set1_ps(1.0f);
-#pragma GCC unroll 16
-    for (int p = 0; p < P; ++p) {
-      __m256 r = _mm256_add_ps(acc[p][h], bv);
-      if (scale) r = _mm256_mul_ps(r, sv);
-      if (res) r = _mm256_add_ps(r, _mm256_loadu_ps(res + p * 16 + 8 * h));
-      if (g.relu) r = _mm256_max_ps(r, zero);
-      _mm256_storeu_ps(y + p * 16 + 8 * h, r);
-    }
-  }
+  tile_store_avx2<P>(acc, bias, scale, res, g.relu, y);
 }
 
 #endif  // SENET_X86_SIMD

@@ -126,31 +126,9 @@ SENET_TARGET_AVX512 void stem_tile_avx512(const StemGeom& g, const float* x, con
     for (Index i = 0; i < g.kh; ++i) {
       const float* xr = x + c * g.x_c + i * g.x_tap_h;
       const float* wr = w + (c * g.kh + i) * g.kw * Kp;
-      for (Index j = 0; j < g.kw; ++j) {
-        const float* xp = xr + j * g.x_tap_w;
-        const float* wp = wr + j * Kp;
-        __m512 wv[V];
-#pragma GCC unroll 4
-        for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_ps(wp + 16 * v);
-#pragma GCC unroll 16
-        for (int p = 0; p < P; ++p) {
-          const __m512 b = _mm512_set1_ps(xp[p * pix]);
-#pragma GCC unroll 4
-          for (int v = 0; v < V; ++v) acc[p][v] = _mm512_fmadd_ps(wv[v], b, acc[p][v]);
-        }
-      }
+      for (Index j = 0; j < g.kw; ++j) tile_fma_avx512<P, V>(acc, wr + j * Kp, xr + j * g.x_tap_w, pix);
     }
-  const __m512 zero = _mm512_setzero_ps();
-#pragma GCC unroll 4
-  for (int v = 0; v < V; ++v) {
-    const __m512 bv = _mm512_loadu_ps(bias + 16 * v);
-#pragma GCC unroll 16
-    for (int p = 0; p < P; ++p) {
-      __m512 r = _mm512_add_ps(acc[p][v], bv);
-      if (g.relu) r = _mm512_max_ps(r, zero);
-      _mm512_storeu_ps(y + v * g.y_kb + p * 16, r);
-    }
-  }
+  tile_store_avx512<P, V>(acc, bias, nullptr, nullptr, g.relu, y, g.y_kb);
 }
 
 /// AVX2 tile: `P` pixels x 16 output channels as two ymm halves, `2P` accumulators.
@@ -165,28 +143,9 @@ SENET_TARGET_AVX2 void stem_tile_avx2(const StemGeom& g, const float* x, const f
     for (Index i = 0; i < g.kh; ++i) {
       const float* xr = x + c * g.x_c + i * g.x_tap_h;
       const float* wr = w + (c * g.kh + i) * g.kw * Kp;
-      for (Index j = 0; j < g.kw; ++j) {
-        const float* xp = xr + j * g.x_tap_w;
-        const __m256 w0 = _mm256_loadu_ps(wr + j * Kp), w1 = _mm256_loadu_ps(wr + j * Kp + 8);
-#pragma GCC unroll 16
-        for (int p = 0; p < P; ++p) {
-          const __m256 b = _mm256_broadcast_ss(xp + p * pix);
-          acc[p][0] = _mm256_fmadd_ps(w0, b, acc[p][0]);
-          acc[p][1] = _mm256_fmadd_ps(w1, b, acc[p][1]);
-        }
-      }
+      for (Index j = 0; j < g.kw; ++j) tile_fma_avx2<P>(acc, wr + j * Kp, xr + j * g.x_tap_w, pix);
     }
-  const __m256 zero = _mm256_setzero_ps();
-#pragma GCC unroll 2
-  for (int h = 0; h < 2; ++h) {
-    const __m256 bv = _mm256_loadu_ps(bias + 8 * h);
-#pragma GCC unroll 16
-    for (int p = 0; p < P; ++p) {
-      __m256 r = _mm256_add_ps(acc[p][h], bv);
-      if (g.relu) r = _mm256_max_ps(r, zero);
-      _mm256_storeu_ps(y + p * 16 + 8 * h, r);
-    }
-  }
+  tile_store_avx2<P>(acc, bias, nullptr, nullptr, g.relu, y);
 }
 
 #endif  // SENET_X86_SIMD

@@ -273,6 +273,83 @@ inline const float* padded_bias(const float* bias, Index count, Index padded) {
   return out;
 }
 
+#if SENET_X86_SIMD
+
+// The register tiles' shared steps: `acc[p][v]` accumulates pixel `p` of a tile for output
+// channels `16 v .. 16 v + 15`. Always inlined into the tiles, so that `pix` and the optional
+// epilogue terms stay compile-time where the tile knows them.
+
+/// One input channel at one tap: `acc[p][v] += w[16 v .. 16 v + 15] * x[p * pix]`.
+template <int P, int V>
+SENET_TARGET_AVX512 __attribute__((always_inline)) inline void tile_fma_avx512(__m512 (&acc)[P][V], const float* w,
+                                                                              const float* x, Index pix) {
+  __m512 wv[V];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_ps(w + 16 * v);
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p) {
+    const __m512 b = _mm512_set1_ps(x[p * pix]);
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[p][v] = _mm512_fmadd_ps(wv[v], b, acc[p][v]);
+  }
+}
+
+/// `y[v * y_kb + 16 p ..] = act((acc[p][v] + bias) * scale + res)`; `scale` and `res` may be null.
+template <int P, int V>
+SENET_TARGET_AVX512 __attribute__((always_inline)) inline void tile_store_avx512(
+    __m512 (&acc)[P][V], const float* bias, const float* scale, const float* res, bool relu, float* y, Index y_kb) {
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    const __m512 bv = _mm512_loadu_ps(bias + 16 * v);
+    const __m512 sv = scale ? _mm512_loadu_ps(scale + 16 * v) : _mm512_set1_ps(1.0f);
+#pragma GCC unroll 32
+    for (int p = 0; p < P; ++p) {
+      __m512 r = _mm512_add_ps(acc[p][v], bv);
+      if (scale) r = _mm512_mul_ps(r, sv);
+      if (res) r = _mm512_add_ps(r, _mm512_loadu_ps(res + v * y_kb + p * 16));
+      if (relu) r = _mm512_max_ps(r, zero);
+      _mm512_storeu_ps(y + v * y_kb + p * 16, r);
+    }
+  }
+}
+
+/// AVX2, 16 output channels as two ymm halves: `acc[p][h] += w[8 h .. 8 h + 7] * x[p * pix]`.
+template <int P>
+SENET_TARGET_AVX2 __attribute__((always_inline)) inline void tile_fma_avx2(__m256 (&acc)[P][2], const float* w,
+                                                                          const float* x, Index pix) {
+  const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) {
+    const __m256 b = _mm256_broadcast_ss(x + p * pix);
+    acc[p][0] = _mm256_fmadd_ps(w0, b, acc[p][0]);
+    acc[p][1] = _mm256_fmadd_ps(w1, b, acc[p][1]);
+  }
+}
+
+/// `y[16 p + 8 h ..] = act((acc[p][h] + bias) * scale + res)`; `scale` and `res` may be null.
+template <int P>
+SENET_TARGET_AVX2 __attribute__((always_inline)) inline void tile_store_avx2(__m256 (&acc)[P][2], const float* bias,
+                                                                            const float* scale, const float* res,
+                                                                            bool relu, float* y) {
+  const __m256 zero = _mm256_setzero_ps();
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    const __m256 bv = _mm256_loadu_ps(bias + 8 * h);
+    const __m256 sv = scale ? _mm256_loadu_ps(scale + 8 * h) : _mm256_set1_ps(1.0f);
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+      __m256 r = _mm256_add_ps(acc[p][h], bv);
+      if (scale) r = _mm256_mul_ps(r, sv);
+      if (res) r = _mm256_add_ps(r, _mm256_loadu_ps(res + p * 16 + 8 * h));
+      if (relu) r = _mm256_max_ps(r, zero);
+      _mm256_storeu_ps(y + p * 16 + 8 * h, r);
+    }
+  }
+}
+
+#endif  // SENET_X86_SIMD
+
 }  // namespace detail
 
 }  // namespace senet
