@@ -31,7 +31,8 @@ TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
   for (auto& c : senet::test::se_variant_cases()) cases.push_back(c);
   std::size_t prepared = 0, kept = 0;
   for (const auto path : available_paths()) {
-    senet::ScopedConv2dPath force(path);
+    senet::PrepareOptions options;
+    options.kernels = path;
     double worst = 0;
     for (const auto& c : cases) {
       SCOPED_TRACE(c.name() + " / " + senet::to_string(path));
@@ -39,8 +40,12 @@ TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
       auto model = senet::create_model<float>(cfg);
       senet::load_weights(*model, c.file(".safetensors"));
       const senet::Model<float>* naive = model.get();
-      auto fast = senet::prepare(std::move(model));
-      const bool is_prepared = dynamic_cast<const senet::PreparedResNet*>(fast.get()) != nullptr;
+      auto fast = senet::prepare(std::move(model), options);
+      const auto* engine = dynamic_cast<const senet::PreparedResNet*>(fast.get());
+      const bool is_prepared = engine != nullptr;
+      if (engine) {
+        EXPECT_EQ(engine->kernel_path(), path);
+      }
       // Exactly the standard SE position (and no SE at all) runs on the engine.
       EXPECT_EQ(is_prepared, !cfg.se || cfg.se_position == senet::SEPosition::standard);
       if (!is_prepared) {

@@ -260,12 +260,12 @@ TEST_P(Conv2dNchw16cPathTest, ThreadCountDoesNotChangeResult) {
   const auto xb = senet::to_nchw16c(x);
   const Shape out = senet::conv2d_nchw16c_output_shape(xb.shape(), packed, p);
   Tensor<float> y1(out), y2(out);
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
+  const int saved = senet::num_threads();
+  senet::set_num_threads(1);
   senet::conv2d_nchw16c(xb, packed, p, {}, y1, GetParam());
-  omp_set_num_threads(2);
+  senet::set_num_threads(2);
   senet::conv2d_nchw16c(xb, packed, p, {}, y2, GetParam());
-  omp_set_num_threads(saved);
+  senet::set_num_threads(saved);
   for (Index i = 0; i < y1.size(); ++i) ASSERT_EQ(y1[i], y2[i]) << i;
 #else
   GTEST_SKIP() << "built without OpenMP";
@@ -337,15 +337,18 @@ TEST(Conv2dNchw16c, RejectsMismatchedShapesAndGroups) {
   EXPECT_THROW(senet::conv2d_nchw16c(x, packed, p, {}, y), senet::Error);
 }
 
-TEST(Conv2dNchw16c, ScopedPathOverridesAutomaticAndRestores) {
+TEST(Conv2dNchw16c, AutomaticIsTheBestSupportedPathAndForcedPathsAreKept) {
   const Conv2dPath best = senet::resolve_conv2d_path();
-  {
-    senet::ScopedConv2dPath force(Conv2dPath::portable);
-    EXPECT_EQ(senet::resolve_conv2d_path(), Conv2dPath::portable);
-    EXPECT_EQ(senet::resolve_conv2d_path(Conv2dPath::automatic), Conv2dPath::portable);
-  }
-  EXPECT_EQ(senet::resolve_conv2d_path(), best);
   EXPECT_NE(best, Conv2dPath::automatic);
+  EXPECT_TRUE(senet::conv2d_path_supported(best));
+  const Conv2dPath order[] = {Conv2dPath::avx512, Conv2dPath::avx2, Conv2dPath::portable};
+  for (const Conv2dPath path : order) {
+    if (!senet::conv2d_path_supported(path)) continue;
+    EXPECT_EQ(best, path) << "automatic must take the first supported of avx512, avx2, portable";
+    break;
+  }
+  EXPECT_EQ(senet::resolve_conv2d_path(Conv2dPath::portable), Conv2dPath::portable);
+  EXPECT_EQ(senet::resolve_conv2d_path(Conv2dPath::automatic), best);
 }
 
 }  // namespace

@@ -180,12 +180,12 @@ TEST_P(Conv2dStemPathTest, ThreadCountDoesNotChangeResult) {
   const Conv2dParams p = window_params<Conv2dParams>(7, 7, 2, 2, 3, 3, 1, 1);
   const auto packed = senet::pack_conv2d_stem_weights(w);
   Bordered y1(2, 70, 15, 21, 1, kNaN), y2(2, 70, 15, 21, 1, kNaN);
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
+  const int saved = senet::num_threads();
+  senet::set_num_threads(1);
   senet::conv2d_stem_nchw16c(x, packed, p, b.data(), true, y1.view, GetParam());
-  omp_set_num_threads(2);
+  senet::set_num_threads(2);
   senet::conv2d_stem_nchw16c(x, packed, p, b.data(), true, y2.view, GetParam());
-  omp_set_num_threads(saved);
+  senet::set_num_threads(saved);
   for (Index i = 0; i < y1.buf.size(); ++i) ASSERT_EQ(y1.buf[i], y2.buf[i]) << i;
 #else
   GTEST_SKIP() << "built without OpenMP";

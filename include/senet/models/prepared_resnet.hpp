@@ -17,10 +17,19 @@
 /// engine does not cover (positions other than `standard`) keep the naive path (`prepare` returns
 /// the model as is).
 ///
-/// Threads: `forward` is const and may run on many threads at once; each call leases its own
-/// workspace from the model's pool (one per concurrent caller, kept for reuse).
+/// Thread safety: `forward`, `activation_bytes`, `summary` and the other const members may run on
+/// any number of threads at once on one prepared model: each `forward` leases its own workspace
+/// from the model's pool (one per concurrent caller, kept for reuse) and shares only read-only
+/// weights, so results do not depend on what other threads run. Each call parallelises over
+/// `senet::num_threads()` threads read once at its start (`set_num_threads` may change it from
+/// any thread at any time). The kernel path is fixed at `prepare` (`PrepareOptions::kernels`);
+/// no process-wide state selects kernels. Not thread-safe: `set_activation_limit`, moving or
+/// destroying the model while calls run. Results are bit-identical from run to run at a given
+/// thread count (static work split, no atomics in sums) and agree across thread counts within
+/// float rounding (a batch may run image by image or layer by layer).
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,14 +64,15 @@ inline Tensor<float> fold_batch_norm(const Conv2d<float>& conv, const BatchNorm2
   return w;
 }
 
-/// A convolution with its BatchNorm folded in, packed for `conv2d_nchw16c`.
+/// A convolution with its BatchNorm folded in, packed for `conv2d_nchw16c`, run on `path`.
 struct FusedConv16c {
   std::vector<float> bias;  // declared first: folding the weights sets it
   PackedConv2dWeights weights;
   Conv2dParams params;
+  Conv2dPath path;
 
-  FusedConv16c(const Conv2d<float>& conv, const BatchNorm2d<float>& bn)
-      : weights(pack_conv2d_weights_nchw16c(fold_batch_norm(conv, bn, bias))), params(conv.params()) {}
+  FusedConv16c(const Conv2d<float>& conv, const BatchNorm2d<float>& bn, Conv2dPath kernel_path)
+      : weights(pack_conv2d_weights_nchw16c(fold_batch_norm(conv, bn, bias))), params(conv.params()), path(kernel_path) {}
 
   Index out_channels() const { return weights.out_channels; }
 
@@ -79,7 +89,7 @@ struct FusedConv16c {
     epilogue.scale = scale;
     epilogue.residual = residual;
     epilogue.relu = relu;
-    conv2d_nchw16c(x, weights, params, epilogue, y);
+    conv2d_nchw16c(x, weights, params, epilogue, y, path);
   }
 
   /// `z [N, K] = W mean(x) + bias` for a 1x1 convolution given `mean(x)` `[N, C]` (the mean of its
@@ -111,7 +121,7 @@ struct FusedConv16c {
 inline void squeeze_nchw16c(const FeatureView& x, SESqueeze mode, float* z) {
   const Index N = x.batch, Cb = x.blocks(), C = x.channels, H = x.height, W = x.width;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (N * Cb * H * W > 4096 && !omp_in_parallel())
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (N * Cb * H * W > 4096 && !omp_in_parallel())
 #endif
   for (Index nb = 0; nb < N * Cb; ++nb) {
     const Index n = nb / Cb, cb = nb % Cb;
@@ -145,7 +155,7 @@ inline void squeeze_nchw16c(const FeatureView& x, SESqueeze mode, float* z) {
 inline void scale_add_relu_nchw16c(const FeatureView& y, const float* gate, const FeatureView& shortcut) {
   const Index N = y.batch, Cb = y.blocks(), H = y.height, W = y.width;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (N * Cb * H * W > 4096 && !omp_in_parallel())
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (N * Cb * H * W > 4096 && !omp_in_parallel())
 #endif
   for (Index nb = 0; nb < N * Cb; ++nb) {
     const Index n = nb / Cb, cb = nb % Cb;
@@ -163,6 +173,13 @@ inline void scale_add_relu_nchw16c(const FeatureView& y, const float* gate, cons
 
 }  // namespace detail
 
+/// How `prepare` builds the fast engine.
+struct PrepareOptions {
+  /// The kernels every convolution and pooling step runs: `automatic` (the best this CPU supports)
+  /// or one forced path (tests, benchmarks); a path the CPU lacks makes `prepare` throw.
+  Conv2dPath kernels = Conv2dPath::automatic;
+};
+
 /// The fast float engine for a loaded `ResNet<float>` with SE blocks (if any) in the standard
 /// position. Holds its own folded, packed copy of the weights: later changes to the source model
 /// do not reach it. `forward` is const and thread-safe.
@@ -174,17 +191,25 @@ class PreparedResNet : public Model<float> {
   }
 
   /// Prepares a copy of `model`'s weights; `model` stays as it was.
-  explicit PreparedResNet(const ResNet<float>& model) : PreparedResNet(model, nullptr) {}
+  explicit PreparedResNet(const ResNet<float>& model, const PrepareOptions& options = {})
+      : PreparedResNet(model, nullptr, options) {}
 
   /// Prepares `model` and frees each block's weights as soon as they are packed, so that the
   /// weights exist about once, not twice, while preparing (what `senet::prepare` does).
-  explicit PreparedResNet(ResNet<float>&& model) : PreparedResNet(model, &model) {}
+  explicit PreparedResNet(ResNet<float>&& model, const PrepareOptions& options = {})
+      : PreparedResNet(model, &model, options) {}
+
+  /// The kernel path every step runs (resolved: never `automatic`).
+  Conv2dPath kernel_path() const { return path_; }
 
   Tensor<float> forward(const Tensor<float>& x) const override {
     check_resnet_input(cfg_, x.shape());
     Lease lease(*this);
     Workspace& ws = *lease.workspace;
-    if (ws.input != x.shape() || ws.threads != num_threads()) plan(x.shape(), ws);
+    // One read of the thread count per call: the plan's slots and the team that fills them agree
+    // even when another thread changes the count meanwhile.
+    const int threads = num_threads();
+    if (ws.input != x.shape() || ws.threads != threads) plan(x.shape(), threads, ws);
     const Index N = x.dim(0);
     FeatureView h;
     if (ws.by_image) {
@@ -217,6 +242,11 @@ class PreparedResNet : public Model<float> {
     check_resnet_input(cfg_, input);
     return {input[0], cfg_.num_classes};
   }
+  /// Exactly what `forward` allocates for `input` at the current thread count.
+  std::uint64_t activation_bytes(const Shape& input) const override {
+    check_resnet_input(cfg_, input);
+    return layout(input, num_threads()).bytes();
+  }
   std::string type_name() const override { return "PreparedResNet"; }
   const std::string& name() const override { return cfg_.name; }
   Index in_channels() const override { return cfg_.in_channels; }
@@ -229,21 +259,31 @@ class PreparedResNet : public Model<float> {
     float *shortcut, *h1, *h2, *squeezed, *mean, *hidden, *gates;
   };
 
-  /// Everything one `forward` writes, planned for one input shape and reused while it repeats.
-  /// Batches run layer by layer use one buffer of each kind for the whole batch (slot 0); batches
-  /// run image by image give each thread a region (a slot) with one image's worth of each.
-  struct Workspace {
+  /// Where one `forward` for one input shape and thread count puts its activations. Batches run
+  /// layer by layer use one buffer of each kind for the whole batch (slot 0); batches run image by
+  /// image give each thread a region (a slot) with one image's worth of each.
+  struct Layout {
     Shape input;          // the shape planned for (empty: none yet)
     Shape image_shape;    // what one slot holds: the input, or one image of it
     int threads = 0;      // and the thread count
-    Tensor<float> arena;  // every activation, at the offsets below (floats)
+    Index total = 0;      // floats of the arena
     Index ping = 0, pong = 0, stem = 0;  // block inputs and outputs, the stem convolution's output
     Index shortcut = 0, h1 = 0, h2 = 0;  // a block's intermediates, in slot 0
     Index slot_floats = 0;               // from one slot's intermediates to the next's
     bool by_image = false;               // each thread runs its own images through the network
     Index images = 0, image_floats = 0;  // by image: slot 0's two block input/output buffers
+    Index channels = 0, hidden_channels = 0;  // widest SE descriptor (16-padded) and hidden layer
+
+    /// The bytes of the arena and the per-image descriptors.
+    std::uint64_t bytes() const {
+      return sizeof(float) * std::uint64_t(total + input[0] * (3 * channels + hidden_channels));
+    }
+  };
+
+  /// Everything one `forward` writes, planned for one input shape and reused while it repeats.
+  struct Workspace : Layout {
+    Tensor<float> arena;  // every activation, at the layout's offsets (floats)
     // Per-image descriptors: squeezed [N, C], mean [N, C], hidden [N, H], gates [N, 16 Cb].
-    Index channels = 0, hidden_channels = 0;
     std::vector<float> squeezed, mean, hidden, gates;
     float* at(Index offset) { return arena.data() + offset; }
     /// The buffers of slot `slot` (images `slot, slot + 1, ...` for the descriptors).
@@ -284,14 +324,14 @@ class PreparedResNet : public Model<float> {
     bool relu_after_conv2;
     Index border;  // of the block's input and output (the widest padding conv1 reads)
 
-    Block(const ResidualBlock<float>& b, Index act_border)
-        : conv1(b.conv1(), b.bn1()),
-          conv2(b.conv2(), b.bn2()),
+    Block(const ResidualBlock<float>& b, Index act_border, Conv2dPath path)
+        : conv1(b.conv1(), b.bn1(), path),
+          conv2(b.conv2(), b.bn2(), path),
           // A bottleneck's 3x3 feeds a ReLU; Caffe's basic block has a ReLU before its SE too.
           relu_after_conv2(b.type() == BlockType::bottleneck || b.style() == ResNetStyle::legacy),
           border(act_border) {
-      if (b.conv3()) conv3.emplace(*b.conv3(), *b.bn3());
-      if (b.downsample_conv()) downsample.emplace(*b.downsample_conv(), *b.downsample_bn());
+      if (b.conv3()) conv3.emplace(*b.conv3(), *b.bn3(), path);
+      if (b.downsample_conv()) downsample.emplace(*b.downsample_conv(), *b.downsample_bn(), path);
       if (b.se()) se.emplace(*b.se());
     }
 
@@ -392,11 +432,13 @@ class PreparedResNet : public Model<float> {
   };
 
   /// `consumed`, when not null, is `model`, whose block weights are released once packed.
-  PreparedResNet(const ResNet<float>& model, ResNet<float>* consumed)
+  PreparedResNet(const ResNet<float>& model, ResNet<float>* consumed, const PrepareOptions& options)
       : cfg_(model.config()),
+        path_(resolve_conv2d_path(options.kernels)),
         stem_params_(model.stem_conv().params()),
         stem_pool_params_(model.stem_pool().params()),
         fc_(model.fc()) {
+    set_activation_limit(model.activation_limit());
     stem_weights_ = pack_conv2d_stem_weights(detail::fold_batch_norm(model.stem_conv(), model.stem_bn(), stem_bias_));
     SENET_CHECK(supports(model), cfg_.name, ": the fast engine runs SE blocks in the standard position only");
     for (std::size_t s = 0; s < model.num_stages(); ++s)
@@ -406,7 +448,7 @@ class PreparedResNet : public Model<float> {
       }
     for (std::size_t s = 0; s < model.num_stages(); ++s)
       for (std::size_t i = 0; i < model.stage(s).size(); ++i) {
-        blocks_.emplace_back(model.stage(s)[i], border_);
+        blocks_.emplace_back(model.stage(s)[i], border_, path_);
         if (consumed)
           consumed->stage(s)[i].visit_parameters(
               [](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
@@ -435,13 +477,13 @@ class PreparedResNet : public Model<float> {
   /// output at `conv_data`) of the images `x` (`shape`); writes the first block's input, `out`.
   void run_stem(const float* x, const Shape& shape, float* conv_data, const FeatureView& out) const {
     if (cfg_.stem != StemType::imagenet) {
-      conv2d_stem_nchw16c(x, shape, stem_weights_, stem_params_, stem_bias_.data(), /*relu=*/true, out);
+      conv2d_stem_nchw16c(x, shape, stem_weights_, stem_params_, stem_bias_.data(), /*relu=*/true, out, path_);
       return;
     }
     FeatureView conv = stem_conv_output_for(shape);
     conv.data = conv_data;
-    conv2d_stem_nchw16c(x, shape, stem_weights_, stem_params_, stem_bias_.data(), /*relu=*/true, conv);
-    max_pool2d_nchw16c(conv, stem_pool_params_, out);
+    conv2d_stem_nchw16c(x, shape, stem_weights_, stem_params_, stem_bias_.data(), /*relu=*/true, conv, path_);
+    max_pool2d_nchw16c(conv, stem_pool_params_, out, path_);
   }
 
   /// A batch that splits evenly over the threads: each thread runs its own images, one at a time,
@@ -459,7 +501,7 @@ class PreparedResNet : public Model<float> {
     out.batch = N;
     out.data = ws.at(ws.ping);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(ws.threads)
 #endif
     for (Index n = 0; n < N; ++n) {
 #ifdef _OPENMP
@@ -479,17 +521,20 @@ class PreparedResNet : public Model<float> {
     return out;
   }
 
-  /// Sizes the arena and the descriptors of `ws` for inputs of shape `input`. Layer by layer: the
-  /// block inputs and outputs alternate between `ping` and `pong`, the stem convolution's output
-  /// (dead once pooled) overlaps the rest. Image by image: the batch's output at `ping`, then one
-  /// slot per thread (two image buffers, the stem convolution's output, the intermediates).
-  void plan(const Shape& input, Workspace& ws) const {
+  /// Where the activations of an input of shape `input` on `threads` threads go. Layer by layer:
+  /// the block inputs and outputs alternate between `ping` and `pong`, the stem convolution's
+  /// output (dead once pooled) overlaps the rest. Image by image: the batch's output at `ping`,
+  /// then one slot per thread (two image buffers, the stem convolution's output, the intermediates).
+  Layout layout(const Shape& input, int threads) const {
     auto aligned = [](Index floats) { return (floats + 15) / 16 * 16; };
-    const Index N = input[0], threads = num_threads();
-    ws.by_image = N > 1 && N % threads == 0 && !blocks_.empty();
+    Layout l;
+    const Index N = input[0];
+    l.input = input;
+    l.threads = threads;
+    l.by_image = N > 1 && N % threads == 0 && !blocks_.empty();
     Shape shape = input;  // of what one slot holds
-    if (ws.by_image) shape[0] = 1;
-    ws.image_shape = shape;
+    if (l.by_image) shape[0] = 1;
+    l.image_shape = shape;
     FeatureView x = stem_output_for(shape);
     Index act = x.size(), shortcut = 0, h1 = 0, h2 = 0, channels = x.channels, hidden = 1;
     for (const Block& b : blocks_) {
@@ -503,39 +548,48 @@ class PreparedResNet : public Model<float> {
       x = out;
     }
     const Index stem = cfg_.stem == StemType::imagenet ? aligned(stem_conv_output_for(shape).size()) : 0;
-    Index total = 0;
-    ws.ping = 0;
-    if (ws.by_image) {
-      ws.image_floats = aligned(act);
-      ws.images = aligned(N * x.size());  // x: the last block's output for one image
-      ws.pong = ws.ping;                  // unused
-      ws.stem = ws.images + 2 * ws.image_floats;
-      ws.shortcut = ws.stem + stem;
-      ws.h1 = ws.shortcut + aligned(shortcut);
-      ws.h2 = ws.h1 + aligned(h1);
-      ws.slot_floats = ws.h2 + aligned(h2) - ws.images;
-      total = ws.images + threads * ws.slot_floats;
+    l.ping = 0;
+    if (l.by_image) {
+      l.image_floats = aligned(act);
+      l.images = aligned(N * x.size());  // x: the last block's output for one image
+      l.pong = l.ping;                   // unused
+      l.stem = l.images + 2 * l.image_floats;
+      l.shortcut = l.stem + stem;
+      l.h1 = l.shortcut + aligned(shortcut);
+      l.h2 = l.h1 + aligned(h1);
+      l.slot_floats = l.h2 + aligned(h2) - l.images;
+      l.total = l.images + threads * l.slot_floats;
     } else {
-      ws.image_floats = ws.images = ws.slot_floats = 0;
-      ws.pong = aligned(act);
-      ws.shortcut = ws.pong + aligned(act);
-      ws.h1 = ws.shortcut + aligned(shortcut);
-      ws.h2 = ws.h1 + aligned(h1);
-      ws.stem = ws.pong;
-      total = std::max(ws.h2 + aligned(h2), ws.stem + stem);
+      l.pong = aligned(act);
+      l.shortcut = l.pong + aligned(act);
+      l.h1 = l.shortcut + aligned(shortcut);
+      l.h2 = l.h1 + aligned(h1);
+      l.stem = l.pong;
+      l.total = std::max(l.h2 + aligned(h2), l.stem + stem);
     }
-    if (ws.arena.size() < total) ws.arena = Tensor<float>({total});
-    ws.channels = channels;
-    ws.hidden_channels = hidden;
-    ws.squeezed.assign(std::size_t(N * channels), 0.0f);
-    ws.mean.assign(std::size_t(N * channels), 0.0f);
-    ws.gates.assign(std::size_t(N * channels), 0.0f);
-    ws.hidden.assign(std::size_t(N * hidden), 0.0f);
-    ws.input = input;
-    ws.threads = threads;
+    l.channels = channels;
+    l.hidden_channels = hidden;
+    return l;
+  }
+
+  /// Sizes the arena and the descriptors of `ws` for inputs of shape `input` on `threads` threads,
+  /// after checking the activation limit. `ws` holds no plan until the buffers are in place, so a
+  /// refused input or a failed allocation leaves it to be planned again on the next call.
+  void plan(const Shape& input, int threads, Workspace& ws) const {
+    const Layout l = layout(input, threads);
+    check_activation_memory(input, l.bytes());
+    ws.input.clear();
+    if (ws.arena.size() < l.total) ws.arena = Tensor<float>({l.total});
+    const auto n = std::size_t(input[0]);
+    ws.squeezed.assign(n * std::size_t(l.channels), 0.0f);
+    ws.mean.assign(n * std::size_t(l.channels), 0.0f);
+    ws.gates.assign(n * std::size_t(l.channels), 0.0f);
+    ws.hidden.assign(n * std::size_t(l.hidden_channels), 0.0f);
+    static_cast<Layout&>(ws) = l;
   }
 
   ResNetConfig cfg_;
+  Conv2dPath path_;
   PackedStemWeights stem_weights_;
   std::vector<float> stem_bias_;
   Conv2dParams stem_params_;
@@ -550,9 +604,9 @@ class PreparedResNet : public Model<float> {
 /// The fastest engine for `model` (float): a `PreparedResNet` when the model is a `ResNet<float>`
 /// the engine supports (its weights are released as they are packed, so they exist about once),
 /// else `model` itself, unchanged (a variant may be slower, never wrong).
-inline std::unique_ptr<Model<float>> prepare(std::unique_ptr<Model<float>> model) {
+inline std::unique_ptr<Model<float>> prepare(std::unique_ptr<Model<float>> model, const PrepareOptions& options = {}) {
   if (auto* resnet = dynamic_cast<ResNet<float>*>(model.get()); resnet && PreparedResNet::supports(*resnet))
-    return std::make_unique<PreparedResNet>(std::move(*resnet));
+    return std::make_unique<PreparedResNet>(std::move(*resnet), options);
   return model;
 }
 

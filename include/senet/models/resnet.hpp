@@ -258,6 +258,7 @@ class ResNet : public Model<T> {
 
   Tensor<T> forward(const Tensor<T>& x) const override {
     check_input(x.shape());
+    this->check_activation_memory(x.shape());
     Tensor<T> h = stem_conv_.forward(x);
     stem_bn_.forward_inplace(h);
     relu_inplace(h.data(), h.size());

@@ -102,7 +102,7 @@ template <class T>
 void im2col(const T* x, Index Cg, Index H, Index W, const Conv2dParams& p, Index OH, Index OW, T* col) {
   const Index rows = Cg * p.kernel_h * p.kernel_w;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (rows * OH * OW > 65536)
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (rows * OH * OW > 65536)
 #endif
   for (Index r = 0; r < rows; ++r) {
     const Index c = r / (p.kernel_h * p.kernel_w);

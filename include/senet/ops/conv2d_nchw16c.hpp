@@ -25,8 +25,8 @@
 /// Strides 1 and 2 are compile-time in the tiles; other strides run one pixel per tile (correct,
 /// slow). A 3-channel stem wastes 13/16 of this layout: `conv2d_stem.hpp` has its own kernel.
 /// - `portable`: plain C++ loops (whatever the compiler vectorises), the fallback everywhere.
-/// `Conv2dPath::automatic` takes the override set by a `ScopedConv2dPath` if any, else the best
-/// path the CPU supports. Forcing a path the CPU lacks throws `senet::Error`.
+/// `Conv2dPath::automatic` takes the best path the CPU supports. Forcing a path the CPU lacks
+/// throws `senet::Error`.
 ///
 /// Padding is materialised, so that the microkernels never test bounds: inputs are `FeatureView`s
 /// whose zero border is the padding when it is wide enough (the engine's producing layer writes a
@@ -40,7 +40,7 @@
 /// each thread streams its own slice of the weights, and the first tiles of a group prefetch the
 /// next group's slice (the weights of a large model come from memory on every call). Inside an
 /// enclosing parallel region the call runs on the calling thread. The team is OpenMP's, which
-/// persists across calls; `senet::set_num_threads` sizes it.
+/// persists across calls; `senet::set_num_threads` sizes it for every caller.
 
 #include <algorithm>
 #include <array>
@@ -257,17 +257,10 @@ std::array<Conv16cTileFn, sizeof...(Ps)> portable_tile_row(std::integer_sequence
   return {&conv16c_tile_portable<Ps + 1>...};
 }
 
-/// Benchmarks may force the AVX-512 tile width in pixels (0 = the heuristic).
-inline int& avx512_pixels_override() {
-  static int pixels = 0;
-  return pixels;
-}
-
 /// AVX-512 tile width for a row of `width` output pixels: rows split into the fewest tiles of at
 /// most 14 pixels, balanced (15 -> 8 + 7, 49 -> 13 + 13 + 13 + 10). Measured here (Zen 5, one
 /// thread), 14 x 2 (28 accumulators) beat 12 x 2, 8 x 3, 7 x 4 and 6 x 4 on every SE-ResNet-50 shape.
 inline int avx512_tile_pixels(Index width) {
-  if (avx512_pixels_override() > 0) return std::min(avx512_pixels_override(), kAvx512MaxPixels);
   return int(balanced_tile_pixels(width, kAvx512MaxPixels));
 }
 
@@ -309,7 +302,7 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
     float* xp = scratch.get(N * Cb * Hp * Wp * kChannelBlock);
     const Index rows = N * Cb * Hp;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (rows * Wp >= 4096 && !omp_in_parallel())
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (rows * Wp >= 4096 && !omp_in_parallel())
 #endif
     for (Index row = 0; row < rows; ++row) {
       const Index h = row % Hp - p.pad_h, plane = row / Hp;

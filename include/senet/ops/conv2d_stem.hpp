@@ -155,9 +155,10 @@ inline constexpr int kStemAvx512MaxVectors = 4, kStemAvx512MaxPixels = 14;
 inline constexpr int kStemAvx2Pixels = 6, kStemPortablePixels = 4;
 inline constexpr int stem_avx512_pixels(int vectors) { return vectors >= 4 ? 6 : vectors == 3 ? 8 : 14; }
 
-/// Benchmarks may force the AVX-512 tile: pixels and vectors (0 = the defaults above).
+/// Benchmarks may force the AVX-512 tile of the calling thread's calls: pixels and vectors (0 = the
+/// defaults above). Thread-local, read before the work is split: other threads are never affected.
 inline std::pair<int, int>& stem_avx512_tile_override() {
-  static std::pair<int, int> tile{0, 0};
+  static thread_local std::pair<int, int> tile{0, 0};
   return tile;
 }
 
@@ -228,7 +229,7 @@ inline void conv2d_stem_nchw16c(const float* x_data, const Shape& x_shape, const
     float* xp = scratch.get(N * C * Hp * Wp);
     const Index rows = N * C * Hp;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (rows * Wp >= 65536 && !omp_in_parallel())
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (rows * Wp >= 65536 && !omp_in_parallel())
 #endif
     for (Index r = 0; r < rows; ++r) {
       const Index h = r % Hp - p.pad_h, plane = r / Hp;

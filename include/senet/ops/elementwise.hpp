@@ -7,6 +7,7 @@
 
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
+#include "senet/core/threading.hpp"
 
 namespace senet {
 
@@ -16,7 +17,7 @@ void channel_affine_inplace(Tensor<T>& x, const T* scale, const T* shift) {
   SENET_CHECK(x.rank() >= 2, "channel_affine: input must be [N, C, ...], got ", to_string(x.shape()));
   const Index N = x.dim(0), C = x.dim(1), plane = (N * C != 0) ? x.size() / (N * C) : 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (x.size() > 65536)
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (x.size() > 65536)
 #endif
   for (Index nc = 0; nc < N * C; ++nc) {
     T* p = x.data() + nc * plane;
@@ -32,7 +33,7 @@ void scale_channels_inplace(Tensor<T>& x, const Tensor<T>& s) {
               " does not fit scale ", to_string(s.shape()));
   const Index planes = x.dim(0) * x.dim(1), plane = x.dim(2) * x.dim(3);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (x.size() > 65536)
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (x.size() > 65536)
 #endif
   for (Index pl = 0; pl < planes; ++pl) {
     T* p = x.data() + pl * plane;
@@ -49,7 +50,7 @@ void add_inplace(Tensor<T>& y, const Tensor<T>& x) {
   T* a = y.data();
   const T* b = x.data();
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (n > 65536)
 #endif
   for (Index i = 0; i < n; ++i) a[i] += b[i];
 }

@@ -24,7 +24,8 @@ void gemm(const T* A, const T* B, T* C, Index M, Index N, Index K) {
   Eigen::Map<RowMajor> c(C, M, N);
   // Below ~1 MFLOP a second thread costs more than it brings.
   if (M * N * K < (Index(1) << 19)) {
-    c.noalias() = a * b;
+    detail::run_in_thread_ranges(
+        M, [&](Index, Index) { c.noalias() = a * b; }, 1, /*worth_threads=*/false);
     return;
   }
   // Split the longer output side; keep column blocks a multiple of 16 (one AVX-512 vector).

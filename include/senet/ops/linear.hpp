@@ -32,10 +32,7 @@ void linear(const T* x, Index N, const Tensor<T>& w, const T* bias, T* y, Index 
     if (bias) Y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias + begin, end - begin);
   };
   // Below ~1 MFLOP a second thread costs more than it brings (as in `gemm`).
-  if (N * in * out < (Index(1) << 19))
-    run(0, out);
-  else
-    detail::run_in_thread_ranges(out, run, 16);
+  detail::run_in_thread_ranges(out, run, 16, /*worth_threads=*/N * in * out >= (Index(1) << 19));
 }
 
 template <class T>

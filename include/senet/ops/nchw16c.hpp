@@ -2,7 +2,7 @@
 /// \file nchw16c.hpp
 /// The channel-blocked activation layout of senet's fast engine, shared by its kernels:
 /// `NCHW16c` tensors and bordered views, the layout conversions, and the CPU dispatch
-/// (`Conv2dPath`, `ScopedConv2dPath`) every blocked kernel follows.
+/// (`Conv2dPath`) every blocked kernel follows.
 ///
 /// Layout: a `Tensor<float>` of shape `[N, Cb, H, W, 16]`, `Cb = ceil(C / 16)`; element `(n, c, h, w)`
 /// lives at `[n][c / 16][h][w][c % 16]`. Channels `C..16*Cb-1` are zero when `to_nchw16c` writes
@@ -134,7 +134,7 @@ inline void zero_border(const FeatureView& v) {
 
 /// Which microkernel `conv2d_nchw16c` runs.
 enum class Conv2dPath {
-  automatic,  ///< the `ScopedConv2dPath` override if one is active, else the best the CPU supports
+  automatic,  ///< the best the CPU supports
   avx512,     ///< AVX-512F (with BW/DQ/VL) + FMA
   avx2,       ///< AVX2 + FMA
   portable,   ///< plain C++, no intrinsics
@@ -171,16 +171,10 @@ inline bool conv2d_path_supported(Conv2dPath path) {
 #endif
 }
 
-namespace detail {
-inline Conv2dPath& conv2d_path_override() {
-  static Conv2dPath path = Conv2dPath::automatic;
-  return path;
-}
-}  // namespace detail
-
-/// The path `Conv2dPath::automatic` resolves to now: the active override, else the fastest supported.
+/// The path `path` stands for: itself, checked against this CPU, or for `automatic` the fastest
+/// this CPU supports. Stateless: a caller that wants another path passes it (`prepare` takes one
+/// in its options), so nothing global changes under other threads.
 inline Conv2dPath resolve_conv2d_path(Conv2dPath path = Conv2dPath::automatic) {
-  if (path == Conv2dPath::automatic) path = detail::conv2d_path_override();
   if (path == Conv2dPath::automatic) {
     static const Conv2dPath best = conv2d_path_supported(Conv2dPath::avx512) ? Conv2dPath::avx512
                                    : conv2d_path_supported(Conv2dPath::avx2) ? Conv2dPath::avx2
@@ -190,25 +184,6 @@ inline Conv2dPath resolve_conv2d_path(Conv2dPath path = Conv2dPath::automatic) {
   SENET_CHECK(conv2d_path_supported(path), "conv2d_nchw16c: this CPU cannot run the ", to_string(path), " path");
   return path;
 }
-
-/// Forces the path taken by `Conv2dPath::automatic` for its lifetime (tests, benchmarks), then
-/// restores the previous one. Process-wide and not thread-safe: set it outside parallel work.
-/// \code
-/// { senet::ScopedConv2dPath force(senet::Conv2dPath::avx2); model.forward(x); }
-/// \endcode
-class ScopedConv2dPath {
- public:
-  explicit ScopedConv2dPath(Conv2dPath path) : previous_(detail::conv2d_path_override()) {
-    detail::conv2d_path_override() = path;
-  }
-  ~ScopedConv2dPath() { detail::conv2d_path_override() = previous_; }
-  ScopedConv2dPath(const ScopedConv2dPath&) = delete;
-  ScopedConv2dPath& operator=(const ScopedConv2dPath&) = delete;
-
- private:
-  Conv2dPath previous_;
-};
-
 
 /// `[N, C, H, W]` -> `[N, ceil(C/16), H, W, 16]`, the missing channels zero.
 inline Tensor<float> to_nchw16c(const Tensor<float>& x) {

@@ -12,6 +12,7 @@
 
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
+#include "senet/core/threading.hpp"
 #include "senet/ops/conv2d.hpp"
 
 namespace senet {
@@ -74,7 +75,7 @@ void max_pool2d(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
   SENET_CHECK(y.shape() == out, "max_pool2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
   const Index planes = out[0] * out[1], OH = out[2], OW = out[3], H = x.dim(2), W = x.dim(3);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (planes * OH * OW > 65536)
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (planes * OH * OW > 65536)
 #endif
   for (Index pl = 0; pl < planes; ++pl) {
     const T* src = x.data() + pl * H * W;
@@ -114,7 +115,7 @@ void avg_pool2d(const Tensor<T>& x, const Pool2dParams& p, Tensor<T>& y) {
   SENET_CHECK(y.shape() == out, "avg_pool2d: output must be ", to_string(out), ", got ", to_string(y.shape()));
   const Index planes = out[0] * out[1], OH = out[2], OW = out[3], H = x.dim(2), W = x.dim(3);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (planes * OH * OW > 65536)
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (planes * OH * OW > 65536)
 #endif
   for (Index pl = 0; pl < planes; ++pl) {
     const T* src = x.data() + pl * H * W;

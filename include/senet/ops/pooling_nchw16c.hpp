@@ -101,7 +101,7 @@ inline void max_pool2d_nchw16c(const FeatureView& x, const Pool2dParams& p, cons
   const Index planes = x.batch * x.blocks(), H = x.height, W = x.width;
   const Index items = planes * OH;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (items * OW >= 8192 && !omp_in_parallel())
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (items * OW >= 8192 && !omp_in_parallel())
 #endif
   for (Index it = 0; it < items; ++it) {
     const Index plane = it / OH, oh = it % OH, n = plane / x.blocks(), cb = plane % x.blocks();
