@@ -25,7 +25,10 @@
 ///
 /// Failures throw `senet::Error` starting with the file name (or the name given to
 /// `decode_image`): missing or unreadable files, unsupported formats (GIF, TIFF, WebP, ASCII
-/// PNM, ...), PNM files whose maxval is not 255, truncated or damaged data (with stb's reason).
+/// PNM, ...), PNM files whose maxval is not 255, truncated or damaged data (with stb's reason),
+/// and images of more than `ImageOptions::max_pixels` pixels (`kDefaultMaxPixels`, PIL's
+/// limit), refused from the size in the header before any pixel is decoded, so a small file
+/// declaring a huge image (a decompression bomb) costs nothing.
 /// stb's failure reason is thread-local, so decoding may run on several threads at once.
 
 #include <stb_image.h>
@@ -140,6 +143,45 @@ inline void check_bmp(const std::uint8_t* p, std::size_t n, const std::string& n
               " bits per pixel needs ", need);
 }
 
+/// Refuses JPEG Huffman tables that stb_image (v2.27, Debian 12) would overflow: a DHT table
+/// declaring more than 256 codes makes stb write past its 256-entry arrays (fixed upstream in
+/// 2.28). Every DHT segment stb could read is checked, as stb reads it: markers are found as stb
+/// finds them (0xFF fill skipped), other segments skipped by their length, and entropy-coded data
+/// scanned for the marker that ends it; a valid file has no such table and is never refused.
+inline void check_jpeg(const std::uint8_t* p, std::size_t n, const std::string& name) {
+  const auto byte = [&](std::size_t i) -> std::size_t { return i < n ? p[i] : 0; };  // stb reads 0 past the end
+  // Segments and entropy-coded data alike: a marker is 0xFF (fill repeated) then a byte other
+  // than 0x00 (stuffing) and RSTn; bytes outside markers and segments are skipped, as stb does.
+  std::size_t i = 2;  // after SOI
+  while (i < n) {
+    if (p[i] != 0xFF) {
+      ++i;
+      continue;
+    }
+    while (i < n && p[i] == 0xFF) ++i;  // fill bytes
+    if (i >= n) return;
+    const std::uint8_t marker = p[i++];
+    if (marker == 0xD9) return;  // EOI
+    if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;  // stuffing, RSTn, SOI
+    const std::size_t length = byte(i) << 8 | byte(i + 1);
+    if (length < 2) return;  // stb refuses it
+    if (marker == 0xC4) {
+      // stb: L = length - 2; while (L > 0) { class/id byte; 16 counts; n values; L -= 17 + n; }
+      std::size_t at = i + 2;
+      for (std::ptrdiff_t left = static_cast<std::ptrdiff_t>(length) - 2; left > 0;) {
+        if ((byte(at) >> 4) > 1 || (byte(at) & 15) > 3) return;  // stb refuses the table
+        std::size_t codes = 0;
+        for (std::size_t k = 1; k <= 16; ++k) codes += byte(at + k);
+        SENET_CHECK(codes <= 256, name, ": damaged JPEG: a Huffman table declares ", codes,
+                    " codes, more than 256");
+        at += 17 + codes;
+        left -= static_cast<std::ptrdiff_t>(17 + codes);
+      }
+    }
+    i += length;  // SOS: its header; the entropy-coded data after it is scanned for the next marker
+  }
+}
+
 struct StbFree {
   void operator()(void* p) const noexcept { stbi_image_free(p); }
 };
@@ -152,24 +194,45 @@ inline std::string failure_reason() {
 }  // namespace image
 }  // namespace detail
 
+/// Limits of `decode_image` and `read_image`.
+struct ImageOptions {
+  /// Largest image accepted, in pixels (width x height); decoding needs about 3 to 8 bytes per
+  /// pixel. The default is PIL's `Image.MAX_IMAGE_PIXELS` (see `kDefaultMaxPixels`).
+  std::uint64_t max_pixels = kDefaultMaxPixels;
+};
+
 /// Decodes an image held in memory (`n` bytes at `bytes`): PNG, JPEG (baseline and progressive),
 /// BMP (uncompressed), binary PPM (P6) and PGM (P5) with maxval 255. Returns 8-bit RGB with PIL's
 /// `convert("RGB")` semantics (see the file comment). `name` is only used in error messages.
-/// Throws `senet::Error` starting with `name` for empty, unsupported, truncated or damaged data.
-inline Image decode_image(const std::uint8_t* bytes, std::size_t n, const std::string& name) {
+/// Throws `senet::Error` starting with `name` for empty, unsupported, truncated or damaged data,
+/// and for images of more than `options.max_pixels` pixels.
+inline Image decode_image(const std::uint8_t* bytes, std::size_t n, const std::string& name,
+                          const ImageOptions& options = {}) {
   namespace im = detail::image;
   SENET_CHECK(bytes != nullptr && n > 0, name, ": empty file, not an image");
   SENET_CHECK(n <= static_cast<std::size_t>(INT_MAX), name, ": ", n, " bytes is too large for the image decoder");
   const im::Format format = im::sniff(bytes, n, name);
   if (format == im::Format::pnm) im::check_pnm(bytes, n, name);
   if (format == im::Format::bmp) im::check_bmp(bytes, n, name);
+  if (format == im::Format::jpeg) im::check_jpeg(bytes, n, name);
   const int len = static_cast<int>(n);
   int w = 0, h = 0, comp = 0;
+  // The header's size, before stb allocates for it. Where stb cannot read the header, decoding
+  // fails too, with the reason; the size is checked again after decoding.
+  const auto check_size = [&] {
+    SENET_CHECK(w > 0 && h > 0, name, ": decoded image is empty (", w, "x", h, ")");
+    const auto pixels = static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h);
+    SENET_CHECK(pixels <= options.max_pixels, name, ": ", im::format_name(format), " image of ", w, "x", h, " = ",
+                pixels, " pixels exceeds the limit of ", options.max_pixels,
+                " pixels (ImageOptions::max_pixels; a decompression bomb?)");
+  };
+  if (stbi_info_from_memory(bytes, len, &w, &h, &comp)) check_size();
 
   // 16-bit greyscale PNG (IHDR bit depth 16, colour type 0): PIL's mode "I", clipped to 255.
   if (format == im::Format::png && n >= 26 && bytes[24] == 16 && bytes[25] == 0) {
     std::unique_ptr<stbi_us, im::StbFree> grey(stbi_load_16_from_memory(bytes, len, &w, &h, &comp, 1));
     SENET_CHECK(grey != nullptr, name, ": cannot decode PNG image: ", im::failure_reason());
+    check_size();
     Image out(w, h);
     for (std::size_t i = 0, count = static_cast<std::size_t>(w) * static_cast<std::size_t>(h); i < count; ++i) {
       const stbi_us v = grey.get()[i];
@@ -181,7 +244,7 @@ inline Image decode_image(const std::uint8_t* bytes, std::size_t n, const std::s
   // stb converts every layout to 3 channels as PIL does: grey replicated, alpha dropped.
   std::unique_ptr<stbi_uc, im::StbFree> rgb(stbi_load_from_memory(bytes, len, &w, &h, &comp, 3));
   SENET_CHECK(rgb != nullptr, name, ": cannot decode ", im::format_name(format), " image: ", im::failure_reason());
-  SENET_CHECK(w > 0 && h > 0, name, ": decoded image is empty (", w, "x", h, ")");
+  check_size();
   Image out;
   out.width = w;
   out.height = h;
@@ -190,8 +253,9 @@ inline Image decode_image(const std::uint8_t* bytes, std::size_t n, const std::s
 }
 
 /// Reads and decodes the image file at `path` (see `decode_image`). Throws `senet::Error` naming
-/// `path` when it is missing, a directory, unreadable, or not a decodable image.
-inline Image read_image(const std::string& path) {
+/// `path` when it is missing, a directory, unreadable, not a decodable image, or larger than
+/// `options.max_pixels`.
+inline Image read_image(const std::string& path, const ImageOptions& options = {}) {
   std::ifstream in;
   const std::uint64_t size = detail::open_for_reading(in, path, "an image file");
   SENET_CHECK(size > 0, path, ": empty file, not an image");
@@ -200,7 +264,7 @@ inline Image read_image(const std::string& path) {
   std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
   SENET_CHECK(static_cast<bool>(in), path, ": read error");
-  return decode_image(bytes.data(), bytes.size(), path);
+  return decode_image(bytes.data(), bytes.size(), path, options);
 }
 
 }  // namespace senet

@@ -31,6 +31,11 @@ namespace npy {
 inline constexpr std::uint64_t kMaxHeaderBytes = std::uint64_t{1} << 24;
 /// Nesting limit of the literal parser, so a header like "((((((..." cannot exhaust the stack.
 inline constexpr int kMaxDepth = 32;
+/// Most values (keys, strings, numbers, containers) a header may hold; a valid one has fewer than
+/// 80. Each parsed value costs about 100 bytes, so this, not the header length, bounds memory.
+inline constexpr std::size_t kMaxValues = 1024;
+/// Most dimensions accepted (NumPy 2's NPY_MAXDIMS; NumPy 1 allows 32).
+inline constexpr std::size_t kMaxRank = 64;
 
 /// A parsed Python literal of the subset `.npy` headers use.
 struct PyValue {
@@ -101,6 +106,7 @@ class LiteralParser {
 
   PyValue value(int depth) {
     if (depth > kMaxDepth) fail("nesting too deep");
+    if (++values_ > kMaxValues) fail("more than " + std::to_string(kMaxValues) + " values");
     skip_space();
     if (pos_ >= s_.size()) fail("unexpected end of header");
     const char c = s_[pos_];
@@ -125,7 +131,8 @@ class LiteralParser {
     while (!peek('}')) {
       PyValue key = value(depth + 1);
       if (key.kind != PyValue::Kind::string) fail("dict key is not a string");
-      if (std::find(v.keys.begin(), v.keys.end(), key.text) != v.keys.end()) fail("duplicate key '" + key.text + "'");
+      if (std::find(v.keys.begin(), v.keys.end(), key.text) != v.keys.end())
+        fail("duplicate key '" + printable(key.text) + "'");
       expect(':');
       v.keys.push_back(key.text);
       v.items.push_back(value(depth + 1));
@@ -214,6 +221,7 @@ class LiteralParser {
   const std::string& s_;
   const std::string& path_;
   std::size_t pos_ = 0;
+  std::size_t values_ = 0;
 };
 
 /// Element type and byte order of a `descr` such as '<f4'.
@@ -246,7 +254,8 @@ inline Dtype parse_descr(const std::string& path, const std::string& descr) {
     d.itemsize = 8;
   else
     throw Error(
-        cat(path, ": unsupported .npy dtype '", descr, "' (only float32 '<f4' and float64 '<f8' are supported)"));
+        cat(path, ": unsupported .npy dtype '", printable(descr),
+            "' (only float32 '<f4' and float64 '<f8' are supported)"));
   return d;
 }
 
@@ -315,7 +324,7 @@ Tensor<T> read_npy(const std::string& path) {
     else if (k == "shape")
       shape_value = &dict.items[i];
     else
-      throw Error(detail::cat(path, ": unexpected key '", k, "' in the .npy header"));
+      throw Error(detail::cat(path, ": unexpected key '", detail::printable(k), "' in the .npy header"));
   }
   for (const auto& [value, key] : {std::pair{descr, "descr"}, {fortran, "fortran_order"}, {shape_value, "shape"}})
     SENET_CHECK(value != nullptr, path, ": .npy header has no '", key, "'");
@@ -327,6 +336,8 @@ Tensor<T> read_npy(const std::string& path) {
   SENET_CHECK(shape_value->kind == PyValue::Kind::tuple || shape_value->kind == PyValue::Kind::list, path,
               ": .npy 'shape' is ", np::kind_name(shape_value->kind), ", not a tuple");
 
+  SENET_CHECK(shape_value->items.size() <= np::kMaxRank, path, ": .npy 'shape' has ", shape_value->items.size(),
+              " dimensions, more than the ", np::kMaxRank, " allowed");
   Shape shape;
   for (const PyValue& d : shape_value->items) {
     SENET_CHECK(d.kind == PyValue::Kind::integer, path, ": .npy 'shape' has an extent that is ", np::kind_name(d.kind));

@@ -39,6 +39,12 @@
 
 namespace senet {
 
+/// Default pixel limit of decoding (`ImageOptions::max_pixels`) and pre-processing
+/// (`PreprocessOptions::max_pixels`): PIL's `Image.MAX_IMAGE_PIXELS`, 89,478,485 (a 256 MiB
+/// RGBA image; PIL warns above it and refuses twice it). A 100-megapixel photograph needs a
+/// larger limit; a decompression bomb (a small file declaring a huge image) is stopped by it.
+inline constexpr std::uint64_t kDefaultMaxPixels = 89'478'485;
+
 /// An 8-bit RGB image in memory, as `np.array(pil_image.convert("RGB"))` holds it.
 ///
 /// `rgb` has `height * width * 3` bytes: rows top to bottom, pixels left to right, channels
@@ -282,6 +288,8 @@ inline std::array<Index, 2> short_side_size(Index width, Index height, Index sho
   const Index shorter = std::min(width, height), longer = std::max(width, height);
   // Python's `int(s * long / short)`: the product is an exact integer, the true division is
   // correctly rounded in double, then truncated.
+  SENET_CHECK(short_side <= (Index{1} << 53) / longer, "resize_short_side: short side ", short_side,
+              " for a ", width, "x", height, " image is too large");
   const Index new_long = static_cast<Index>(static_cast<double>(short_side * longer) / static_cast<double>(shorter));
   return width <= height ? std::array<Index, 2>{short_side, new_long} : std::array<Index, 2>{new_long, short_side};
 }
@@ -335,6 +343,10 @@ inline Image center_crop(const Image& image, Index size) { return center_crop(im
 /// `(float(pixel[c']) / scale - mean[c]) / std[c]` in float32, where `c' = c` for RGB output and
 /// `c' = 2 - c` when `bgr` is set; `mean` and `std` are in output channel order.
 ///
+/// `max_pixels` bounds the images pre-processing creates: the resized image (whose short side is
+/// `resize_size()`, so a tiny `crop_pct` or a very long, thin input makes it huge) and the
+/// `size x size` crop; beyond it `preprocess` throws `senet::Error` before allocating.
+///
 /// timm's `seresnet50.a1_in1k` weights were evaluated with crop_pct 0.95 and bicubic resizing
 /// (their `pretrained_cfg`); set those two fields to match a checkpoint's configuration.
 struct PreprocessOptions {
@@ -346,9 +358,16 @@ struct PreprocessOptions {
   /// Subtracted per output channel. `float(0.485)` of the double, as torch.as_tensor rounds it.
   std::array<float, 3> mean{static_cast<float>(0.485), static_cast<float>(0.456), static_cast<float>(0.406)};
   std::array<float, 3> std{static_cast<float>(0.229), static_cast<float>(0.224), static_cast<float>(0.225)};
+  std::uint64_t max_pixels = kDefaultMaxPixels;  ///< largest resized image or crop, in pixels
 
-  /// Short side after resizing: `floor(size / crop_pct)`.
-  Index resize_size() const { return static_cast<Index>(std::floor(static_cast<double>(size) / crop_pct)); }
+  /// Short side after resizing: `floor(size / crop_pct)`; 0 when that is not a positive number,
+  /// saturated at the largest `Index`.
+  Index resize_size() const {
+    const double r = std::floor(static_cast<double>(size) / crop_pct);
+    if (!(r > 0)) return 0;  // also NaN
+    if (r >= 9.2e18) return std::numeric_limits<Index>::max();
+    return static_cast<Index>(r);
+  }
 };
 
 /// Named presets: "timm" (RGB, /255, ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224,
@@ -371,8 +390,14 @@ inline PreprocessOptions preprocess_preset(const std::string& name) {
 namespace detail {
 inline void check_options(const PreprocessOptions& o) {
   SENET_CHECK(o.size > 0, "preprocess: size ", o.size, " must be positive");
+  SENET_CHECK(static_cast<std::uint64_t>(o.size) <= o.max_pixels / static_cast<std::uint64_t>(o.size),
+              "preprocess: a ", o.size, "x", o.size, " crop exceeds the limit of ", o.max_pixels,
+              " pixels (PreprocessOptions::max_pixels)");
   SENET_CHECK(o.crop_pct > 0 && std::isfinite(o.crop_pct), "preprocess: crop_pct ", o.crop_pct, " must be positive");
   SENET_CHECK(o.resize_size() > 0, "preprocess: size ", o.size, " / crop_pct ", o.crop_pct, " rounds down to 0");
+  SENET_CHECK(static_cast<std::uint64_t>(o.resize_size()) <= o.max_pixels, "preprocess: size ", o.size,
+              " / crop_pct ", o.crop_pct, " resizes the short side to ", o.resize_size(),
+              " pixels, beyond the limit of ", o.max_pixels, " pixels (PreprocessOptions::max_pixels)");
   SENET_CHECK(o.scale != 0.0f, "preprocess: scale must not be 0");
   for (float s : o.std) SENET_CHECK(s != 0.0f, "preprocess: std must not be 0");
 }
@@ -387,6 +412,9 @@ void preprocess_into(const Image& image, const PreprocessOptions& options, T* ou
   detail::check_options(options);
   // resize_short_side, without copying the (possibly 12-megapixel) input when it keeps its size.
   const auto [w, h] = short_side_size(image.width, image.height, options.resize_size());
+  SENET_CHECK(static_cast<std::uint64_t>(w) <= options.max_pixels / static_cast<std::uint64_t>(h), "preprocess: a ",
+              image.width, "x", image.height, " image resized to short side ", options.resize_size(), " is ", w, "x",
+              h, ", beyond the limit of ", options.max_pixels, " pixels (PreprocessOptions::max_pixels)");
   const Image crop = (w == image.width && h == image.height)
                          ? center_crop(image, options.size)
                          : center_crop(resize(image, w, h, options.interpolation), options.size);

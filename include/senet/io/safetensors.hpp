@@ -8,7 +8,14 @@
 /// (offsets relative to the start of the data section) plus an optional `"__metadata__"` object of
 /// string -> string. `SafetensorsFile` validates the whole header when it opens a file and reads
 /// each tensor's bytes only on request, so a 100 MB checkpoint is never held in memory twice.
+///
+/// Limits (`SafetensorsOptions`): the header may be at most `max_header_bytes` long (16 MiB by
+/// default), may nest JSON at most 3 levels deep (object, entry, shape) and may give a tensor at
+/// most `kSafetensorsMaxRank` (64) dimensions, so that a damaged or hostile header cannot make
+/// the JSON parser use gigabytes of memory.
 
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <fstream>
 #include <limits>
@@ -43,11 +50,30 @@ struct SafetensorsEntry {
   std::uint64_t nbytes() const { return end - begin; }
 };
 
+/// Most dimensions a safetensors tensor may have (as NumPy 2's NPY_MAXDIMS).
+inline constexpr std::size_t kSafetensorsMaxRank = 64;
+
+/// Limits applied by `SafetensorsFile::open` (and `load_weights`) to a file's header.
+struct SafetensorsOptions {
+  /// Largest JSON header accepted, in bytes. The headers of the SE-ResNets are 10 to 100 KB and
+  /// those of large language models a few MB, so the default, 16 MiB, only stops damaged or
+  /// hostile files; parsing needs up to about 20 bytes of memory per header byte. The format's
+  /// reference implementation refuses anything over 100,000,000 bytes.
+  std::uint64_t max_header_bytes = std::uint64_t{16} << 20;
+};
+
+/// What `SafetensorsFile::find_non_finite` finds in one tensor.
+struct NonFiniteValues {
+  std::uint64_t count = 0;  ///< number of NaN and infinite values
+  std::uint64_t first = 0;  ///< flat (row-major) index of the first one, when `count > 0`
+  double first_value = 0;   ///< its value: NaN, inf or -inf
+};
+
 namespace detail {
 namespace safetensors {
 
-/// Largest header accepted, as in the reference implementation; a bigger length is corruption.
-inline constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
+/// Deepest JSON nesting of a valid header: the header object, an entry, its shape array.
+inline constexpr int kMaxJsonDepth = 3;
 
 enum class Dtype { f64, f32, f16, bf16, i64, i32, i16, i8, u8, boolean };
 
@@ -117,7 +143,9 @@ void convert(Dtype dtype, const unsigned char* src, T* dst, std::size_t n) {
   }
 }
 
-inline std::string where(const std::string& path, const std::string& key) { return path + ": tensor '" + key + "': "; }
+inline std::string where(const std::string& path, const std::string& key) {
+  return path + ": tensor '" + printable(key) + "': ";
+}
 
 /// A non-negative JSON integer as u64; false for anything else (floats, negatives, strings).
 inline bool get_unsigned(const nlohmann::json& v, std::uint64_t& out) {
@@ -144,18 +172,20 @@ inline SafetensorsEntry parse_entry(const std::string& path, const std::string& 
   SENET_CHECK(dtype->is_string(), at, "\"dtype\" is not a string");
   e.dtype = dtype->get<std::string>();
   const DtypeInfo* info = find_dtype(e.dtype);
-  SENET_CHECK(info != nullptr, at, "unknown dtype \"", e.dtype,
+  SENET_CHECK(info != nullptr, at, "unknown dtype \"", printable(e.dtype),
               "\" (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8 or BOOL)");
 
   const auto shape = v.find("shape");
   SENET_CHECK(shape != v.end(), at, "header entry has no \"shape\"");
   SENET_CHECK(shape->is_array(), at, "\"shape\" is not an array");
+  SENET_CHECK(shape->size() <= kSafetensorsMaxRank, at, "shape has ", shape->size(), " dimensions, more than the ",
+              kSafetensorsMaxRank, " allowed");
   for (const nlohmann::json& d : *shape) {
     std::uint64_t extent = 0;
     if (!get_unsigned(d, extent))
-      throw Error(at + "shape " + shape->dump() + " has an extent that is not a non-negative integer");
+      throw Error(at + "shape " + printable(shape->dump()) + " has an extent that is not a non-negative integer");
     if (extent > static_cast<std::uint64_t>(std::numeric_limits<Index>::max()))
-      throw Error(at + "shape " + shape->dump() + " has an extent that is too large");
+      throw Error(at + "shape " + printable(shape->dump()) + " has an extent that is too large");
     e.shape.push_back(static_cast<Index>(extent));
   }
 
@@ -163,7 +193,8 @@ inline SafetensorsEntry parse_entry(const std::string& path, const std::string& 
   SENET_CHECK(offsets != v.end(), at, "header entry has no \"data_offsets\"");
   SENET_CHECK(offsets->is_array() && offsets->size() == 2 && get_unsigned((*offsets)[0], e.begin) &&
                   get_unsigned((*offsets)[1], e.end),
-              at, "\"data_offsets\" ", offsets->dump(), " is not a pair of non-negative integers [begin, end]");
+              at, "\"data_offsets\" ", printable(offsets->dump()),
+              " is not a pair of non-negative integers [begin, end]");
   SENET_CHECK(e.begin <= e.end, at, "data_offsets [", e.begin, ", ", e.end, "] has begin > end");
   SENET_CHECK(e.end <= data_size, at, "data_offsets [", e.begin, ", ", e.end, "] run past the end of the ", data_size,
               "-byte data section (truncated file?)");
@@ -188,9 +219,10 @@ inline SafetensorsEntry parse_entry(const std::string& path, const std::string& 
 /// A safetensors file opened for reading.
 ///
 /// `open` reads and validates the header only: every entry's dtype, shape (overflow-checked) and
-/// byte range against the file size, and the metadata. `read` then seeks to and converts one
-/// tensor at a time. Every error is a `senet::Error` naming the file and, where there is one,
-/// the tensor. Reads open the file afresh, so one `SafetensorsFile` may be read from many threads.
+/// byte range against the file size, and the metadata, within the limits of `SafetensorsOptions`.
+/// `read` then seeks to and converts one tensor at a time. Every error is a `senet::Error` naming
+/// the file and, where there is one, the tensor. Reads open the file afresh, so one
+/// `SafetensorsFile` may be read from many threads.
 ///
 /// \code
 /// auto f = senet::SafetensorsFile::open("se_resnet50.safetensors");
@@ -201,8 +233,9 @@ inline SafetensorsEntry parse_entry(const std::string& path, const std::string& 
 /// \endcode
 class SafetensorsFile {
  public:
-  /// Opens `path` and validates its header; throws `senet::Error` on any damage.
-  static SafetensorsFile open(const std::string& path) {
+  /// Opens `path` and validates its header; throws `senet::Error` on any damage and when the
+  /// header exceeds a limit of `options` (the message names the limit).
+  static SafetensorsFile open(const std::string& path, const SafetensorsOptions& options = {}) {
     namespace st = detail::safetensors;
     std::ifstream in;
     const std::uint64_t file_size = detail::open_for_reading(in, path, "a safetensors file");
@@ -213,8 +246,9 @@ class SafetensorsFile {
     in.read(reinterpret_cast<char*>(length_bytes), 8);
     SENET_CHECK(static_cast<bool>(in), path, ": cannot read the header length");
     const std::uint64_t header_size = detail::load_le(length_bytes, 8);
-    SENET_CHECK(header_size <= st::kMaxHeaderBytes, path, ": header length ", header_size, " exceeds the limit of ",
-                st::kMaxHeaderBytes, " bytes (not a safetensors file?)");
+    SENET_CHECK(header_size <= options.max_header_bytes, path, ": header length ", header_size,
+                " exceeds the limit of ", options.max_header_bytes,
+                " bytes (SafetensorsOptions::max_header_bytes; damaged or not a safetensors file?)");
     SENET_CHECK(header_size <= file_size - 8, path, ": header length ", header_size, " is larger than the ",
                 file_size - 8, " bytes that follow it (truncated file?)");
 
@@ -228,12 +262,18 @@ class SafetensorsFile {
     const std::uint64_t data_size = file_size - file.data_start_;
 
     // nlohmann keeps the last of duplicate keys silently; a duplicate tensor name is ambiguous.
+    // Containers nested deeper than a valid header's are refused as they start, before
+    // "[[[[..." can build millions of empty arrays.
     std::set<std::string> seen;
     std::string duplicate;
     const nlohmann::json::parser_callback_t on_event = [&](int depth, nlohmann::json::parse_event_t event,
                                                            nlohmann::json& parsed) {
-      if (event == nlohmann::json::parse_event_t::key && depth == 1 && parsed.is_string() &&
-          !seen.insert(parsed.get<std::string>()).second && duplicate.empty())
+      using Event = nlohmann::json::parse_event_t;
+      if ((event == Event::object_start || event == Event::array_start) && depth >= st::kMaxJsonDepth)
+        throw Error(detail::cat(path, ": header nests JSON more than ", st::kMaxJsonDepth,
+                                " levels deep (object, entry, shape); not a safetensors header"));
+      if (event == Event::key && depth == 1 && parsed.is_string() && !seen.insert(parsed.get<std::string>()).second &&
+          duplicate.empty())
         duplicate = parsed.get<std::string>();
       return true;
     };
@@ -248,13 +288,14 @@ class SafetensorsFile {
       throw Error(path + ": header is not valid JSON: " + what);
     }
     SENET_CHECK(json.is_object(), path, ": header is a JSON ", json.type_name(), ", not an object");
-    SENET_CHECK(duplicate.empty(), path, ": header names tensor '", duplicate, "' more than once");
+    SENET_CHECK(duplicate.empty(), path, ": header names tensor '", detail::printable(duplicate), "' more than once");
 
     for (auto it = json.begin(); it != json.end(); ++it) {
       if (it.key() == "__metadata__") {
         SENET_CHECK(it->is_object(), path, ": \"__metadata__\" is not a JSON object");
         for (auto m = it->begin(); m != it->end(); ++m) {
-          SENET_CHECK(m->is_string(), path, ": \"__metadata__\" value of '", m.key(), "' is a ", m->type_name(),
+          SENET_CHECK(m->is_string(), path, ": \"__metadata__\" value of '", detail::printable(m.key()), "' is a ",
+                      m->type_name(),
                       ", not a string");
           file.metadata_.emplace(m.key(), m->get<std::string>());
         }
@@ -281,7 +322,7 @@ class SafetensorsFile {
   /// The validated header entry of `key`; throws `senet::Error` if there is no such tensor.
   const SafetensorsEntry& entry(const std::string& key) const {
     const auto it = entries_.find(key);
-    SENET_CHECK(it != entries_.end(), path_, ": no tensor named '", key, "'");
+    SENET_CHECK(it != entries_.end(), path_, ": no tensor named '", detail::printable(key), "'");
     return it->second;
   }
 
@@ -308,27 +349,65 @@ class SafetensorsFile {
     static_assert(std::is_floating_point_v<T>, "SafetensorsFile::read<T>: T must be float or double");
     namespace st = detail::safetensors;
     const SafetensorsEntry& e = entry(key);
-    const st::DtypeInfo* info = st::find_dtype(e.dtype);
-    SENET_CHECK(info->floating, st::where(path_, key), "dtype ", e.dtype,
+    SENET_CHECK(st::find_dtype(e.dtype)->floating, st::where(path_, key), "dtype ", e.dtype,
                 " is an integer type and cannot be read as a floating-point tensor");
     SENET_CHECK(out.shape() == e.shape, st::where(path_, key), "shape ", to_string(e.shape),
                 " does not fit a tensor of ", to_string(out.shape()));
-    if (out.size() == 0) return;
-    std::ifstream in(path_, std::ios::binary);
-    SENET_CHECK(static_cast<bool>(in), st::where(path_, key), "cannot reopen the file for reading");
-    in.seekg(static_cast<std::streamoff>(data_start_ + e.begin));
-    SENET_CHECK(static_cast<bool>(in), st::where(path_, key), "cannot seek to byte ", data_start_ + e.begin);
+    T* dst = out.data();
+    read_chunks(key, [&](st::Dtype dtype, const unsigned char* src, std::size_t done, std::size_t count) {
+      st::convert(dtype, src, dst + done, count);
+    });
+  }
 
-    // Convert through a bounded buffer so peak memory is the tensor plus 1 MiB.
-    const bool complete = detail::read_converted(
-        in, out.data(), static_cast<std::size_t>(out.size()), static_cast<std::size_t>(info->itemsize),
-        [&](const unsigned char* src, T* dst, std::size_t n) { st::convert(info->dtype, src, dst, n); });
-    SENET_CHECK(complete, st::where(path_, key), "file ends before the tensor's data does (",
-                "was it changed after it was opened?)");
+  /// Counts the NaN and infinite values of tensor `key` as read into a `Tensor<T>` (so a finite
+  /// F64 value beyond float's range counts for `T = float`), and finds the first. Streams the
+  /// tensor through a 1 MiB buffer without keeping it. Throws as `read` does.
+  template <class T>
+  NonFiniteValues find_non_finite(const std::string& key) const {
+    static_assert(std::is_floating_point_v<T>, "SafetensorsFile::find_non_finite<T>: T must be float or double");
+    namespace st = detail::safetensors;
+    NonFiniteValues found;
+    std::vector<T> values;
+    read_chunks(key, [&](st::Dtype dtype, const unsigned char* src, std::size_t done, std::size_t count) {
+      values.resize(count);
+      st::convert(dtype, src, values.data(), count);
+      for (std::size_t i = 0; i < count; ++i) {
+        if (std::isfinite(values[i])) continue;
+        if (found.count++ == 0) {
+          found.first = done + i;
+          found.first_value = static_cast<double>(values[i]);
+        }
+      }
+    });
+    return found;
   }
 
  private:
   SafetensorsFile() = default;
+
+  /// Streams the bytes of floating-point tensor `key` to `chunk(dtype, src, done, count)`, 1 MiB
+  /// at a time (`count` elements starting at element `done`).
+  template <class Chunk>
+  void read_chunks(const std::string& key, Chunk&& chunk) const {
+    namespace st = detail::safetensors;
+    const SafetensorsEntry& e = entry(key);
+    const st::DtypeInfo* info = st::find_dtype(e.dtype);
+    SENET_CHECK(info->floating, st::where(path_, key), "dtype ", e.dtype,
+                " is an integer type and cannot be read as a floating-point tensor");
+    const auto n = static_cast<std::size_t>(e.nbytes() / info->itemsize);
+    if (n == 0) return;
+    std::ifstream in(path_, std::ios::binary);
+    SENET_CHECK(static_cast<bool>(in), st::where(path_, key), "cannot reopen the file for reading");
+    in.seekg(static_cast<std::streamoff>(data_start_ + e.begin));
+    SENET_CHECK(static_cast<bool>(in), st::where(path_, key), "cannot seek to byte ", data_start_ + e.begin);
+    const bool complete =
+        detail::read_chunks(in, n, static_cast<std::size_t>(info->itemsize),
+                            [&](const unsigned char* src, std::size_t done, std::size_t count) {
+                              chunk(info->dtype, src, done, count);
+                            });
+    SENET_CHECK(complete, st::where(path_, key), "file ends before the tensor's data does (",
+                "was it changed after it was opened?)");
+  }
 
   std::string path_;
   std::uint64_t data_start_ = 0;  // 8 + header length

@@ -18,6 +18,15 @@
 
 namespace senet {
 
+/// Options of `load_weights`.
+struct LoadWeightsOptions {
+  /// Accept tensors holding NaN or infinite values. Off by default: a trained network has none,
+  /// and one such value spreads to every logit, so a checkpoint holding them is damaged.
+  bool allow_non_finite = false;
+  /// Limits of the safetensors reader (the header size).
+  SafetensorsOptions file;
+};
+
 /// Loads every parameter and buffer of `model` from the safetensors file at `path`.
 ///
 /// Strict: each visited name must be a floating-point tensor in the file with exactly the
@@ -25,12 +34,15 @@ namespace senet {
 /// tensors (PyTorch's `num_batches_tracked`, I64) are ignored. All problems are collected and
 /// thrown as one `senet::Error` that starts with `path` and lists every missing key (with the
 /// expected shape), every unexpected key (with its shape) and every mis-shaped key as
-/// `key: expected [a, b], got [c, d]`. The model is modified only when all of this holds; a file
-/// that changes on disk while being read can still leave it part-loaded (and throws).
-/// F64, F32, F16 and BF16 tensors are converted to `T`.
+/// `key: expected [a, b], got [c, d]`. Unless `options.allow_non_finite` is set, a tensor holding
+/// NaN or infinite values (after conversion to `T`) is an error too, which names the file, every
+/// such key, how many values and the first one. The model is modified only when all of this
+/// holds; a file that changes on disk while being read can still leave it part-loaded (and
+/// throws). F64, F32, F16 and BF16 tensors are converted to `T`. The header's limits are
+/// `options.file` (`SafetensorsOptions`).
 template <class T>
-void load_weights(Module<T>& model, const std::string& path) {
-  const SafetensorsFile file = SafetensorsFile::open(path);
+void load_weights(Module<T>& model, const std::string& path, const LoadWeightsOptions& options = {}) {
+  const SafetensorsFile file = SafetensorsFile::open(path, options.file);
 
   struct Target {
     std::string name;
@@ -62,7 +74,7 @@ void load_weights(Module<T>& model, const std::string& path) {
   }));
   for (const std::string& key : file.keys())
     if (!visited.count(key) && file.is_floating(key))
-      unexpected.push_back(key + " " + to_string(file.entry(key).shape));
+      unexpected.push_back(detail::printable(key) + " " + to_string(file.entry(key).shape));
 
   const std::size_t problems =
       missing.size() + unexpected.size() + misshaped.size() + wrong_dtype.size() + duplicated.size();
@@ -78,6 +90,26 @@ void load_weights(Module<T>& model, const std::string& path) {
     list("wrong dtype: ", wrong_dtype);
     list("model visits this name twice: ", duplicated);
     throw Error(msg);
+  }
+
+  // Values are checked in a first pass over the file, so that a rejected file leaves the model as
+  // it was (reading the file twice costs less than holding a second copy of the weights).
+  if (!options.allow_non_finite) {
+    std::vector<std::string> non_finite;
+    for (const Target& target : targets) {
+      const NonFiniteValues found = file.template find_non_finite<T>(target.name);
+      if (found.count != 0)
+        non_finite.push_back(detail::cat(target.name, ": ", found.count, " of ", target.tensor->size(),
+                                         " values, the first at element ", found.first, " = ",
+                                         found.first_value));
+    }
+    if (!non_finite.empty()) {
+      std::string msg = detail::cat(path, ": cannot load weights into the model: ", non_finite.size(),
+                                    non_finite.size() == 1 ? " tensor holds" : " tensors hold",
+                                    " NaN or infinite values (allow_non_finite accepts them)");
+      for (const std::string& item : non_finite) msg += "\n  non-finite values in " + item;
+      throw Error(msg);
+    }
   }
 
   // Every name, dtype, shape and byte range is valid: read straight into the model's buffers, so

@@ -53,6 +53,33 @@ inline double bits_to_double(std::uint64_t bits) {
   return d;
 }
 
+/// `text` made safe to quote in a one-line error message: control characters (including
+/// newlines) and DEL become `\xNN`, and text longer than `max_bytes` is cut at a character
+/// boundary and ends in "...". Names read from files (tensor keys, dtypes) go through this, so a
+/// damaged file cannot put terminal escapes or megabytes of text into a message.
+inline std::string printable(const std::string& text, std::size_t max_bytes = 200) {
+  std::size_t end = text.size();
+  if (end > max_bytes) {
+    end = max_bytes;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0u) == 0x80u) --end;  // UTF-8 continuation
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(end + 3);
+  for (std::size_t i = 0; i < end; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (end < text.size()) out += "...";
+  return out;
+}
+
 /// Opens `path` for binary reading and returns its size in bytes, leaving `in` at offset 0.
 /// Throws `senet::Error` naming the file when it does not exist, is a directory (`expected`
 /// names what it should be, e.g. "a .npy file"), cannot be opened, or has no size.
@@ -70,21 +97,31 @@ inline std::uint64_t open_for_reading(std::ifstream& in, const std::string& path
   return static_cast<std::uint64_t>(size);
 }
 
+/// Reads `n` elements of `itemsize` bytes each from `in` through a buffer of at most 1 MiB;
+/// `chunk(src, done, count)` receives each run of `count` elements, the first of which is element
+/// `done`. Returns false when the stream ends or fails first.
+template <class Chunk>
+bool read_chunks(std::istream& in, std::size_t n, std::size_t itemsize, Chunk&& chunk) {
+  const std::size_t per_chunk = (std::size_t{1} << 20) / itemsize;
+  std::vector<unsigned char> buffer(std::min(per_chunk, n) * itemsize);
+  for (std::size_t done = 0; done < n;) {
+    const std::size_t count = std::min(per_chunk, n - done);
+    in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(count * itemsize));
+    if (!in) return false;
+    chunk(static_cast<const unsigned char*>(buffer.data()), done, count);
+    done += count;
+  }
+  return true;
+}
+
 /// Reads `n` elements of `itemsize` bytes each from `in` through a buffer of at most 1 MiB, so
 /// peak memory is the destination plus 1 MiB; `convert(src, dst, count)` decodes each chunk of
 /// `count` elements into `dst`. Returns false when the stream ends or fails first.
 template <class T, class Convert>
 bool read_converted(std::istream& in, T* dst, std::size_t n, std::size_t itemsize, Convert&& convert) {
-  const std::size_t chunk = (std::size_t{1} << 20) / itemsize;
-  std::vector<unsigned char> buffer(std::min(chunk, n) * itemsize);
-  for (std::size_t done = 0; done < n;) {
-    const std::size_t count = std::min(chunk, n - done);
-    in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(count * itemsize));
-    if (!in) return false;
-    convert(buffer.data(), dst + done, count);
-    done += count;
-  }
-  return true;
+  return read_chunks(in, n, itemsize, [&](const unsigned char* src, std::size_t done, std::size_t count) {
+    convert(src, dst + done, count);
+  });
 }
 
 /// Opens (and truncates) `path` for binary writing; throws `senet::Error` naming it on failure.

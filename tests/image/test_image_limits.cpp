@@ -1,0 +1,113 @@
+// Limits and hostile input of senet/io/image.hpp: the pixel limit (default PIL's, configurable,
+// checked from the header before decoding, so decompression bombs cost nothing) and the guard
+// against JPEG Huffman tables that overflow stb_image 2.27's arrays.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "image_fixtures.hpp"
+#include "senet/io/image.hpp"
+
+namespace senet::test {
+namespace {
+
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+std::string be32(std::uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+/// A PNG chunk; stb does not check CRCs, so the CRC is left zero.
+std::string chunk(const char* type, const std::string& data) { return be32(data.size()) + type + data + be32(0); }
+
+/// A 48-byte PNG declaring a `width x height` RGB image, with a few bytes of zlib data.
+std::vector<std::uint8_t> png_declaring(std::uint32_t width, std::uint32_t height) {
+  std::string ihdr = be32(width) + be32(height) + std::string("\x08\x02\x00\x00\x00", 5);
+  std::string bytes = std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) +
+                      chunk("IDAT", std::string("\x78\x9c\x63\x00\x00\x00\x01\x00\x01", 9)) + chunk("IEND", "");
+  return {bytes.begin(), bytes.end()};
+}
+
+Image decode(const std::vector<std::uint8_t>& bytes, std::uint64_t max_pixels, const std::string& name = "x") {
+  ImageOptions options;
+  options.max_pixels = max_pixels;
+  return decode_image(bytes.data(), bytes.size(), name, options);
+}
+
+TEST(ImageLimits, DefaultIsPilsLimit) {
+  EXPECT_EQ(ImageOptions{}.max_pixels, 89478485u);
+  EXPECT_EQ(kDefaultMaxPixels, 89478485u);
+  EXPECT_EQ(PreprocessOptions{}.max_pixels, kDefaultMaxPixels);
+}
+
+TEST(ImageLimits, PngBombIsRefusedFromItsHeader) {
+  // 10000 x 10000 = 100 million pixels in 57 bytes: over the default limit, refused before stb
+  // allocates the 300 MB it would decode into.
+  const auto bomb = png_declaring(10000, 10000);
+  const std::string m = error_of([&] { decode_image(bomb.data(), bomb.size(), "bomb.png"); });
+  EXPECT_EQ(m,
+            "bomb.png: PNG image of 10000x10000 = 100000000 pixels exceeds the limit of 89478485 pixels "
+            "(ImageOptions::max_pixels; a decompression bomb?)");
+  // Just under the limit (9459 x 9459 = 89,472,681) the header passes and decoding fails on the
+  // missing data instead.
+  const auto big = png_declaring(9459, 9459);
+  const std::string n = error_of([&] { decode_image(big.data(), big.size(), "big.png"); });
+  EXPECT_TRUE(has(n, "big.png: cannot decode PNG image")) << n;
+}
+
+TEST(ImageLimits, JpegBombIsRefusedFromItsHeader) {
+  auto jpeg = read_bytes(image_fixture("rgb.jpg"));
+  std::size_t sof = 0;
+  for (std::size_t i = 2; i + 1 < jpeg.size() && !sof; ++i)
+    if (jpeg[i] == 0xFF && (jpeg[i + 1] == 0xC0 || jpeg[i + 1] == 0xC2)) sof = i;
+  ASSERT_NE(sof, 0u);
+  for (std::size_t k : {5, 6, 7, 8}) jpeg[sof + k] = k % 2 ? 0x4E : 0x20;  // height, width = 0x4E20 = 20000
+  const std::string m = error_of([&] { decode(jpeg, kDefaultMaxPixels, "bomb.jpg"); });
+  EXPECT_TRUE(has(m, "bomb.jpg: JPEG image of 20000x20000 = 400000000 pixels exceeds the limit of 89478485")) << m;
+}
+
+TEST(ImageLimits, LimitIsConfigurableAndInclusiveForEveryFormat) {
+  for (const char* file :
+       {"rgb.png", "grey16.png", "palette.png", "rgb.jpg", "progressive.jpg", "rgb.bmp", "rgb.ppm", "grey.pgm"}) {
+    SCOPED_TRACE(file);
+    const auto bytes = read_bytes(image_fixture(file));
+    const Image full = decode(bytes, kDefaultMaxPixels, file);
+    const auto pixels = static_cast<std::uint64_t>(full.width * full.height);
+    EXPECT_TRUE(decode(bytes, pixels, file) == full);
+    const std::string m = error_of([&] { decode(bytes, pixels - 1, file); });
+    EXPECT_TRUE(has(m, std::string(file) + ": ")) << m;
+    EXPECT_TRUE(has(m, std::to_string(full.width) + "x" + std::to_string(full.height) + " = " + std::to_string(pixels) +
+                           " pixels exceeds the limit of " + std::to_string(pixels - 1) + " pixels"))
+        << m;
+  }
+  // read_image passes the options on.
+  ImageOptions one;
+  one.max_pixels = 1;
+  EXPECT_TRUE(has(error_of([&] { read_image(image_fixture("rgb.png"), one); }), "exceeds the limit of 1 pixels"));
+}
+
+TEST(ImageLimits, JpegHuffmanTableOverflowingStbIsRefused) {
+  // A DHT table whose 16 code counts sum past 256 makes stb 2.27 write past its tables (a heap
+  // overflow, found by tests/fuzz/fuzz_image.cpp). The fixture's first DHT, counts raised.
+  auto jpeg = read_bytes(image_fixture("rgb.jpg"));
+  std::size_t dht = 0;
+  for (std::size_t i = 2; i + 1 < jpeg.size() && !dht; ++i)
+    if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xC4) dht = i;
+  ASSERT_NE(dht, 0u);
+  const std::size_t counts = dht + 5;  // marker, length, class/id
+  for (std::size_t k = 0; k < 16; ++k) jpeg[counts + k] = 0x20;
+  const std::string m = error_of([&] { decode(jpeg, kDefaultMaxPixels, "dht.jpg"); });
+  EXPECT_EQ(m, "dht.jpg: damaged JPEG: a Huffman table declares 512 codes, more than 256");
+
+  // Every table of every JPEG fixture has at most 256 codes: they all decode.
+  for (const char* file : {"rgb.jpg", "grey.jpg", "progressive.jpg", "rgb444.jpg"}) {
+    const auto bytes = read_bytes(image_fixture(file));
+    EXPECT_GT(decode(bytes, kDefaultMaxPixels, file).width, 0) << file;
+  }
+}
+
+}  // namespace
+}  // namespace senet::test
