@@ -55,7 +55,10 @@ constexpr const char* kUsage =
     "  --se-gate sigmoid|tanh|relu|hard_sigmoid  --se-bias on|off\n"
     "  --se-position standard|pre|post|identity|after3x3  --se-stages 1,2,3,4\n"
     "run, bench and classify take --engine fast|naive: the prepared engine (BatchNorm folded, AVX-512/AVX2\n"
-    "direct convolutions, fused SE; the default where the model supports it) or the reference path.\n";
+    "direct convolutions, fused SE; the default where the model supports it) or the reference path.\n"
+    "Limits of run, bench and classify: --max-header-bytes N (safetensors header, default 16777216),\n"
+    "--allow-non-finite (load weights holding NaN or inf; refused by default); of classify:\n"
+    "--max-pixels N (largest decoded or resized image, default 89478485, PIL's limit).\n";
 
 /// A command-line mistake: reported with the usage text, exit status 2.
 struct UsageError {
@@ -138,9 +141,18 @@ void apply_threads(const Options& opt) {
   if (opt.has("--threads")) senet::set_num_threads(static_cast<int>(opt.integer("--threads", 1)));
 }
 
+/// The weight-loading limits of --max-header-bytes and --allow-non-finite.
+senet::LoadWeightsOptions weights_options(const Options& opt) {
+  senet::LoadWeightsOptions o;
+  o.file.max_header_bytes = static_cast<std::uint64_t>(
+      opt.integer("--max-header-bytes", static_cast<long>(o.file.max_header_bytes)));
+  o.allow_non_finite = opt.has("--allow-non-finite");
+  return o;
+}
+
 /// The classifier width stored in a checkpoint (`fc.weight` / `last_linear.weight`), if any.
-std::optional<senet::Index> checkpoint_classes(const std::string& weights) {
-  const auto file = senet::SafetensorsFile::open(weights);
+std::optional<senet::Index> checkpoint_classes(const std::string& weights, const senet::SafetensorsOptions& limits) {
+  const auto file = senet::SafetensorsFile::open(weights, limits);
   for (const char* key : {"fc.weight", "last_linear.weight"})
     if (file.contains(key) && file.entry(key).shape.size() == 2) return file.entry(key).shape[0];
   return std::nullopt;
@@ -210,14 +222,15 @@ senet::ResNetConfig model_config_from(const Options& opt) {
 /// `--engine naive`.
 std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::string& weights) {
   senet::ResNetConfig cfg = model_config_from(opt);
+  const senet::LoadWeightsOptions load_options = weights_options(opt);
   if (!weights.empty()) {
-    if (auto classes = checkpoint_classes(weights)) cfg.num_classes = *classes;
+    if (auto classes = checkpoint_classes(weights, load_options.file)) cfg.num_classes = *classes;
   }
   auto model = senet::create_model<float>(cfg);
   if (weights.empty())
     senet::randomize_parameters(*model, 42);
   else
-    senet::load_weights(*model, weights);
+    senet::load_weights(*model, weights, load_options);
   if (opt.choice("--engine", {"fast", "naive"}, "fast") != "naive") return senet::prepare(std::move(model));
 #ifdef __GLIBC__
   // The reference path allocates every activation: from here on keep such blocks (up to 32 MB) on
@@ -400,6 +413,9 @@ int cmd_classify(const Options& opt) {
   pp.interpolation = opt.choice("--interpolation", {"bilinear", "bicubic"}, "bilinear") == "bicubic"
                          ? senet::Interpolation::bicubic
                          : senet::Interpolation::bilinear;
+  senet::ImageOptions image_options;
+  image_options.max_pixels = pp.max_pixels =
+      static_cast<std::uint64_t>(opt.integer("--max-pixels", static_cast<long>(senet::kDefaultMaxPixels)));
   const long top = opt.integer("--top", 5), batch = opt.integer("--batch", 8);
   if (opt.positional().empty()) throw UsageError{"classify needs at least one image or directory"};
   apply_threads(opt);
@@ -418,7 +434,7 @@ int cmd_classify(const Options& opt) {
   for (std::size_t first = 0; first < paths.size(); first += static_cast<std::size_t>(batch)) {
     const std::size_t last = std::min(paths.size(), first + static_cast<std::size_t>(batch));
     std::vector<senet::Image> images;
-    for (std::size_t i = first; i < last; ++i) images.push_back(senet::read_image(paths[i]));
+    for (std::size_t i = first; i < last; ++i) images.push_back(senet::read_image(paths[i], image_options));
     auto probs = model->forward(senet::preprocess<float>(images, pp));
     senet::softmax_rows_inplace(probs);
     progress.clear();
@@ -471,20 +487,24 @@ int main(int argc, char** argv) {
       return cmd_models();
     }
     if (cmd == "run")
-      return cmd_run(Options(
-          argc, argv, with_se_options({"--model", "--weights", "--input", "--output", "--threads", "--engine"}), {}));
+      return cmd_run(Options(argc, argv,
+                             with_se_options({"--model", "--weights", "--input", "--output", "--threads", "--engine",
+                                              "--max-header-bytes"}),
+                             {"--allow-non-finite"}));
     if (cmd == "summary")
       return cmd_summary(Options(argc, argv, with_se_options({"--model", "--size", "--num-classes"}), {"--json"}));
     if (cmd == "bench")
       return cmd_bench(
           Options(argc, argv,
-                  with_se_options({"--model", "--weights", "--batch", "--size", "--threads", "--iters", "--engine"}),
-                  {"--json"}));
+                  with_se_options({"--model", "--weights", "--batch", "--size", "--threads", "--iters", "--engine",
+                                   "--max-header-bytes"}),
+                  {"--json", "--allow-non-finite"}));
     if (cmd == "classify")
       return cmd_classify(Options(argc, argv,
                                   with_se_options({"--model", "--weights", "--preset", "--size", "--crop-pct",
-                                                   "--interpolation", "--top", "--batch", "--threads", "--engine"}),
-                                  {"--json"}, /*positionals=*/true));
+                                                   "--interpolation", "--top", "--batch", "--threads", "--engine",
+                                                   "--max-header-bytes", "--max-pixels"}),
+                                  {"--json", "--allow-non-finite"}, /*positionals=*/true));
     throw UsageError{"unknown command '" + cmd + "'"};
   } catch (const UsageError& e) {
     std::fprintf(stderr, "senet: %s\nusage: senet <command> [options]; 'senet --help' lists the commands\n",
