@@ -57,7 +57,8 @@ constexpr const char* kUsage =
     "run, bench and classify take --engine fast|naive: the prepared engine (BatchNorm folded, AVX-512/AVX2\n"
     "direct convolutions, fused SE; the default where the model supports it) or the reference path.\n"
     "Limits of run, bench and classify: --max-header-bytes N (safetensors header, default 16777216),\n"
-    "--allow-non-finite (load weights holding NaN or inf; refused by default); of classify:\n"
+    "--allow-non-finite (load weights holding NaN or inf; refused by default), --max-activation-mb N\n"
+    "(activation memory one forward may take, default 4096); of classify:\n"
     "--max-pixels N (largest decoded or resized image, default 89478485, PIL's limit).\n";
 
 /// A command-line mistake: reported with the usage text, exit status 2.
@@ -227,6 +228,9 @@ std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::s
     if (auto classes = checkpoint_classes(weights, load_options.file)) cfg.num_classes = *classes;
   }
   auto model = senet::create_model<float>(cfg);
+  model->set_activation_limit(static_cast<std::uint64_t>(opt.integer(
+                                  "--max-activation-mb", long(senet::Model<float>::kDefaultActivationLimit >> 20)))
+                              << 20);
   if (weights.empty())
     senet::randomize_parameters(*model, 42);
   else
@@ -489,7 +493,7 @@ int main(int argc, char** argv) {
     if (cmd == "run")
       return cmd_run(Options(argc, argv,
                              with_se_options({"--model", "--weights", "--input", "--output", "--threads", "--engine",
-                                              "--max-header-bytes"}),
+                                              "--max-header-bytes", "--max-activation-mb"}),
                              {"--allow-non-finite"}));
     if (cmd == "summary")
       return cmd_summary(Options(argc, argv, with_se_options({"--model", "--size", "--num-classes"}), {"--json"}));
@@ -497,13 +501,13 @@ int main(int argc, char** argv) {
       return cmd_bench(
           Options(argc, argv,
                   with_se_options({"--model", "--weights", "--batch", "--size", "--threads", "--iters", "--engine",
-                                   "--max-header-bytes"}),
+                                   "--max-header-bytes", "--max-activation-mb"}),
                   {"--json", "--allow-non-finite"}));
     if (cmd == "classify")
       return cmd_classify(Options(argc, argv,
                                   with_se_options({"--model", "--weights", "--preset", "--size", "--crop-pct",
                                                    "--interpolation", "--top", "--batch", "--threads", "--engine",
-                                                   "--max-header-bytes", "--max-pixels"}),
+                                                   "--max-header-bytes", "--max-pixels", "--max-activation-mb"}),
                                   {"--json", "--allow-non-finite"}, /*positionals=*/true));
     throw UsageError{"unknown command '" + cmd + "'"};
   } catch (const UsageError& e) {

@@ -1,12 +1,12 @@
 // The fast engine (senet::prepare / PreparedResNet: BN folded, NCHW16c direct convolutions, fused
 // SE) against PyTorch on every model fixture it supports, on each kernel path the CPU has; and
-// `prepare` keeping the naive path for the SE variants the engine does not cover.
+// `prepare` keeping the naive path for the SE variants the engine does not cover. Sharing one model
+// between threads: test_threading.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "model_cases.hpp"
@@ -126,31 +126,6 @@ TEST(Prepared, BatchesRunImageByImageOrLayerByLayerAlike) {
     }
   }
   senet::set_num_threads(saved);
-}
-
-// One prepared model shared by several threads: each call leases its own workspace, so the
-// results equal the single-threaded ones bit for bit.
-TEST(Prepared, ConcurrentForwardsMatchSequentialOnes) {
-  auto model = senet::create_model<float>("seresnet18");
-  senet::randomize_parameters(*model, 4);
-  const auto fast = senet::prepare(std::move(model));
-  constexpr int kThreads = 4, kRounds = 3;
-  std::vector<senet::Tensor<float>> inputs, expected;
-  for (int t = 0; t < kThreads; ++t) {
-    inputs.push_back(wavy_input({1 + t % 2, 3, 64 + 16 * t, 64}, t));
-    expected.push_back(fast->forward(inputs.back()));
-  }
-  std::vector<int> mismatches(kThreads, 0);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t)
-    threads.emplace_back([&, t] {
-      for (int r = 0; r < kRounds; ++r) {
-        const auto y = fast->forward(inputs[std::size_t(t)]);
-        for (senet::Index i = 0; i < y.size(); ++i) mismatches[std::size_t(t)] += y[i] != expected[std::size_t(t)][i];
-      }
-    });
-  for (auto& th : threads) th.join();
-  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[std::size_t(t)], 0) << "thread " << t;
 }
 
 TEST(Prepared, RejectsWrongInputs) {

@@ -90,6 +90,33 @@ TEST_F(Cli, RunWritesTheLibrarysLogits) {
   EXPECT_LE(senet::test::relative_error(y, expected), 1e-6);
 }
 
+// The same output bit for bit from run to run (separate processes) at a given thread count.
+TEST_F(Cli, RunIsBitIdenticalAcrossProcesses) {
+  for (const char* threads : {"1", "2"}) {
+    std::string bytes[2];
+    for (int i = 0; i < 2; ++i) {
+      const std::string out = path("y_" + std::to_string(i) + ".npy");
+      const Result r = run("run --model seresnet18 --weights " + path("seresnet18.safetensors") + " --input " +
+                           path("x.npy") + " --output " + out + " --threads " + threads);
+      ASSERT_EQ(r.status, 0) << r.err;
+      bytes[i] = slurp(out);
+    }
+    EXPECT_FALSE(bytes[0].empty());
+    EXPECT_EQ(bytes[0], bytes[1]) << threads << " threads";
+  }
+}
+
+// An input whose activations exceed --max-activation-mb is a clean error before any allocation.
+TEST_F(Cli, ActivationLimitRefusesLargeInputs) {
+  const std::string args =
+      "run --model seresnet18 --weights " + path("seresnet18.safetensors") + " --input " + path("x.npy") +
+      " --output " + path("y_limit.npy") + " --max-activation-mb 1";
+  expect_error(args + " --engine naive", "over the limit of 1 MB");
+  // The engine's exact arena for 2 x 40 x 40 images fits in 1 MB: it runs.
+  EXPECT_EQ(run(args).status, 0);
+  expect_usage(args + " --max-activation-mb 0");
+}
+
 TEST_F(Cli, SummaryJsonHasExactTotals) {
   Result r = run("summary --model seresnet50 --json");
   ASSERT_EQ(r.status, 0) << r.err;
