@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes senet's file readers: builds the libFuzzer targets of tests/fuzz (safetensors, npy,
 # image, preprocess) with clang, AddressSanitizer and UndefinedBehaviorSanitizer, then runs each
-# for a bounded time from a copy of its committed seed and regression corpus (nothing is written
-# into the repository). Fails when any target finds a crash, a sanitizer report, a leak, an
-# input slower than the timeout or an allocation over the memory limit, and prints where the
-# reproducer is.
+# for a bounded time from a copy of its committed seed and regression corpus, with its dictionary
+# (tests/fuzz/TARGET.dict) where there is one; nothing is written into the repository. Fails
+# when any target finds a crash, a sanitizer report, a leak, an input slower than the timeout or
+# an allocation over the memory limit, and prints where the reproducer is.
 #
 #   scripts/fuzz.sh [TARGET...]          # default: every target
 #
@@ -44,11 +44,13 @@ for t in "${targets[@]}"; do
   cp "$SENET_ROOT/tests/fuzz/corpus/$t/"* "$dir/corpus/"
   if [[ -d $SENET_ROOT/tests/fuzz/regression/$t ]]; then cp "$SENET_ROOT/tests/fuzz/regression/$t/"* "$dir/corpus/"; fi
   echo "fuzz: $t for ${seconds}s (max_len ${max_len[$t]}, timeout ${timeout}s, rss ${rss_mb} MB), log $dir/log" >&2
+  dict=()
+  [[ -f $SENET_ROOT/tests/fuzz/$t.dict ]] && dict=(-dict="$SENET_ROOT/tests/fuzz/$t.dict")
   status=0
   # shellcheck disable=SC2086
   "$build/fuzz_$t" -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb="$rss_mb" \
     -malloc_limit_mb="$rss_mb" -max_len="${max_len[$t]}" -artifact_prefix="$dir/artifacts/" \
-    -print_final_stats=1 ${SENET_FUZZ_ARGS:-} "$dir/corpus" >"$dir/log" 2>&1 || status=$?
+    -print_final_stats=1 "${dict[@]}" ${SENET_FUZZ_ARGS:-} "$dir/corpus" >"$dir/log" 2>&1 || status=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$dir/log" | tail -1 || true)
   echo "fuzz: $t: exit $status, ${runs:-?} runs, ${cov:-cov: ?}, corpus $(ls "$dir/corpus" | wc -l) inputs" >&2

@@ -146,5 +146,20 @@ for i, params in enumerate([
         [12, 3, 0, 17, 2, 9, 2, 5, 11, 50, 24]]):   # a pixel limit of 4096
     out("preprocess", "seed%d" % i, bytes(params) + bytes(rng.randrange(256) for _ in range(48 + 16 * i)))
 
+# ---- added later, after everything above so that those files stay as they were
+
+out("safetensors", "odd_extents_and_offsets",
+    struct.pack("<Q", 160) + b'{"fc.weight":{"dtype":"F32","shape":[-2,1.5],"data_offsets":[0,24]},'
+    b'"bn.running_mean":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[-4,12]}}'.ljust(160) + bytes(24))
+out("safetensors", "long_key_with_controls", safetensors(
+    [("fc.weight\n\x1b" + "k" * 300, "F32", [2, 3], f32(*values(6))),
+     ("bn.running_mean", "F32", [3], f32(*values(3)))]))
+out("npy", "none_descr_tuple_order", npy("<f4", None, f32(1), header="{'descr': None, 'fortran_order': (), "
+                                                                      "'shape': {'a': [1]}, }"))
+# An OS/2 BMP (12-byte BITMAPCOREHEADER), which PIL does not write: 4x2, 24 bits, rows of 12 bytes.
+core = struct.pack("<IHHHH", 12, 4, 2, 1, 24)
+pixels = bytes(rng.randrange(256) for _ in range(24))
+out("image", "os2.bmp", b"BM" + struct.pack("<IHHI", 14 + 12 + 24, 0, 0, 26) + core + pixels)
+
 total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(os.path.join(HERE, "corpus")) for f in fs)
 print("corpus: %d bytes" % total)

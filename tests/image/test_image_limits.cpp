@@ -109,5 +109,45 @@ TEST(ImageLimits, JpegHuffmanTableOverflowingStbIsRefused) {
   }
 }
 
+/// Offset of the first `0xFF marker` segment of `jpeg` (0 when there is none).
+std::size_t find_marker(const std::vector<std::uint8_t>& jpeg, std::uint8_t marker) {
+  for (std::size_t i = 2; i + 1 < jpeg.size(); ++i)
+    if (jpeg[i] == 0xFF && jpeg[i + 1] == marker) return i;
+  return 0;
+}
+
+TEST(ImageLimits, JpegScanUsingAnUndefinedHuffmanTableIsRefused) {
+  // stb 2.27 decodes with whatever its uninitialised table memory holds: reads out of bounds or
+  // an assertion failure (an abort, found by fuzzing). Renumbering the fixture's first DHT table
+  // (DC 0) to DC 3 leaves the scans' DC table 0 undefined.
+  auto jpeg = read_bytes(image_fixture("rgb.jpg"));
+  const std::size_t dht = find_marker(jpeg, 0xC4);
+  ASSERT_NE(dht, 0u);
+  ASSERT_EQ(jpeg[dht + 4], 0x00);  // class 0 (DC), table 0
+  jpeg[dht + 4] = 0x03;
+  EXPECT_EQ(error_of([&] { decode(jpeg, kDefaultMaxPixels, "dc.jpg"); }),
+            "dc.jpg: damaged JPEG: a scan uses DC Huffman table 0, which no DHT segment defines");
+
+  // The same in a progressive file: its DC scans need the DC tables, its AC scans the AC ones.
+  auto prog = read_bytes(image_fixture("progressive.jpg"));
+  std::size_t ac = 0;
+  for (std::size_t i = 2; i + 4 < prog.size() && !ac; ++i)
+    if (prog[i] == 0xFF && prog[i + 1] == 0xC4 && prog[i + 4] == 0x10) ac = i;  // class 1 (AC), table 0
+  ASSERT_NE(ac, 0u);
+  prog[ac + 4] = 0x13;
+  EXPECT_EQ(error_of([&] { decode(prog, kDefaultMaxPixels, "ac.jpg"); }),
+            "ac.jpg: damaged JPEG: a scan uses AC Huffman table 0, which no DHT segment defines");
+}
+
+TEST(ImageLimits, JpegComponentWithAnUndefinedQuantisationTableIsRefused) {
+  auto jpeg = read_bytes(image_fixture("rgb.jpg"));
+  const std::size_t dqt = find_marker(jpeg, 0xDB);
+  ASSERT_NE(dqt, 0u);
+  ASSERT_EQ(jpeg[dqt + 4], 0x00);  // 8-bit table 0
+  jpeg[dqt + 4] = 0x03;
+  EXPECT_EQ(error_of([&] { decode(jpeg, kDefaultMaxPixels, "dqt.jpg"); }),
+            "dqt.jpg: damaged JPEG: component 1 uses quantisation table 0, which no DQT segment defines");
+}
+
 }  // namespace
 }  // namespace senet::test

@@ -143,16 +143,26 @@ inline void check_bmp(const std::uint8_t* p, std::size_t n, const std::string& n
               " bits per pixel needs ", need);
 }
 
-/// Refuses JPEG Huffman tables that stb_image (v2.27, Debian 12) would overflow: a DHT table
-/// declaring more than 256 codes makes stb write past its 256-entry arrays (fixed upstream in
-/// 2.28). Every DHT segment stb could read is checked, as stb reads it: markers are found as stb
-/// finds them (0xFF fill skipped), other segments skipped by their length, and entropy-coded data
-/// scanned for the marker that ends it; a valid file has no such table and is never refused.
+/// Refuses the JPEG tables stb_image 2.27 (Debian 12) mishandles, found by fuzzing
+/// (tests/fuzz/fuzz_image.cpp; both fixed upstream in later versions):
+///  * a DHT table declaring more than 256 codes, which makes stb write past its 256-entry
+///    arrays (a heap overflow);
+///  * a scan using a Huffman table that no DHT segment defined: stb decodes with its
+///    uninitialised table memory, so reads out of bounds or fails an assertion (an abort);
+///    likewise a scan component whose quantisation table no DQT segment defined (garbage pixels).
+/// Every segment stb could read is seen as stb reads it: markers found as stb finds them (0xFF
+/// fill skipped), segments skipped by their length, entropy-coded data scanned for the marker
+/// that ends it. stb stops at the first marker it cannot use, so the sequence seen here starts
+/// with stb's; a valid file defines its tables before use and is never refused.
 inline void check_jpeg(const std::uint8_t* p, std::size_t n, const std::string& name) {
-  const auto byte = [&](std::size_t i) -> std::size_t { return i < n ? p[i] : 0; };  // stb reads 0 past the end
-  // Segments and entropy-coded data alike: a marker is 0xFF (fill repeated) then a byte other
-  // than 0x00 (stuffing) and RSTn; bytes outside markers and segments are skipped, as stb does.
-  std::size_t i = 2;  // after SOI
+  const auto byte = [&](std::size_t i) -> unsigned { return i < n ? p[i] : 0; };  // stb reads 0 past the end
+  bool dc[4] = {}, ac[4] = {}, quant[4] = {};  // tables defined so far
+  bool frame = false, progressive = false;
+  struct Component {
+    unsigned id, tq;
+  };
+  std::vector<Component> components;  // of the first SOF, the only one stb reads
+  std::size_t i = 2;                  // after SOI
   while (i < n) {
     if (p[i] != 0xFF) {
       ++i;
@@ -160,22 +170,55 @@ inline void check_jpeg(const std::uint8_t* p, std::size_t n, const std::string& 
     }
     while (i < n && p[i] == 0xFF) ++i;  // fill bytes
     if (i >= n) return;
-    const std::uint8_t marker = p[i++];
+    const unsigned marker = p[i++];
     if (marker == 0xD9) return;  // EOI
     if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;  // stuffing, RSTn, SOI
     const std::size_t length = byte(i) << 8 | byte(i + 1);
     if (length < 2) return;  // stb refuses it
-    if (marker == 0xC4) {
-      // stb: L = length - 2; while (L > 0) { class/id byte; 16 counts; n values; L -= 17 + n; }
-      std::size_t at = i + 2;
+    const std::size_t body = i + 2;
+    if (marker == 0xC4) {  // DHT: L = length - 2; while (L > 0) { class/id; 16 counts; values }
+      std::size_t at = body;
       for (std::ptrdiff_t left = static_cast<std::ptrdiff_t>(length) - 2; left > 0;) {
-        if ((byte(at) >> 4) > 1 || (byte(at) & 15) > 3) return;  // stb refuses the table
+        const unsigned tc = byte(at) >> 4, th = byte(at) & 15;
+        if (tc > 1 || th > 3) return;  // stb refuses the table
         std::size_t codes = 0;
         for (std::size_t k = 1; k <= 16; ++k) codes += byte(at + k);
-        SENET_CHECK(codes <= 256, name, ": damaged JPEG: a Huffman table declares ", codes,
-                    " codes, more than 256");
+        SENET_CHECK(codes <= 256, name, ": damaged JPEG: a Huffman table declares ", codes, " codes, more than 256");
+        (tc == 0 ? dc : ac)[th] = true;
         at += 17 + codes;
         left -= static_cast<std::ptrdiff_t>(17 + codes);
+      }
+    } else if (marker == 0xDB) {  // DQT: precision/id; 64 values of 8 or 16 bits
+      std::size_t at = body;
+      for (std::ptrdiff_t left = static_cast<std::ptrdiff_t>(length) - 2; left > 0;) {
+        const unsigned pq = byte(at) >> 4, tq = byte(at) & 15;
+        if (pq > 1 || tq > 3) return;  // stb refuses the table
+        quant[tq] = true;
+        at += pq ? 129 : 65;
+        left -= pq ? 129 : 65;
+      }
+    } else if ((marker == 0xC0 || marker == 0xC1 || marker == 0xC2) && !frame) {  // SOF: the frame
+      frame = true;
+      progressive = marker == 0xC2;
+      for (unsigned c = 0, count = byte(body + 5); c < count; ++c)
+        components.push_back({byte(body + 6 + 3 * c), byte(body + 6 + 3 * c + 2)});
+    } else if (marker == 0xDA && frame) {  // SOS: the tables this scan decodes with must exist
+      const unsigned count = byte(body);
+      const std::size_t after = body + 1 + 2 * count;
+      const unsigned spectral_start = byte(after), approximation_high = byte(after + 2) >> 4;
+      for (unsigned c = 0; c < count; ++c) {
+        const unsigned id = byte(body + 1 + 2 * c), td = byte(body + 2 + 2 * c) >> 4, ta = byte(body + 2 + 2 * c) & 15;
+        if (td > 3 || ta > 3) return;  // stb refuses the scan
+        const bool uses_dc = !progressive || (spectral_start == 0 && approximation_high == 0);
+        const bool uses_ac = !progressive || spectral_start > 0;
+        SENET_CHECK(!uses_dc || dc[td], name, ": damaged JPEG: a scan uses DC Huffman table ", td,
+                    ", which no DHT segment defines");
+        SENET_CHECK(!uses_ac || ac[ta], name, ": damaged JPEG: a scan uses AC Huffman table ", ta,
+                    ", which no DHT segment defines");
+        for (const Component& k : components)
+          if (k.id == id)
+            SENET_CHECK(k.tq > 3 || quant[k.tq], name, ": damaged JPEG: component ", id,
+                        " uses quantisation table ", k.tq, ", which no DQT segment defines");
       }
     }
     i += length;  // SOS: its header; the entropy-coded data after it is scanned for the next marker
