@@ -109,6 +109,18 @@ TEST(ImageLimits, JpegHuffmanTableOverflowingStbIsRefused) {
   }
 }
 
+TEST(ImageLimits, PngIdatLongerThanTheFileIsRefusedBeforeStbAllocatesIt) {
+  // stb allocates an IDAT chunk's declared length (rounded up to a power of two) before reading
+  // it: 60 bytes declaring 1.4 GB made it ask for 2 GB (found by fuzzing).
+  std::string ihdr = be32(8) + be32(6) + std::string("\x08\x02\x00\x00\x00", 5);
+  std::string bytes =
+      std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + be32(0x540C1770) + "IDAT" + std::string(16, '\x78');
+  const std::vector<std::uint8_t> png(bytes.begin(), bytes.end());
+  EXPECT_EQ(error_of([&] { decode(png, kDefaultMaxPixels, "idat.png"); }),
+            "idat.png: cannot decode PNG image: truncated: an IDAT chunk of 1410078576 bytes runs past the end of "
+            "the data (16 bytes left)");
+}
+
 /// Offset of the first `0xFF marker` segment of `jpeg` (0 when there is none).
 std::size_t find_marker(const std::vector<std::uint8_t>& jpeg, std::uint8_t marker) {
   for (std::size_t i = 2; i + 1 < jpeg.size(); ++i)

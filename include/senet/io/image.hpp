@@ -143,6 +143,24 @@ inline void check_bmp(const std::uint8_t* p, std::size_t n, const std::string& n
               " bits per pixel needs ", need);
 }
 
+/// Refuses a PNG IDAT chunk whose length runs past the end of the data: stb_image allocates the
+/// declared length (doubled to a power of two) before it reads, so 200 bytes could make it ask
+/// for gigabytes (found by fuzzing). Chunks are walked as stb walks them, up to IEND.
+inline void check_png(const std::uint8_t* p, std::size_t n, const std::string& name) {
+  const auto be32 = [&](std::size_t i) {
+    return std::uint64_t{p[i]} << 24 | std::uint64_t{p[i + 1]} << 16 | std::uint64_t{p[i + 2]} << 8 | p[i + 3];
+  };
+  for (std::size_t at = 8; at + 8 <= n;) {  // length, type, data, CRC
+    const std::uint64_t length = be32(at), type = be32(at + 4);
+    const std::uint64_t left = n - (at + 8);
+    if (type == 0x49454E44) return;  // IEND
+    SENET_CHECK(type != 0x49444154 || length <= left, name, ": cannot decode PNG image: truncated: an IDAT chunk of ",
+                length, " bytes runs past the end of the data (", left, " bytes left)");
+    if (length > left) return;  // stb stops at the end of the data
+    at += 12 + static_cast<std::size_t>(length);
+  }
+}
+
 /// Refuses the JPEG tables stb_image 2.27 (Debian 12) mishandles, found by fuzzing
 /// (tests/fuzz/fuzz_image.cpp; both fixed upstream in later versions):
 ///  * a DHT table declaring more than 256 codes, which makes stb write past its 256-entry
@@ -258,6 +276,7 @@ inline Image decode_image(const std::uint8_t* bytes, std::size_t n, const std::s
   if (format == im::Format::pnm) im::check_pnm(bytes, n, name);
   if (format == im::Format::bmp) im::check_bmp(bytes, n, name);
   if (format == im::Format::jpeg) im::check_jpeg(bytes, n, name);
+  if (format == im::Format::png) im::check_png(bytes, n, name);
   const int len = static_cast<int>(n);
   int w = 0, h = 0, comp = 0;
   // The header's size, before stb allocates for it. Where stb cannot read the header, decoding
