@@ -8,6 +8,7 @@
 /// the compiler vectorises.
 
 #include <algorithm>
+#include <array>
 #include <limits>
 
 #include "senet/core/error.hpp"
@@ -89,7 +90,9 @@ SENET_TARGET_AVX512 inline void max_pool16c_row_avx512(const MaxPool16cRow& r, c
 inline void max_pool2d_nchw16c(const FeatureView& x, const Pool2dParams& p, const FeatureView& y,
                                Conv2dPath path = Conv2dPath::automatic) {
   SENET_CHECK(x.data != nullptr, "max_pool2d_nchw16c: input view without data");
-  const auto [OH, OW] = pool2d_output_size(x.height, x.width, p);
+  // Not a structured binding: clang before 16 cannot capture one into the OpenMP region below.
+  const std::array<Index, 2> out_size = pool2d_output_size(x.height, x.width, p);
+  const Index OH = out_size[0], OW = out_size[1];
   detail::check_output_view("max_pool2d_nchw16c", y, {nullptr, x.batch, x.channels, OH, OW, 0});
   path = resolve_conv2d_path(path);
   using RowFn = void (*)(const detail::MaxPool16cRow&, const Pool2dParams&);

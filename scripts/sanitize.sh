@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# scripts/sanitize.sh [asan|tsan|all]  (default: all)
+# Builds the tests under sanitizers, each in a fresh build directory of its own, and runs them;
+# exits non-zero on any failure or any sanitizer report.
+#   asan  AddressSanitizer + UndefinedBehaviorSanitizer (GCC, libgomp), the whole ctest suite but
+#         the packaging tests and the peak-memory test (see below). $SENET_ASAN_BUILD_DIR or build-asan/
+#   tsan  ThreadSanitizer (clang 14, LLVM's libomp with its TSan tool archer), the tests labelled
+#         `threading`. $SENET_TSAN_BUILD_DIR or build-tsan/
+# Extra ctest arguments for either stage: $SENET_SANITIZE_CTEST_ARGS (e.g. "-R Prepared"); the
+# TSan stage's test selection: $SENET_TSAN_TESTS (default "-L threading").
+set -euo pipefail
+stage=${1:-all}
+case $stage in
+  asan | tsan) ;;
+  all)
+    # Each stage in its own process (so that `set -e` holds in it); both run, either may fail.
+    status=0
+    "${BASH_SOURCE[0]}" asan || status=1
+    "${BASH_SOURCE[0]}" tsan || status=1
+    exit $status
+    ;;
+  *)
+    echo "usage: scripts/sanitize.sh [asan|tsan|all]" >&2
+    exit 2
+    ;;
+esac
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+read -r -a extra_ctest_args <<<"${SENET_SANITIZE_CTEST_ARGS:-}"
+read -r -a tsan_tests <<<"${SENET_TSAN_TESTS:--L threading}"
+
+# Options shared by both builds: no benchmarks, no header check (the normal build has it).
+common_cmake=(-DSENET_BUILD_BENCHMARKS=OFF -DSENET_CHECK_HEADERS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+
+run_asan() {
+  local build=${SENET_ASAN_BUILD_DIR:-$SENET_ROOT/build-asan}
+  echo "sanitize: ASan + UBSan in $build" >&2
+  rm -rf "$build"
+  # -O1 (not -O2): much faster to compile and barely slower to run here. -g1: line tables for
+  # the reports. Assertions stay on (no -DNDEBUG): Eigen then checks its own indices too.
+  local flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+  CXX=${SENET_ASAN_CXX:-g++} cmake -S "$SENET_ROOT" -B "$build" "${common_cmake[@]}" \
+    -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+  cmake --build "$build" -j "$SENET_JOBS"
+  # Excluded: packaging.* configure and build a separate consumer project with its own flags, so
+  # nothing in them runs instrumented (they run in the normal build); tools.senet_run.peak_memory
+  # bounds resident memory, which ASan's shadow memory and quarantine inflate by design.
+  (cd "$build" &&
+    ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1 \
+      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      ctest --output-on-failure -j "$SENET_JOBS" --timeout 1800 -E '^(packaging\.|tools\.senet_run\.peak_memory$)' \
+      "${extra_ctest_args[@]}")
+}
+
+run_tsan() {
+  local build=${SENET_TSAN_BUILD_DIR:-$SENET_ROOT/build-tsan}
+  local llvm=${SENET_LLVM_DIR:-/usr/lib/llvm-14}
+  echo "sanitize: TSan in $build" >&2
+  rm -rf "$build"
+  # clang: GCC's libgomp synchronises in ways TSan cannot see (false reports); LLVM's libomp
+  # loads archer (OMP_TOOL_LIBRARIES), which tells TSan about OpenMP's barriers, tasks and locks.
+  local flags="-fsanitize=thread -fno-omit-frame-pointer"
+  CXX=${SENET_TSAN_CXX:-clang++-14} cmake -S "$SENET_ROOT" -B "$build" "${common_cmake[@]}" \
+    -DSENET_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread"
+  # Only the executables holding the threading tests (a whole TSan build of the suite costs
+  # minutes and runs nothing more): $SENET_TSAN_TARGETS, default every one of them that exists.
+  local targets=() t
+  local available
+  available=$(cmake --build "$build" --target help | sed -n 's/^\.\.\. \([A-Za-z0-9_]*\).*/\1/p')
+  for t in ${SENET_TSAN_TARGETS:-test_threading test_models}; do
+    grep -qx "$t" <<<"$available" && targets+=("$t")
+  done
+  ((${#targets[@]})) || { echo "sanitize: none of the TSan targets exists" >&2; return 1; }
+  cmake --build "$build" -j "$SENET_JOBS" --target "${targets[@]}"
+  (cd "$build" &&
+    OMP_TOOL_LIBRARIES=$llvm/lib/libarcher.so \
+      TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1 second_deadlock_stack=1 external_symbolizer_path=$llvm/bin/llvm-symbolizer" \
+      ctest --output-on-failure -j "$SENET_JOBS" --timeout 1800 --no-tests=error "${tsan_tests[@]}" \
+      "${extra_ctest_args[@]}")
+}
+
+"run_$stage"
