@@ -121,6 +121,56 @@ TEST(ImageLimits, PngIdatLongerThanTheFileIsRefusedBeforeStbAllocatesIt) {
             "the data (16 bytes left)");
 }
 
+/// A zlib stream inflating to `n` zero bytes (n >= 1) in few bytes: one fixed-Huffman block
+/// (RFC 1951), a literal 0, matches of length 258 at distance 1, literals for the rest. stb does
+/// not check the Adler-32 checksum, so it is left zero.
+std::string zlib_zeros(std::size_t n) {
+  std::string out("\x78\x01", 2);
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  const auto put = [&](std::uint32_t value, int count) {  // LSB first
+    buffer |= value << bits;
+    bits += count;
+    for (; bits >= 8; bits -= 8, buffer >>= 8) out += static_cast<char>(buffer & 0xFF);
+  };
+  const auto code = [&](std::uint32_t c, int count) {  // Huffman codes go most significant bit first
+    for (int i = count - 1; i >= 0; --i) put((c >> i) & 1, 1);
+  };
+  put(1, 1);  // BFINAL
+  put(1, 2);  // BTYPE 01: fixed Huffman codes
+  std::size_t done = 1;
+  code(0x30, 8);  // literal 0
+  for (; done + 258 <= n; done += 258) {
+    code(0xC5, 8);  // length code 285: 258
+    code(0, 5);     // distance code 0: 1
+  }
+  for (; done < n; ++done) code(0x30, 8);
+  code(0, 7);  // end of block
+  put(0, 7);
+  return out + std::string(4, '\0');
+}
+
+TEST(ImageLimits, PngZlibBombIsRefusedBeforeStbInflatesIt) {
+  // A 1x1 PNG whose 26 KB of compressed data inflate to 4 MB: stb would inflate all of it. The
+  // bound is twice the image's filtered rows (2 x 4 bytes) plus 1 MiB.
+  std::string ihdr = be32(1) + be32(1) + std::string("\x08\x02\x00\x00\x00", 5);
+  const std::string idat = zlib_zeros(std::size_t{4} << 20);
+  std::string bytes =
+      std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", idat) + chunk("IEND", "");
+  const std::vector<std::uint8_t> png(bytes.begin(), bytes.end());
+  EXPECT_LT(png.size(), 30000u);
+  EXPECT_EQ(error_of([&] { decode(png, kDefaultMaxPixels, "bomb.png"); }),
+            "bomb.png: PNG image of 1x1: its " + std::to_string(idat.size()) +
+                " bytes of compressed data inflate to more than 1048584 bytes, where the image needs 4 (a "
+                "decompression bomb?)");
+
+  // The same stream cut to what the image needs (a filter byte and 3 zeros): one black pixel.
+  const std::string small = zlib_zeros(4);
+  bytes = std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", small) + chunk("IEND", "");
+  const Image black = decode(std::vector<std::uint8_t>(bytes.begin(), bytes.end()), kDefaultMaxPixels, "ok.png");
+  EXPECT_TRUE(black == Image(1, 1));
+}
+
 /// Offset of the first `0xFF marker` segment of `jpeg` (0 when there is none).
 std::size_t find_marker(const std::vector<std::uint8_t>& jpeg, std::uint8_t marker) {
   for (std::size_t i = 2; i + 1 < jpeg.size(); ++i)
