@@ -71,8 +71,11 @@ struct FusedConv16c {
   Conv2dParams params;
   Conv2dPath path;
 
-  FusedConv16c(const Conv2d<float>& conv, const BatchNorm2d<float>& bn, Conv2dPath kernel_path)
-      : weights(pack_conv2d_weights_nchw16c(fold_batch_norm(conv, bn, bias))), params(conv.params()), path(kernel_path) {}
+  FusedConv16c(const Conv2d<float>& conv, const BatchNorm2d<float>& bn,
+               Conv2dPath kernel_path = Conv2dPath::automatic)
+      : weights(pack_conv2d_weights_nchw16c(fold_batch_norm(conv, bn, bias))),
+        params(conv.params()),
+        path(kernel_path) {}
 
   Index out_channels() const { return weights.out_channels; }
 
