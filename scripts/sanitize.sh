@@ -35,20 +35,27 @@ run_asan() {
   local build=${SENET_ASAN_BUILD_DIR:-$SENET_ROOT/build-asan}
   echo "sanitize: ASan + UBSan in $build" >&2
   rm -rf "$build"
-  # -O1 (not -O2): much faster to compile and barely slower to run here. -g1: line tables for
-  # the reports. Assertions stay on (no -DNDEBUG): Eigen then checks its own indices too.
-  local flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+  # GCC 12 at -O1: the unrolled AVX-512 tiles of ops/conv2d_nchw16c.hpp compile in seconds with
+  # address,undefined at -O1 but take minutes each at -O2 (and with clang 14, or with address
+  # alone). -g1: line tables for the reports. Assertions stay on (no -DNDEBUG): Eigen checks its
+  # indices too. -Wno-uninitialized: GCC's own AVX-512 headers (`__Y = __Y`) warn under -O1.
+  local flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Wno-uninitialized"
   CXX=${SENET_ASAN_CXX:-g++} cmake -S "$SENET_ROOT" -B "$build" "${common_cmake[@]}" \
     -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DSENET_REQUIRE_PYTORCH=ON
   cmake --build "$build" -j "$SENET_JOBS"
-  # Excluded: packaging.* configure and build a separate consumer project with its own flags, so
-  # nothing in them runs instrumented (they run in the normal build); tools.senet_run.peak_memory
-  # bounds resident memory, which ASan's shadow memory and quarantine inflate by design.
+  # Excluded, as they run in the normal build: packaging.* configure and build a separate consumer
+  # project with its own flags, so nothing in them runs instrumented; the fixtures.* checks that
+  # run Python only (regenerated fixtures, torchvision twins); tools.senet_run.peak_memory bounds
+  # resident memory, which ASan's shadow memory and quarantine inflate by design.
+  local exclude='^(packaging\.|fixtures\.(regenerate\.|twins_match_torchvision$|torch_or_skip$)|tools\.senet_run\.peak_memory$)'
   (cd "$build" &&
-    ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1 \
+    # No detect_stack_use_after_return: GCC 12 over-aligns local float arrays for 64-byte AVX-512
+    # stores (vmovdqa64), and ASan's fake stack frames are only 32-byte aligned (a SEGV in
+    # squeeze_nchw16c of prepared_resnet.hpp, not a bug of senet's).
+    ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1:check_initialization_order=1:strict_init_order=1 \
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      ctest --output-on-failure -j "$SENET_JOBS" --timeout 1800 -E '^(packaging\.|tools\.senet_run\.peak_memory$)' \
+      ctest --output-on-failure --no-tests=error -j "$SENET_JOBS" --timeout 1800 -E "$exclude" \
       "${extra_ctest_args[@]}")
 }
 
@@ -59,16 +66,16 @@ run_tsan() {
   rm -rf "$build"
   # clang: GCC's libgomp synchronises in ways TSan cannot see (false reports); LLVM's libomp
   # loads archer (OMP_TOOL_LIBRARIES), which tells TSan about OpenMP's barriers, tasks and locks.
-  local flags="-fsanitize=thread -fno-omit-frame-pointer"
+  local flags="-fsanitize=thread -fno-omit-frame-pointer -Wno-unknown-warning-option"
   CXX=${SENET_TSAN_CXX:-clang++-14} cmake -S "$SENET_ROOT" -B "$build" "${common_cmake[@]}" \
     -DSENET_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread"
-  # Only the executables holding the threading tests (a whole TSan build of the suite costs
-  # minutes and runs nothing more): $SENET_TSAN_TARGETS, default every one of them that exists.
+  # Only the executables the threading tests run (a whole TSan build of the suite costs minutes
+  # and runs nothing more): $SENET_TSAN_TARGETS, default test_threading, those that exist.
   local targets=() t
   local available
   available=$(cmake --build "$build" --target help | sed -n 's/^\.\.\. \([A-Za-z0-9_]*\).*/\1/p')
-  for t in ${SENET_TSAN_TARGETS:-test_threading test_models}; do
+  for t in ${SENET_TSAN_TARGETS:-test_threading}; do
     grep -qx "$t" <<<"$available" && targets+=("$t")
   done
   ((${#targets[@]})) || { echo "sanitize: none of the TSan targets exists" >&2; return 1; }
