@@ -10,13 +10,13 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "senet/io/npy.hpp"
 #include "senet/io/safetensors.hpp"
 #include "senet/io/weights.hpp"
+#include "safetensors_builder.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -32,27 +32,7 @@ std::string f32(float v) {
   return le(bits, 4);
 }
 
-/// A safetensors file: `header` as given (not re-encoded), then `data`.
-std::string safetensors_bytes(const std::string& header, const std::string& data) {
-  return le(header.size(), 8) + header + data;
-}
-
-/// Builds a file from (name, dtype, shape, raw little-endian bytes).
-struct Raw {
-  std::string name, dtype;
-  senet::Shape shape;
-  std::string bytes;
-};
-std::string safetensors_bytes(const std::vector<Raw>& tensors) {
-  nlohmann::json header = nlohmann::json::object();
-  std::string data;
-  for (const Raw& t : tensors) {
-    header[t.name] = {
-        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {data.size(), data.size() + t.bytes.size()}}};
-    data += t.bytes;
-  }
-  return safetensors_bytes(header.dump(), data);
-}
+using Raw = RawTensor;
 
 /// `fc.weight` [2, 2] and `bn.running_mean` [2], as a small model names them.
 template <class T>

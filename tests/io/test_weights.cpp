@@ -8,12 +8,12 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "senet/io/weights.hpp"
+#include "safetensors_builder.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -84,25 +84,11 @@ std::string f32_iota(int n, float start) {
   return s;
 }
 
-struct Raw {
-  std::string name;
-  std::string dtype;
-  senet::Shape shape;
-  std::string bytes;
-};
+using Raw = RawTensor;
 
 /// Builds a safetensors file by hand from raw little-endian bytes.
 void write_raw(const std::string& path, const std::vector<Raw>& tensors) {
-  nlohmann::json header = nlohmann::json::object();
-  std::string data;
-  for (const Raw& t : tensors) {
-    header[t.name] = {
-        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {data.size(), data.size() + t.bytes.size()}}};
-    data += t.bytes;
-  }
-  std::string h = header.dump();
-  while (h.size() % 8) h += ' ';
-  write_file(path, le(h.size(), 8) + h + data);
+  write_file(path, safetensors_bytes(tensors, /*pad_header=*/true));
 }
 
 template <class T>

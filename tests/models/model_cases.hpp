@@ -47,6 +47,8 @@ inline ResNetConfig case_config(const nlohmann::json& c) {
   cfg.se = family != "resnet";
   cfg.se_options.rounding = cfg.style == ResNetStyle::legacy ? SERounding::floor : SERounding::divisible8;
   cfg.se_options.reduction = c.value("se_reduction", 16);
+  cfg.groups = c.value("groups", Index(1));
+  cfg.base_width = c.value("base_width", Index(64));
   if (!c.contains("se")) return cfg;
   const auto& se = c.at("se");
   cfg.se_options.reduction = se.at("reduction");

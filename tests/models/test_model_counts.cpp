@@ -41,7 +41,14 @@ TEST(ModelCounts, ParameterCounts) {
       {"legacy_seresnet152", 66'821'848},
       // torchvision's resnet18 / resnet34 (11.69M / 21.80M in its model table)
       {"resnet18", 11'689'512},
-      {"resnet34", 21'797'672}};
+      {"resnet34", 21'797'672},
+      // ResNeXt: torchvision publishes resnext50_32x4d's (25.03M, `num_params`); the SE forms are
+      // module-tree counts of timm's and Cadene's definitions (paper-facts §8), the same in both.
+      {"resnext50_32x4d", 25'028'904},
+      {"seresnext50_32x4d", 27'559'896},
+      {"seresnext101_32x4d", 48'955'416},
+      {"legacy_seresnext50_32x4d", 27'559'896},
+      {"legacy_seresnext101_32x4d", 48'955'416}};
   for (const auto& [name, params] : expected) {
     auto model = senet::create_model<float>(name);
     EXPECT_EQ(count_parameters(*model), params) << name;
@@ -66,14 +73,20 @@ TEST(ModelCounts, Macs) {
       // The Caffe topology (stride on the first 1x1): the paper's 3.87 GMACs for SE-ResNet-50.
       {"legacy_seresnet50", 3'860'488'192},
       {"legacy_seresnet101", 7'574'937'600},
-      {"legacy_seresnet152", 11'288'993'792}};
+      {"legacy_seresnet152", 11'288'993'792},
+      // paper-facts §8; Cadene's SE-ResNeXt strides the 3x3 as timm does, so the two agree.
+      {"resnext50_32x4d", 4'230'479'872},
+      {"seresnext50_32x4d", 4'232'994'816},
+      {"seresnext101_32x4d", 7'974'739'968},
+      {"legacy_seresnext50_32x4d", 4'232'994'816},
+      {"legacy_seresnext101_32x4d", 7'974'739'968}};
   for (const auto& [name, macs] : expected) EXPECT_EQ(senet::create_model<float>(name)->total_macs(224), macs) << name;
   // MACs scale with the batch.
   EXPECT_EQ(senet::create_model<float>("resnet50")->total_macs(224, 3), 3 * 4'089'184'256LL);
 }
 
 TEST(ModelCounts, EveryRegisteredNameBuilds) {
-  EXPECT_EQ(senet::model_names().size(), 16u);
+  EXPECT_EQ(senet::model_names().size(), 21u);
   for (const auto& name : senet::model_names()) EXPECT_EQ(senet::create_model<double>(name, 7)->num_classes(), 7);
   EXPECT_THROW(senet::create_model<float>("seresnet51"), senet::Error);
 }
@@ -114,7 +127,7 @@ TEST(ModelCounts, SummaryShapes) {
   ASSERT_FALSE(rows.empty());
   EXPECT_EQ(rows.front().name, "layer0.conv1");
   EXPECT_EQ(rows.front().output_shape, (senet::Shape{1, 64, 112, 112}));
-  EXPECT_EQ(rows[2].name, "pool0");
+  EXPECT_EQ(rows[2].name, "layer0.pool");  // Cadene's senet.py: layer0 = (conv1, bn1, relu1, pool)
   EXPECT_EQ(rows[2].output_shape, (senet::Shape{1, 64, 56, 56}));  // ceil mode: (112 - 3) / 2 rounded up + 1
   EXPECT_EQ(rows.back().name, "last_linear");
   EXPECT_EQ(rows.back().output_shape, (senet::Shape{1, 1000}));

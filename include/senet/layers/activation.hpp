@@ -13,13 +13,17 @@ namespace detail {
 template <class T, void (*Kernel)(T*, Index)>
 class ElementwiseLayer : public Module<T> {
  public:
-  void forward_inplace(Tensor<T>& x) const { Kernel(x.data(), x.size()); }
+  void forward_inplace(Tensor<T>& x) const override { Kernel(x.data(), x.size()); }
   Tensor<T> forward(const Tensor<T>& x) const override {
     Tensor<T> y(x);
     forward_inplace(y);
     return y;
   }
   Shape output_shape(const Shape& input) const override { return input; }
+  /// No summary row: an element-wise activation has no parameters, no MACs and its input's shape.
+  Shape summarize(const Shape& input, const std::string&, std::vector<LayerSummary>&) const override {
+    return input;
+  }
 };
 }  // namespace detail
 

@@ -37,7 +37,7 @@ class BatchNorm2d : public Module<T> {
     }
   }
 
-  void forward_inplace(Tensor<T>& x) const {
+  void forward_inplace(Tensor<T>& x) const override {
     SENET_CHECK(x.rank() >= 2 && x.dim(1) == channels(), "BatchNorm2d: expected ", channels(), " channels, got ",
                 to_string(x.shape()));
     std::vector<T> scale, shift;

@@ -1,8 +1,10 @@
 #pragma once
 /// \file module.hpp
-/// `senet::Module<T>`: the base of every layer and model. A module owns named parameters and
-/// visits them by the dotted names PyTorch uses (`layer1.0.se.fc1.weight`), so that a checkpoint
-/// maps one-to-one, parameter counting is a visit, and loading can report every bad key at once.
+/// `senet::Module<T>`: the base of every layer, container and model. A module owns named
+/// parameters and named children, and visits them by the dotted names PyTorch uses
+/// (`layer1.0.se.fc1.weight`), so that a checkpoint maps one-to-one, and parameter counting,
+/// loading, summaries and whole-model tools are traversals of one tree (`for_each_module`),
+/// never code per block type.
 
 #include <cstdint>
 #include <functional>
@@ -32,20 +34,38 @@ struct LayerSummary {
   std::int64_t macs = 0;
 };
 
-/// Joins a prefix and a child name with a dot: `join_name("layer1.0", "conv1")`.
+/// Joins a prefix and a child name with a dot: `join_name("layer1.0", "conv1")`. An empty name
+/// adds nothing (a container whose children take their names in the parent's namespace).
 inline std::string join_name(const std::string& prefix, const std::string& name) {
+  if (name.empty()) return prefix;
   return prefix.empty() ? name : prefix + "." + name;
 }
 
-/// Base class of layers and models.
+/// Base class of layers, containers and models.
 ///
 /// A module describes its structure at construction (cheap, weights zero-filled), receives its
 /// weights through `visit_parameters`, and computes with `forward`, which never mutates it, so
-/// one model can serve many threads.
+/// one model can serve many threads. Containers (`Sequential`, `Residual`, `Concat`) list their
+/// children through `for_each_child`; leaves own tensors and override `do_visit_parameters`.
 template <class T>
 class Module {
  public:
+  /// Callback of a child visit: the child's name (dotted, relative to this module) and the child.
+  using ChildFunction = std::function<void(const std::string& name, Module<T>& child)>;
+
   virtual ~Module() = default;
+
+  /// Calls `f(name, child)` for each direct child, in forward order (PyTorch's `named_children`).
+  template <class F>
+  void for_each_child(F&& f) {
+    do_for_each_child(ChildFunction(std::forward<F>(f)));
+  }
+  template <class F>
+  void for_each_child(F&& f) const {
+    // Listing children changes nothing; the callback only ever sees const modules.
+    const_cast<Module*>(this)->do_for_each_child(
+        ChildFunction([&f](const std::string& n, Module<T>& m) { f(n, static_cast<const Module<T>&>(m)); }));
+  }
 
   /// Calls `visit(name, tensor, kind)` for every parameter and buffer, in PyTorch's `state_dict`
   /// order, with dotted names prefixed by `prefix`. `visit` receives `Tensor<T>&` here and
@@ -66,6 +86,10 @@ class Module {
 
   /// Computes the module's output for `input`; never modifies the module.
   virtual Tensor<T> forward(const Tensor<T>& input) const = 0;
+
+  /// Replaces `x` by `forward(x)`; layers that can work in place (BatchNorm, activations, SE)
+  /// override it, so that a sequence of them allocates nothing.
+  virtual void forward_inplace(Tensor<T>& x) const { x = forward(x); }
 
   /// Output shape for an input of shape `input`; throws `senet::Error` if the input is not valid.
   virtual Shape output_shape(const Shape& input) const = 0;
@@ -93,13 +117,38 @@ class Module {
   virtual std::string type_name() const = 0;
 
  protected:
-  /// What `visit_parameters` calls: modules that own parameters or children override it and
-  /// visit children through their public `visit_parameters`; the default owns nothing.
+  /// What `visit_parameters` calls. The default visits every child's parameters under the
+  /// child's name; modules that own tensors (the leaves) override it.
   virtual void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) {
-    (void)visit;
-    (void)prefix;
+    do_for_each_child([&](const std::string& name, Module<T>& child) {
+      child.visit_parameters(visit, join_name(prefix, name));
+    });
   }
+
+  /// What `for_each_child` calls: containers override it; a leaf has no children.
+  virtual void do_for_each_child(const ChildFunction& f) { (void)f; }
 };
+
+/// Calls `f(path, module)` for `root` (path `prefix`) and every module below it, parents before
+/// children, in forward order (PyTorch's `named_modules`). Children with an empty name share
+/// their parent's path.
+template <class T, class F>
+void for_each_module(const Module<T>& root, F&& f, const std::string& prefix = "") {
+  f(prefix, root);
+  root.for_each_child([&](const std::string& name, const Module<T>& child) {
+    for_each_module(child, f, join_name(prefix, name));
+  });
+}
+
+/// The first module of type `M` at dotted path `path` under `root`, or null.
+template <class M, class T>
+const M* find_module(const Module<T>& root, const std::string& path) {
+  const M* found = nullptr;
+  for_each_module(root, [&](const std::string& p, const Module<T>& m) {
+    if (!found && p == path) found = dynamic_cast<const M*>(&m);
+  });
+  return found;
+}
 
 /// Number of learnable parameter elements of `m` (running statistics excluded).
 template <class T>

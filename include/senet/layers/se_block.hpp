@@ -140,7 +140,7 @@ class SEBlock : public Module<T> {
   }
 
   /// Scales `x` [N, C, H, W] by its own excitation, in place.
-  void forward_inplace(Tensor<T>& x) const { scale_channels_inplace(x, excitation(x)); }
+  void forward_inplace(Tensor<T>& x) const override { scale_channels_inplace(x, excitation(x)); }
 
   Tensor<T> forward(const Tensor<T>& x) const override {
     Tensor<T> y(x);

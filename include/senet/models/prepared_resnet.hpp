@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -188,9 +189,11 @@ struct PrepareOptions {
 /// do not reach it. `forward` is const and thread-safe.
 class PreparedResNet : public Model<float> {
  public:
-  /// Whether `model` can run on this engine (every SE block in the standard position).
+  /// Whether `model` can run on this engine (no grouped convolutions, every SE block in the
+  /// standard position).
   static bool supports(const ResNet<float>& model) {
-    return !model.config().se || model.config().se_position == SEPosition::standard;
+    const ResNetConfig& cfg = model.config();
+    return cfg.groups == 1 && (!cfg.se || cfg.se_position == SEPosition::standard);
   }
 
   /// Prepares a copy of `model`'s weights; `model` stays as it was.
@@ -327,15 +330,17 @@ class PreparedResNet : public Model<float> {
     bool relu_after_conv2;
     Index border;  // of the block's input and output (the widest padding conv1 reads)
 
-    Block(const ResidualBlock<float>& b, Index act_border, Conv2dPath path)
-        : conv1(b.conv1(), b.bn1(), path),
-          conv2(b.conv2(), b.bn2(), path),
+    Block(const Residual<float>& b, bool legacy, Index act_border, Conv2dPath path)
+        : conv1(part<Conv2d<float>>(b, "conv1"), part<BatchNorm2d<float>>(b, "bn1"), path),
+          conv2(part<Conv2d<float>>(b, "conv2"), part<BatchNorm2d<float>>(b, "bn2"), path),
           // A bottleneck's 3x3 feeds a ReLU; Caffe's basic block has a ReLU before its SE too.
-          relu_after_conv2(b.type() == BlockType::bottleneck || b.style() == ResNetStyle::legacy),
+          relu_after_conv2(find_module<Conv2d<float>>(b, "conv3") || legacy),
           border(act_border) {
-      if (b.conv3()) conv3.emplace(*b.conv3(), *b.bn3(), path);
-      if (b.downsample_conv()) downsample.emplace(*b.downsample_conv(), *b.downsample_bn(), path);
-      if (b.se()) se.emplace(*b.se());
+      if (find_module<Conv2d<float>>(b, "conv3"))
+        conv3.emplace(part<Conv2d<float>>(b, "conv3"), part<BatchNorm2d<float>>(b, "bn3"), path);
+      if (find_module<Conv2d<float>>(b, "downsample.0"))
+        downsample.emplace(part<Conv2d<float>>(b, "downsample.0"), part<BatchNorm2d<float>>(b, "downsample.1"), path);
+      if (const auto* s = find_module<SEBlock<float>>(b, legacy ? "se_module" : "se")) se.emplace(*s);
     }
 
     /// conv1's output, framed by conv2's padding (read in place by conv2) on rows wide enough for
@@ -434,30 +439,49 @@ class PreparedResNet : public Model<float> {
     }
   };
 
+  /// The module of type `M` at `path` under `root`; throws when the model has none.
+  template <class M>
+  static const M& part(const Module<float>& root, const std::string& path) {
+    const M* m = find_module<M>(root, path);
+    SENET_CHECK(m != nullptr, "PreparedResNet: the model has no ", path);
+    return *m;
+  }
+
   /// `consumed`, when not null, is `model`, whose block weights are released once packed.
   PreparedResNet(const ResNet<float>& model, ResNet<float>* consumed, const PrepareOptions& options)
       : cfg_(model.config()),
         path_(resolve_conv2d_path(options.kernels)),
-        stem_params_(model.stem_conv().params()),
-        stem_pool_params_(model.stem_pool().params()),
-        fc_(model.fc()) {
+        stem_params_(part<Conv2d<float>>(model, stem_name("conv1")).params()),
+        stem_pool_params_(cfg_.stem == StemType::imagenet ? part<MaxPool2d<float>>(model, stem_name("pool")).params()
+                                                          : Pool2dParams{}),
+        fc_(part<Linear<float>>(model, legacy() ? "last_linear" : "fc")) {
     set_activation_limit(model.activation_limit());
-    stem_weights_ = pack_conv2d_stem_weights(detail::fold_batch_norm(model.stem_conv(), model.stem_bn(), stem_bias_));
-    SENET_CHECK(supports(model), cfg_.name, ": the fast engine runs SE blocks in the standard position only");
-    for (std::size_t s = 0; s < model.num_stages(); ++s)
-      for (std::size_t i = 0; i < model.stage(s).size(); ++i) {
-        const Conv2dParams& p = model.stage(s)[i].conv1().params();
+    SENET_CHECK(supports(model), cfg_.name,
+                ": the fast engine runs ungrouped convolutions and SE blocks in the standard position only");
+    stem_weights_ = pack_conv2d_stem_weights(detail::fold_batch_norm(
+        part<Conv2d<float>>(model, stem_name("conv1")), part<BatchNorm2d<float>>(model, stem_name("bn1")), stem_bias_));
+    std::vector<const Residual<float>*> blocks;
+    for (std::size_t s = 0; s < cfg_.layers.size(); ++s)
+      for (Index i = 0; i < cfg_.layers[s]; ++i) {
+        blocks.push_back(&part<Residual<float>>(model, "layer" + std::to_string(s + 1) + "." + std::to_string(i)));
+        const Conv2dParams& p = part<Conv2d<float>>(*blocks.back(), "conv1").params();
         border_ = std::max({border_, p.pad_h, p.pad_w});
       }
-    for (std::size_t s = 0; s < model.num_stages(); ++s)
-      for (std::size_t i = 0; i < model.stage(s).size(); ++i) {
-        blocks_.emplace_back(model.stage(s)[i], border_, path_);
-        if (consumed)
-          consumed->stage(s)[i].visit_parameters(
-              [](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
-      }
+    for (const Residual<float>* b : blocks) {
+      blocks_.emplace_back(*b, legacy(), border_, path_);
+      // `b` is part of `*consumed` when that is set: free its weights now that they are packed.
+      if (consumed)
+        const_cast<Residual<float>*>(b)->visit_parameters(
+            [](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
+    }
   }
 
+  bool legacy() const { return cfg_.style == ResNetStyle::legacy; }
+  /// The path of the stem's `name` (`conv1`, `bn1`, `pool`).
+  std::string stem_name(const std::string& name) const {
+    if (legacy()) return "layer0." + name;
+    return name == "pool" ? "maxpool" : name;
+  }
 
   /// The stem convolution's output for an input of shape `input`, data unset.
   FeatureView stem_conv_output_for(const Shape& input) const {

@@ -2,6 +2,7 @@
 /// \file zoo.hpp
 /// The registry of named architectures: `model_names()`, `model_config(name)`, `create_model<T>(name)`.
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,7 +18,9 @@ inline const std::vector<std::string>& model_names() {
       "resnet18",          "resnet34",           "resnet50",           "resnet101",
       "resnet152",         "seresnet18",         "seresnet34",         "seresnet50",
       "seresnet101",       "seresnet152",        "legacy_seresnet18",  "legacy_seresnet34",
-      "legacy_seresnet50", "legacy_seresnet101", "legacy_seresnet152", "se_resnet_digits"};
+      "legacy_seresnet50", "legacy_seresnet101", "legacy_seresnet152", "resnext50_32x4d",
+      "seresnext50_32x4d", "seresnext101_32x4d", "legacy_seresnext50_32x4d", "legacy_seresnext101_32x4d",
+      "se_resnet_digits"};
   return names;
 }
 
@@ -40,21 +43,37 @@ inline ResNetConfig digits_config() {
   return cfg;
 }
 
-/// `resnetD`, `seresnetD` (timm) and `legacy_seresnetD` (Caffe/Cadene) for D in 18..152.
+/// `resnetD`, `seresnetD` (timm) and `legacy_seresnetD` (Caffe/Cadene) for D in 18..152, and the
+/// ResNeXt forms `resnextD_GxWd`, `seresnextD_GxWd`, `legacy_seresnextD_GxWd` (G groups of W
+/// channels in the first stage's 3x3: 32x4d) for D in 50, 101.
 inline std::optional<ResNetConfig> imagenet_resnet_config(const std::string& name) {
   ResNetConfig cfg;
   cfg.name = name;
-  std::string depth;
-  if (name.rfind("legacy_seresnet", 0) == 0) {
+  std::string rest = name;
+  const auto take = [&rest](const std::string& prefix) {
+    if (rest.rfind(prefix, 0) != 0) return false;
+    rest = rest.substr(prefix.size());
+    return true;
+  };
+  if (take("legacy_se")) {
     cfg.style = ResNetStyle::legacy;
     cfg.se = true;
     cfg.se_options = {16, SERounding::floor};
-    depth = name.substr(15);
-  } else if (name.rfind("seresnet", 0) == 0) {
+  } else if (take("se")) {
     cfg.se = true;
-    depth = name.substr(8);
-  } else if (name.rfind("resnet", 0) == 0) {
-    depth = name.substr(6);
+  }
+  std::string depth;
+  if (take("resnext")) {
+    const auto underscore = rest.find('_'), x = rest.find('x');
+    if (underscore == std::string::npos || x == std::string::npos || rest.back() != 'd') return std::nullopt;
+    depth = rest.substr(0, underscore);
+    const std::string groups = rest.substr(underscore + 1, x - underscore - 1);
+    const std::string base_width = rest.substr(x + 1, rest.size() - x - 2);
+    if (groups != "32" || base_width != "4" || (depth != "50" && depth != "101")) return std::nullopt;
+    cfg.groups = 32;
+    cfg.base_width = 4;
+  } else if (take("resnet") && (cfg.style == ResNetStyle::timm || cfg.se)) {
+    depth = rest;
   }
   if (depth == "18" || depth == "34") cfg.block = BlockType::basic;
   if (depth == "18")
@@ -69,14 +88,15 @@ inline std::optional<ResNetConfig> imagenet_resnet_config(const std::string& nam
     return std::nullopt;
   return cfg;
 }
-
 }  // namespace detail
 
 /// The configuration behind a registered name, with `num_classes` outputs when given (else the
 /// model's own: 1000 for the ImageNet models); throws `senet::Error` for an unknown name.
 inline ResNetConfig model_config(const std::string& name, std::optional<Index> num_classes = std::nullopt) {
-  std::optional<ResNetConfig> cfg =
-      name == "se_resnet_digits" ? detail::digits_config() : detail::imagenet_resnet_config(name);
+  const auto& names = model_names();
+  std::optional<ResNetConfig> cfg;
+  if (std::find(names.begin(), names.end(), name) != names.end())
+    cfg = name == "se_resnet_digits" ? detail::digits_config() : detail::imagenet_resnet_config(name);
   if (!cfg) {
     std::string known;
     for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
