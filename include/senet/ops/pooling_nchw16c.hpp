@@ -1,6 +1,6 @@
 #pragma once
 /// \file pooling_nchw16c.hpp
-/// Max pooling on the blocked `NCHW16c` layout (`FeatureView`s, possibly bordered), with exactly
+/// Max and average pooling on the blocked `NCHW16c` layout (`FeatureView`s, possibly bordered), with exactly
 /// `senet::max_pool2d`'s (and PyTorch's) semantics: padding is -infinity, dilation, ceil mode, and a
 /// NaN anywhere in a window gives NaN. Each output pixel is one vector of 16 channels: the maximum
 /// of its window's in-bounds taps (the window is clipped per output row and pixel, so `x`'s border
@@ -119,6 +119,44 @@ inline void max_pool2d_nchw16c(const FeatureView& x, const Pool2dParams& p, cons
     r.OW = OW;
     r.W = W;
     row_fn(r, p);
+  }
+  zero_border(y);
+}
+
+/// Average pooling of an `NCHW16c` view with `senet::avg_pool2d`'s (PyTorch's) semantics: ceil
+/// mode, padding counted in the divisor when `p.count_include_pad`, no dilation. `x`'s border is
+/// never read; all 16 lanes of `y`'s image are written, then `y`'s border is zeroed.
+inline void avg_pool2d_nchw16c(const FeatureView& x, const Pool2dParams& p, const FeatureView& y) {
+  SENET_CHECK(x.data != nullptr, "avg_pool2d_nchw16c: input view without data");
+  SENET_CHECK(p.dilation_h == 1 && p.dilation_w == 1, "avg_pool2d_nchw16c: dilation is not supported");
+  const std::array<Index, 2> out_size = pool2d_output_size(x.height, x.width, p);
+  const Index OH = out_size[0], OW = out_size[1], H = x.height, W = x.width;
+  detail::check_output_view("avg_pool2d_nchw16c", y, {nullptr, x.batch, x.channels, OH, OW, 0});
+  const Index planes = x.batch * x.blocks(), items = planes * OH;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (items * OW >= 8192 && !omp_in_parallel())
+#endif
+  for (Index it = 0; it < items; ++it) {
+    const Index plane = it / OH, oh = it % OH, n = plane / x.blocks(), cb = plane % x.blocks();
+    Index h0 = oh * p.stride_h - p.pad_h, h1 = std::min(h0 + p.kernel_h, H + p.pad_h);
+    const Index rows = h1 - h0;
+    h0 = std::max<Index>(h0, 0);
+    h1 = std::min(h1, H);
+    float* out = y.at(n, cb, oh, 0);
+    for (Index ow = 0; ow < OW; ++ow) {
+      Index w0 = ow * p.stride_w - p.pad_w, w1 = std::min(w0 + p.kernel_w, W + p.pad_w);
+      const Index cols = w1 - w0;
+      w0 = std::max<Index>(w0, 0);
+      w1 = std::min(w1, W);
+      float sum[kChannelBlock] = {};
+      for (Index ih = h0; ih < h1; ++ih) {
+        const float* src = x.at(n, cb, ih, 0);
+        for (Index iw = w0; iw < w1; ++iw)
+          for (Index l = 0; l < kChannelBlock; ++l) sum[l] += src[iw * kChannelBlock + l];
+      }
+      const Index count = p.count_include_pad ? rows * cols : (h1 - h0) * (w1 - w0);
+      for (Index l = 0; l < kChannelBlock; ++l) out[ow * kChannelBlock + l] = count > 0 ? sum[l] / float(count) : 0.0f;
+    }
   }
   zero_border(y);
 }
