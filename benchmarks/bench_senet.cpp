@@ -7,7 +7,7 @@
 #include "senet/layers/conv2d.hpp"
 #include "senet/layers/se_block.hpp"
 #include "senet/ops/linear.hpp"
-#include "senet/models/prepared_resnet.hpp"
+#include "senet/models/prepared.hpp"
 #include "senet/models/random_init.hpp"
 #include "senet/models/zoo.hpp"
 
@@ -98,7 +98,7 @@ BENCHMARK(BM_SEBlock)
 // ReLU in conv3's epilogue, the baseline), 1 = SE unfused (conv3, then squeeze its output, excite,
 // and one more pass for scale + add + ReLU), 2 = SE fused (squeeze conv3's input, W3 mean + b3,
 // excite, then conv3 with the gates, add and ReLU in its epilogue). The engine takes the fused
-// path where it moves fewer bytes (`PreparedResNet`'s `fused_se`: the 56x56 and 28x28 stages).
+// path where it moves fewer bytes (`PreparedNetwork`'s `fused_se`: the 56x56 and 28x28 stages).
 void BM_SEBottleneckTail(benchmark::State& state) {
   const senet::Index planes = state.range(0), c = state.range(1), hw = state.range(2), variant = state.range(3);
   senet::Conv2d<float> conv(planes, c, senet::conv_params(1, 1, 0), /*bias=*/false);
@@ -107,7 +107,20 @@ void BM_SEBottleneckTail(benchmark::State& state) {
   senet::randomize_parameters(conv, 1);
   senet::randomize_parameters(bn, 2);
   senet::randomize_parameters(se, 3);
-  const senet::detail::FusedConv16c conv3(conv, bn);
+  senet::detail::EngineConv conv3(conv);
+  std::vector<float> bn_scale, bn_shift;
+  bn.folded(bn_scale, bn_shift);
+  conv3.fold(bn_scale, bn_shift);
+  conv3.pack();
+  const auto run_conv3 = [&](const senet::FeatureView& in, const senet::FeatureView& out, bool relu,
+                             const senet::FeatureView& residual, const float* scale) {
+    senet::Conv2dEpilogue e;
+    e.bias = conv3.packed_bias.data();
+    e.scale = scale;
+    e.residual = residual;
+    e.relu = relu;
+    senet::conv2d_nchw16c(in, conv3.weights, conv3.params, e, out);
+  };
   senet::Tensor<float> h2 = senet::to_nchw16c(random_tensor({1, planes, hw, hw}, 4));
   senet::Tensor<float> shortcut = senet::to_nchw16c(random_tensor({1, c, hw, hw}, 5));
   senet::Tensor<float> out(shortcut.shape());
@@ -116,17 +129,17 @@ void BM_SEBottleneckTail(benchmark::State& state) {
       hidden(static_cast<std::size_t>(se.hidden_channels())), gates(static_cast<std::size_t>(c));
   for (auto _ : state) {
     if (variant == 0) {
-      conv3(x, y, true, r);
+      run_conv3(x, y, true, r, nullptr);
     } else if (variant == 1) {
-      conv3(x, y, false);
-      senet::detail::squeeze_nchw16c(y, senet::SESqueeze::avg, z.data());
+      run_conv3(x, y, false, {}, nullptr);
+      senet::squeeze_nchw16c(y, senet::Squeeze16c::avg, z.data());
       se.excite(z.data(), 1, hidden.data(), gates.data(), c);
-      senet::detail::scale_add_relu_nchw16c(y, gates.data(), r);
+      senet::scale_add_act_nchw16c(y, gates.data(), r, true, y);
     } else {
-      senet::detail::squeeze_nchw16c(x, senet::SESqueeze::avg, mean.data());
+      senet::squeeze_nchw16c(x, senet::Squeeze16c::avg, mean.data());
       conv3.mean_of_output(mean.data(), 1, z.data());
       se.excite(z.data(), 1, hidden.data(), gates.data(), c);
-      conv3(x, y, true, r, gates.data());
+      run_conv3(x, y, true, r, gates.data());
     }
     benchmark::ClobberMemory();
   }

@@ -10,7 +10,7 @@
 // Exit status: 0 success, 1 bad input (message `senet: error: ...` on stderr), 2 usage error.
 
 #include <senet/models/imagenet_classes.hpp>
-#include <senet/models/prepared_resnet.hpp>
+#include <senet/models/prepared.hpp>
 #include <senet/senet.hpp>
 #ifdef SENET_CLI_IMAGES
 #include <senet/io/image.hpp>
@@ -338,7 +338,7 @@ int cmd_bench(const Options& opt) {
                         {"ms_per_image", median / double(batch)},
                         {"gflops", gflops},
                         {"weights", weights.empty() ? "random" : weights},
-                        {"engine", model->type_name() == "PreparedResNet" ? "fast" : "naive"}};
+                        {"engine", model->type_name() == "PreparedNetwork" ? "fast" : "naive"}};
     std::cout << j.dump() << "\n";
   } else {
     std::printf("%s batch %ld, %ldx%ld, %d thread(s), %ld iterations%s\n", name.c_str(), batch, size, size,

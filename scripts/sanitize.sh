@@ -52,7 +52,7 @@ run_asan() {
   (cd "$build" &&
     # No detect_stack_use_after_return: GCC 12 over-aligns local float arrays for 64-byte AVX-512
     # stores (vmovdqa64), and ASan's fake stack frames are only 32-byte aligned (a SEGV in
-    # squeeze_nchw16c of prepared_resnet.hpp, not a bug of senet's).
+    # squeeze_nchw16c of the prepared engine, not a bug of senet's).
     # io.senet_run.mutations: 500 mutations of each file here (~2 min; its 2,000 took 8 min,
     # a third of this stage); the normal build runs them all.
     ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1:check_initialization_order=1:strict_init_order=1 \

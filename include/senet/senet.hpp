@@ -30,7 +30,7 @@
 #include "senet/layers/sequential.hpp"
 #include "senet/models/model.hpp"
 #include "senet/models/network.hpp"
-#include "senet/models/prepared_resnet.hpp"
+#include "senet/models/prepared.hpp"
 #include "senet/models/random_init.hpp"
 #include "senet/models/resnet.hpp"
 #include "senet/models/zoo.hpp"

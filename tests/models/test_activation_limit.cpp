@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "senet/models/prepared_resnet.hpp"
+#include "senet/models/prepared.hpp"
 #include "senet/models/random_init.hpp"
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
@@ -44,7 +44,7 @@ TEST(ActivationLimit, RefusesLargeInputsOnBothPaths) {
   // prepare keeps the limit; the engine checks its planned arena, exactly what it would allocate
   // (far less than the naive estimate).
   const auto fast = senet::prepare(std::move(model));
-  ASSERT_NE(dynamic_cast<const senet::PreparedResNet*>(fast.get()), nullptr);
+  ASSERT_NE(dynamic_cast<const senet::PreparedNetwork*>(fast.get()), nullptr);
   EXPECT_EQ(fast->activation_limit(), limit);
   EXPECT_LT(fast->activation_bytes(large.shape()), limit);
   fast->set_activation_limit(2 * fast->activation_bytes(small.shape()));

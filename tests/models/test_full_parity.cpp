@@ -9,7 +9,7 @@
 
 #include "senet/io/npy.hpp"
 #include "senet/io/weights.hpp"
-#include "senet/models/prepared_resnet.hpp"
+#include "senet/models/prepared.hpp"
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
 
@@ -33,7 +33,7 @@ void check_full_parity(const std::string& name) {
   EXPECT_LE(err, senet::test::parity_tolerance<float>());
   // The prepared engine (BatchNorm folded, NCHW16c kernels, fused SE) on the same weights.
   const auto fast = senet::prepare(std::move(model));
-  ASSERT_NE(dynamic_cast<const senet::PreparedResNet*>(fast.get()), nullptr);
+  ASSERT_NE(dynamic_cast<const senet::PreparedNetwork*>(fast.get()), nullptr);
   const double fast_err = senet::test::relative_error(fast->forward(x), expected);
   std::printf("[ parity   ] %s float32 224x224, prepared engine: max |senet - torch| / max |torch| = %.2e\n",
               name.c_str(), fast_err);

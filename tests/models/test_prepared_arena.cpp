@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "senet/models/prepared_resnet.hpp"
+#include "senet/models/prepared.hpp"
 #include "senet/models/random_init.hpp"
 #include "senet/models/zoo.hpp"
 

@@ -1,4 +1,4 @@
-// The thread-safety contract of models (senet/models/prepared_resnet.hpp, senet/core/threading.hpp):
+// The thread-safety contract of models (senet/models/prepared.hpp, senet/core/threading.hpp):
 // one model shared by many std::threads gives each the result it would get alone, on the naive and
 // the prepared path; `set_num_threads` applies to every caller, also while others run; results are
 // bit-identical from run to run at a thread count and agree across thread counts within 1e-6.
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "senet/core/threading.hpp"
-#include "senet/models/prepared_resnet.hpp"
+#include "senet/models/prepared.hpp"
 #include "senet/models/random_init.hpp"
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
@@ -106,7 +106,7 @@ TEST(Threading, OnePreparedModelSharedByEightThreads) {
     SCOPED_TRACE(std::to_string(threads) + " senet threads per call");
     senet::set_num_threads(threads);
     const auto model = senet::prepare(small_model());
-    ASSERT_NE(dynamic_cast<const senet::PreparedResNet*>(model.get()), nullptr);
+    ASSERT_NE(dynamic_cast<const senet::PreparedNetwork*>(model.get()), nullptr);
     expect_shared_model_matches_sequential(*model);
   }
 }
@@ -178,19 +178,20 @@ TEST(Threading, ChangingTheThreadCountWhileOthersRun) {
 TEST(Determinism, BitIdenticalAtAThreadCountAndCloseAcrossCounts) {
   ThreadCountGuard guard;
   const auto model = small_model();
-  const auto& naive = dynamic_cast<const senet::ResNet<float>&>(*model);
+  const auto& naive = *model;
+  const auto prepared = [] { return senet::PreparedNetwork(small_model()); };  // the same weights
   for (Index batch : {1, 4, 5}) {
     const auto x = random_input({batch, 3, 48, 40}, unsigned(7 + batch));
     senet::set_num_threads(1);
-    const Tensor<float> reference = senet::PreparedResNet(naive).forward(x);
+    const Tensor<float> reference = prepared().forward(x);
     const Tensor<float> naive_reference = naive.forward(x);
     for (int threads : {1, 2, 3, 4}) {
       SCOPED_TRACE("batch " + std::to_string(batch) + ", " + std::to_string(threads) + " threads");
       senet::set_num_threads(threads);
-      const senet::PreparedResNet fast(naive);
+      const senet::PreparedNetwork fast = prepared();
       const Tensor<float> first = fast.forward(x);
       EXPECT_TRUE(bitwise_equal(fast.forward(x), first)) << "a second call on the same model";
-      EXPECT_TRUE(bitwise_equal(senet::PreparedResNet(naive).forward(x), first)) << "a freshly prepared model";
+      EXPECT_TRUE(bitwise_equal(prepared().forward(x), first)) << "a freshly prepared model";
       EXPECT_LE(senet::test::relative_error(first, reference), 1e-6);
       const Tensor<float> naive_first = naive.forward(x);
       EXPECT_TRUE(bitwise_equal(naive.forward(x), naive_first)) << "naive, a second call";

@@ -88,6 +88,9 @@ void run_in_thread_ranges(Index items, const Run& run, Index granule = 1, bool w
     OneOpenMPThread() { omp_set_num_threads(1); }
     ~OneOpenMPThread() { omp_set_num_threads(saved); }
   } one;
+#else
+  (void)granule;
+  (void)worth_threads;
 #endif
   run(Index(0), items);
 }

@@ -18,7 +18,12 @@ template <class T>
 class BatchNorm2d : public Module<T> {
  public:
   explicit BatchNorm2d(Index channels, double eps = 1e-5)
-      : eps_(eps), weight_({channels}), bias_({channels}), running_mean_({channels}), running_var_({channels}) {
+      : eps_(eps),
+        channels_(channels),
+        weight_({channels}),
+        bias_({channels}),
+        running_mean_({channels}),
+        running_var_({channels}) {
     weight_.fill(T(1));
     running_var_.fill(T(1));
   }
@@ -57,7 +62,7 @@ class BatchNorm2d : public Module<T> {
   }
   std::string type_name() const override { return "BatchNorm2d"; }
 
-  Index channels() const { return weight_.size(); }
+  Index channels() const { return channels_; }
   double eps() const { return eps_; }
 
  protected:
@@ -70,6 +75,7 @@ class BatchNorm2d : public Module<T> {
 
  private:
   double eps_;
+  Index channels_;  // kept apart from the tensors (a prepared model frees those)
   Tensor<T> weight_, bias_, running_mean_, running_var_;
 };
 

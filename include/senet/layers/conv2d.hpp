@@ -28,7 +28,8 @@ class Conv2d : public Module<T> {
  public:
   Conv2d(Index in_channels, Index out_channels, const Conv2dParams& params, bool bias = false)
       : params_(params),
-        weight_({out_channels, in_channels / std::max<Index>(params.groups, 1), params.kernel_h, params.kernel_w}) {
+        weight_shape_({out_channels, in_channels / std::max<Index>(params.groups, 1), params.kernel_h, params.kernel_w}),
+        weight_(weight_shape_) {
     SENET_CHECK(in_channels >= 1 && out_channels >= 1 && params.groups >= 1 && in_channels % params.groups == 0 &&
                     out_channels % params.groups == 0,
                 "Conv2d: channels ", in_channels, " -> ", out_channels, " do not divide into ", params.groups,
@@ -42,13 +43,13 @@ class Conv2d : public Module<T> {
     return y;
   }
 
-  Shape output_shape(const Shape& input) const override { return conv2d_output_shape(input, weight_.shape(), params_); }
-  std::int64_t macs(const Shape& input) const override { return conv2d_macs(output_shape(input), weight_.shape()); }
+  Shape output_shape(const Shape& input) const override { return conv2d_output_shape(input, weight_shape_, params_); }
+  std::int64_t macs(const Shape& input) const override { return conv2d_macs(output_shape(input), weight_shape_); }
   std::string type_name() const override { return "Conv2d"; }
 
   const Conv2dParams& params() const { return params_; }
-  Index in_channels() const { return weight_.dim(1) * params_.groups; }
-  Index out_channels() const { return weight_.dim(0); }
+  Index in_channels() const { return weight_shape_[1] * params_.groups; }
+  Index out_channels() const { return weight_shape_[0]; }
   Tensor<T>& weight() { return weight_; }
   const Tensor<T>& weight() const { return weight_; }
   /// The bias, or null when the convolution has none.
@@ -63,6 +64,7 @@ class Conv2d : public Module<T> {
 
  private:
   Conv2dParams params_;
+  Shape weight_shape_;  // kept apart from the tensor: a prepared model frees the weights, not the shapes
   Tensor<T> weight_;
   std::optional<Tensor<T>> bias_;
 };

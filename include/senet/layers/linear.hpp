@@ -15,7 +15,8 @@ namespace senet {
 template <class T>
 class Linear : public Module<T> {
  public:
-  Linear(Index in_features, Index out_features, bool bias = true) : weight_({out_features, in_features}) {
+  Linear(Index in_features, Index out_features, bool bias = true)
+      : in_features_(in_features), out_features_(out_features), weight_({out_features, in_features}) {
     SENET_CHECK(in_features >= 1 && out_features >= 1, "Linear: features must be positive");
     if (bias) bias_ = Tensor<T>({out_features});
   }
@@ -33,8 +34,8 @@ class Linear : public Module<T> {
   std::int64_t macs(const Shape& input) const override { return input[0] * in_features() * out_features(); }
   std::string type_name() const override { return "Linear"; }
 
-  Index in_features() const { return weight_.dim(1); }
-  Index out_features() const { return weight_.dim(0); }
+  Index in_features() const { return in_features_; }
+  Index out_features() const { return out_features_; }
   /// `[out, in]`, as in PyTorch.
   const Tensor<T>& weight() const { return weight_; }
   /// `[out]`, or null for a bias-free layer.
@@ -47,6 +48,7 @@ class Linear : public Module<T> {
   }
 
  private:
+  Index in_features_, out_features_;  // kept apart from the tensors (a prepared model frees those)
   Tensor<T> weight_;
   std::optional<Tensor<T>> bias_;
 };

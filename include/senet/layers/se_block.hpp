@@ -157,8 +157,8 @@ class SEBlock : public Module<T> {
   std::int64_t macs(const Shape& input) const override { return input[0] * 2 * channels() * hidden_channels(); }
   std::string type_name() const override { return "SEBlock"; }
 
-  Index channels() const { return fc1_weight_.dim(1); }
-  Index hidden_channels() const { return fc1_weight_.dim(0); }
+  Index channels() const { return channels_; }
+  Index hidden_channels() const { return hidden_; }
   const SEOptions& options() const { return options_; }
 
  protected:
@@ -176,7 +176,11 @@ class SEBlock : public Module<T> {
     return o;
   }
   SEBlock(Index channels, Index hidden, const SEOptions& options)
-      : options_(options), fc1_weight_({hidden, channels, 1, 1}), fc2_weight_({channels, hidden, 1, 1}) {
+      : options_(options),
+        channels_(channels),
+        hidden_(hidden),
+        fc1_weight_({hidden, channels, 1, 1}),
+        fc2_weight_({channels, hidden, 1, 1}) {
     SENET_CHECK(channels >= 1 && hidden >= 1, "SEBlock: channels and hidden width must be positive");
     if (options.bias) {
       fc1_bias_ = Tensor<T>({hidden});
@@ -185,6 +189,7 @@ class SEBlock : public Module<T> {
   }
 
   SEOptions options_;
+  Index channels_, hidden_;  // kept apart from the tensors (a prepared model frees those)
   Tensor<T> fc1_weight_;
   std::optional<Tensor<T>> fc1_bias_;
   Tensor<T> fc2_weight_;

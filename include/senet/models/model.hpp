@@ -16,7 +16,7 @@ namespace senet {
 /// Thread safety: the const members (`forward`, `summary`, `activation_bytes`, ...) may run on
 /// many threads at once on one model, naive or prepared; `forward` writes only buffers of its own
 /// call. Configure the model (load weights, set the activation limit) before sharing it. The
-/// contract in full, with the thread count and determinism: `senet/models/prepared_resnet.hpp`.
+/// contract in full, with the thread count and determinism: `senet/models/prepared.hpp`.
 template <class T>
 class Model : public Module<T> {
  public:

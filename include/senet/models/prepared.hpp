@@ -1,0 +1,832 @@
+#pragma once
+/// \file prepared.hpp
+/// `senet::prepare` and `senet::PreparedNetwork`: the fast float engine for any composed model.
+///
+/// `prepare` lowers the model's module tree (`Sequential`, `Residual`, `Concat`, convolutions,
+/// BatchNorm, ReLU, SE blocks, pooling, the global-pool + linear head) to a flat list of steps on
+/// channel-blocked activations (`NCHW16c`), folding and fusing as it goes:
+/// - BatchNorm folds into the convolution before it; bias and ReLU ride in its epilogue;
+/// - an SE block right after a convolution becomes part of that convolution's step: its gates
+///   either come from the convolution's input before it runs (a 1x1 stride-1 convolution is
+///   linear, so the mean of its output is `W mean(x) + b`: the gates are known when it runs and
+///   its epilogue applies them in registers), or from its output in one more pass, chosen per
+///   input shape by which moves fewer bytes;
+/// - the residual add (and the ReLU after it) joins the epilogue of whatever produced the body's
+///   output (the convolution, or the SE scale pass);
+/// - concatenated branches are copied into their channel range of one output (any offset).
+/// Weights are packed once, per convolution, for the kernel path chosen at `prepare`
+/// (`PrepareOptions::kernels`). Activation memory is planned per input shape from each value's
+/// lifetime (values that are never alive at the same time share memory), in one arena per
+/// thread when a batch runs image by image. `forward` then allocates nothing after the first
+/// call at a shape.
+///
+/// A model containing anything else (grouped convolutions, other activations, a head that is not
+/// a global average pool and a linear layer, ...) is left as it is by `prepare`: the naive path
+/// runs it, slower, never wrong. The naive path stays the oracle: the tests compare the two on
+/// every fixture and kernel path.
+///
+/// Thread safety: `forward`, `activation_bytes`, `summary` and the other const members may run on
+/// any number of threads at once on one prepared model: each `forward` leases its own workspace
+/// from the model's pool (one per concurrent caller, kept for reuse) and shares only read-only
+/// weights, so results do not depend on what other threads run. Each call parallelises over
+/// `senet::num_threads()` threads read once at its start (`set_num_threads` may change it from
+/// any thread at any time). The kernel path is fixed at `prepare`; no process-wide state selects
+/// kernels. Not thread-safe: `set_activation_limit`, moving or destroying the model while calls
+/// run. Results are bit-identical from run to run at a given thread count (static work split, no
+/// atomics in sums) and agree across thread counts within float rounding (a batch may run image
+/// by image or layer by layer).
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "senet/core/threading.hpp"
+#include "senet/layers/activation.hpp"
+#include "senet/layers/batch_norm2d.hpp"
+#include "senet/layers/concat.hpp"
+#include "senet/layers/conv2d.hpp"
+#include "senet/layers/linear.hpp"
+#include "senet/layers/pooling.hpp"
+#include "senet/layers/residual.hpp"
+#include "senet/layers/se_block.hpp"
+#include "senet/layers/sequential.hpp"
+#include "senet/models/model.hpp"
+#include "senet/models/network.hpp"
+#include "senet/ops/conv2d_nchw16c.hpp"
+#include "senet/ops/conv2d_stem.hpp"
+#include "senet/ops/elementwise_nchw16c.hpp"
+#include "senet/ops/pooling_nchw16c.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace senet {
+
+/// How `prepare` builds the fast engine.
+struct PrepareOptions {
+  /// The kernels every convolution and pooling step runs: `automatic` (the best this CPU supports)
+  /// or one forced path (tests, benchmarks); a path the CPU lacks makes `prepare` throw.
+  Conv2dPath kernels = Conv2dPath::automatic;
+};
+
+namespace detail {
+
+/// Thrown while lowering a model the engine cannot run; `prepare` then keeps the naive model.
+struct Unsupported {
+  std::string what;
+};
+
+/// A convolution as the engine runs it: PyTorch's weight times a per-channel scale (folded
+/// BatchNorms), plus a bias; packed for the blocked kernels once lowering is complete.
+struct EngineConv {
+  const Conv2d<float>* source = nullptr;  // until packed
+  std::vector<double> scale, bias;        // [K]: y = conv(x) * scale + bias
+  Conv2dParams params;
+  bool stem = false;                 // reads the network's NCHW input (conv2d_stem_nchw16c)
+  PackedConv2dWeights weights;       // !stem
+  PackedStemWeights stem_weights;    // stem
+  std::vector<float> packed_bias;
+
+  EngineConv() = default;
+  /// `conv` as it is (scale 1, its own bias), not yet packed.
+  explicit EngineConv(const Conv2d<float>& conv)
+      : source(&conv),
+        scale(std::size_t(conv.out_channels()), 1.0),
+        bias(std::size_t(conv.out_channels()), 0.0),
+        params(conv.params()) {
+    if (const Tensor<float>* b = conv.bias())
+      for (Index k = 0; k < conv.out_channels(); ++k) bias[std::size_t(k)] = (*b)[k];
+  }
+
+  Index out_channels() const { return stem ? stem_weights.out_channels : weights.out_channels; }
+
+  /// Folds `y = x * s + t` (per channel) into the convolution's output.
+  void fold(const std::vector<float>& s, const std::vector<float>& t) {
+    for (std::size_t k = 0; k < bias.size(); ++k) {
+      scale[k] *= double(s[k]);
+      bias[k] = bias[k] * double(s[k]) + double(t[k]);
+    }
+  }
+
+  /// Packs the scaled weights (the source's tensors are read, not changed).
+  void pack() {
+    Tensor<float> w = source->weight();
+    const Index K = w.dim(0), per_channel = w.size() / K;
+    for (Index k = 0; k < K; ++k)
+      for (Index i = 0; i < per_channel; ++i) w[k * per_channel + i] = float(double(w[k * per_channel + i]) * scale[std::size_t(k)]);
+    packed_bias.assign(bias.begin(), bias.end());
+    if (stem)
+      stem_weights = pack_conv2d_stem_weights(w);
+    else
+      weights = pack_conv2d_weights_nchw16c(w);
+    source = nullptr;
+  }
+
+  /// `z [N, K] = W mean(x) + bias` for a 1x1 convolution given `mean(x)` `[N, C]` (the mean of its
+  /// output over the pixels, computed before the convolution runs).
+  void mean_of_output(const float* mean, Index N, float* z) const {
+    const Index C = weights.in_channels, K = weights.out_channels, Kp = weights.padded_out();
+    const Index w_rows = weights.in_blocks() * kChannelBlock;  // rows of one 32-channel block (1x1)
+    for (Index n = 0; n < N; ++n) {
+      const float* m = mean + n * C;
+      for (Index block = 0; block * kWeightBlock < Kp; ++block) {
+        const Index width = std::min(kWeightBlock, Kp - block * kWeightBlock);
+        const float* w = weights.data.data() + block * kWeightBlock * w_rows;
+        float acc[kWeightBlock] = {};
+        if (width == kWeightBlock) {  // constant trip counts, so that the loops vectorise
+          for (Index c = 0; c < C; ++c)
+            for (Index k = 0; k < kWeightBlock; ++k) acc[k] += m[c] * w[c * kWeightBlock + k];
+        } else {
+          for (Index c = 0; c < C; ++c)
+            for (Index k = 0; k < kChannelBlock; ++k) acc[k] += m[c] * w[c * kChannelBlock + k];
+        }
+        for (Index k = 0; k < width && block * kWeightBlock + k < K; ++k)
+          z[n * K + block * kWeightBlock + k] = acc[k] + packed_bias[std::size_t(block * kWeightBlock + k)];
+      }
+    }
+  }
+};
+
+/// One activation of the lowered model: `channels x height x width` per image (for the planned
+/// batch), with a zero border of `border` pixels its readers take as padding.
+struct EngineValue {
+  Index channels = 0, height = 0, width = 0;
+  Index border = 0;
+  int first_def = -1;  // the step that first writes it
+  int producer = -1;   // the step that last wrote it (while lowering)
+  int last_use = -1;   // the step that last reads it
+  Index offset = 0;   // floats from the slot's base, once planned
+};
+
+enum class StepKind { conv, scale, max_pool, avg_pool, concat_copy, global_pool };
+
+/// One step of the lowered model: reads `input`, writes `output` (`output == input`: in place).
+struct EngineStep {
+  StepKind kind = StepKind::conv;
+  std::string name;  // the module path, for messages
+  int input = -1, output = -1;
+  int conv = -1;      // conv: the convolution
+  int se = -1;        // conv, scale: the SE block whose gates scale the output
+  int residual = -1;  // conv, scale: the value added after the scale
+  bool relu = false;  // conv, scale: max(0, .) last
+  Pool2dParams pool;  // max_pool, avg_pool
+  Index channel_offset = 0;  // concat_copy
+};
+
+/// The input and output geometry of one step for one input shape; what `forward` runs with.
+struct PlannedStep {
+  bool fused_se = false;  // conv with SE: gates from the input before the convolution
+};
+
+inline Squeeze16c squeeze16c(SESqueeze s) {
+  return s == SESqueeze::avg ? Squeeze16c::avg : s == SESqueeze::max ? Squeeze16c::max : Squeeze16c::avgmax;
+}
+
+}  // namespace detail
+
+/// The fast float engine for a composed model (see the file comment). Made by `senet::prepare`;
+/// owns the model it was made from, whose weights it frees once packed (its structure stays, for
+/// summaries). `forward` is const and thread-safe.
+class PreparedNetwork : public Model<float> {
+ public:
+  /// Lowers and packs `model` (a `Network<float>`, or any `Model<float>` whose children run in
+  /// sequence); throws `senet::Error` when a part of it has no fast step or `options.kernels` is a
+  /// path this CPU lacks. `senet::prepare` is the forgiving form.
+  explicit PreparedNetwork(std::unique_ptr<Model<float>> model, const PrepareOptions& options = {})
+      : PreparedNetwork(options) {
+    SENET_CHECK(model != nullptr, "prepare: no model");
+    const std::string why = adopt(model);
+    SENET_CHECK(why.empty(), model->name(), ": the fast engine cannot run this model: ", why);
+  }
+
+  /// `model` prepared, or null with `model` left as it was when a part of it has no fast step
+  /// (`*why`, when given, says which).
+  static std::unique_ptr<PreparedNetwork> try_prepare(std::unique_ptr<Model<float>>& model,
+                                                      const PrepareOptions& options = {}, std::string* why = nullptr) {
+    std::unique_ptr<PreparedNetwork> engine(new PreparedNetwork(options));
+    std::string reason = model ? engine->adopt(model) : "no model";
+    if (why) *why = reason;
+    return reason.empty() ? std::move(engine) : nullptr;
+  }
+
+  /// The kernel path every step runs (resolved: never `automatic`).
+  Conv2dPath kernel_path() const { return path_; }
+  /// The lowered steps, for tests and profiles: "conv layer1.0.conv1", "scale layer1.0.se", ...
+  std::vector<std::string> step_names() const {
+    static const char* kinds[] = {"conv", "scale", "max_pool", "avg_pool", "concat_copy", "global_pool"};
+    std::vector<std::string> out;
+    for (const auto& s : steps_) out.push_back(std::string(kinds[int(s.kind)]) + " " + s.name);
+    return out;
+  }
+
+  Tensor<float> forward(const Tensor<float>& x) const override {
+    check_input(x.shape());
+    Lease lease(*this);
+    Workspace& ws = *lease.workspace;
+    // One read of the thread count per call: the plan's slots and the team that fills them agree
+    // even when another thread changes the count meanwhile.
+    const int threads = num_threads();
+    if (ws.input != x.shape() || ws.threads != threads) plan(x.shape(), threads, ws);
+    const Index N = x.dim(0), image = x.size() / N;
+    if (ws.by_image) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(ws.threads)
+#endif
+      for (Index n = 0; n < N; ++n) {
+#ifdef _OPENMP
+        const Index slot = omp_get_thread_num();
+#else
+        const Index slot = 0;
+#endif
+        run_steps(x.data() + n * image, ws.image_shape, ws, slot, ws.features.data() + n * head_->in_features());
+      }
+    } else {
+      run_steps(x.data(), x.shape(), ws, 0, ws.features.data());
+    }
+    Tensor<float> logits({N, head_->out_features()}, uninitialized);
+    linear(ws.features.data(), N, head_->weight(), head_->bias() ? head_->bias()->data() : nullptr, logits.data(),
+           head_->out_features());
+    return logits;
+  }
+
+  /// The source model's rows (its structure is kept when its weights are freed).
+  Shape summarize(const Shape& input, const std::string& prefix, std::vector<LayerSummary>& rows) const override {
+    const std::size_t first = rows.size();
+    const Shape out = source_->summarize(input, prefix, rows);
+    for (std::size_t i = first; i < rows.size(); ++i) {
+      const auto it = row_params_.find(rows[i].name.substr(prefix.empty() ? 0 : prefix.size() + 1));
+      if (it != row_params_.end()) rows[i].params = it->second;
+    }
+    return out;
+  }
+  Shape output_shape(const Shape& input) const override { return source_->output_shape(input); }
+  /// Exactly what `forward` allocates for `input` at the current thread count.
+  std::uint64_t activation_bytes(const Shape& input) const override {
+    check_input(input);
+    return layout(input, num_threads()).bytes();
+  }
+  std::string type_name() const override { return "PreparedNetwork"; }
+  const std::string& name() const override { return source_->name(); }
+  Index in_channels() const override { return source_->in_channels(); }
+  Index num_classes() const override { return source_->num_classes(); }
+  Index input_size() const override { return source_->input_size(); }
+
+ private:
+  static constexpr int kInput = -1;   // the network's NCHW input
+  static constexpr int kPooled = -2;  // the global pool's [N, C] features
+  static constexpr int kLogits = -3;  // the head's output
+
+  explicit PreparedNetwork(const PrepareOptions& options) : path_(resolve_conv2d_path(options.kernels)) {}
+
+  /// Lowers `model`; on success takes it, packs the weights and returns "", else returns why and
+  /// leaves `model` as it was (lowering only reads it).
+  std::string adopt(std::unique_ptr<Model<float>>& model) {
+    try {
+      for (const auto& row : model->summary(model->input_size())) row_params_[row.name] = row.params;
+      int x = kInput;
+      model->for_each_child([&](const std::string& name, const Module<float>& child) { x = lower(child, x, name); });
+      if (!head_) throw detail::Unsupported{"it does not end with a global average pool and a linear layer"};
+      if (x != kLogits) throw detail::Unsupported{"it does not end with its linear layer"};
+    } catch (const detail::Unsupported& u) {
+      return u.what;
+    }
+    set_activation_limit(model->activation_limit());
+    source_ = std::move(model);
+    finish();
+    return {};
+  }
+
+  // ---------------------------------------------------------------- lowering
+
+  /// Whether the producer of `v` may take more into its epilogue: nothing else has read `v`, and
+  /// nothing will (it is not the input of a residual unit or of branches).
+  bool fresh(int v) const { return v >= 0 && readers_[std::size_t(v)] == 0 && !pinned_[std::size_t(v)]; }
+
+  int new_value(Index channels, Index height, Index width) {
+    values_.push_back({channels, height, width, 0, int(steps_.size()), int(steps_.size()), -1, 0});
+    readers_.push_back(0);
+    pinned_.push_back(false);
+    return int(values_.size()) - 1;
+  }
+  void read(int v) {
+    if (v >= 0) ++readers_[std::size_t(v)];
+  }
+  /// Adds `step`; `output` is the value it writes (in place when it is the input).
+  int add_step(detail::EngineStep step) {
+    read(step.input);
+    read(step.residual);
+    steps_.push_back(std::move(step));
+    const int output = steps_.back().output;
+    if (output == steps_.back().input) readers_[std::size_t(output)] = 0;  // rewritten: fresh again
+    values_[std::size_t(output)].producer = int(steps_.size()) - 1;
+    return output;
+  }
+  detail::EngineStep* producer(int v) {
+    return v >= 0 ? &steps_[std::size_t(values_[std::size_t(v)].producer)] : nullptr;
+  }
+
+  /// Lowers `m` (at dotted path `path`) applied to value `x`; returns the value it produces.
+  int lower(const Module<float>& m, int x, const std::string& path) {
+    if (const auto* seq = dynamic_cast<const Sequential<float>*>(&m)) {
+      for (std::size_t i = 0; i < seq->size(); ++i) x = lower((*seq)[i], x, join_name(path, seq->name(i)));
+      return x;
+    }
+    if (x == kLogits) throw detail::Unsupported{path + " follows the classifier"};
+    if (x == kPooled && !dynamic_cast<const Linear<float>*>(&m) && !dynamic_cast<const Flatten<float>*>(&m))
+      throw detail::Unsupported{path + " (" + m.type_name() + ") follows the global pool"};
+    if (const auto* res = dynamic_cast<const Residual<float>*>(&m)) return lower_residual(*res, x, path);
+    if (const auto* cat = dynamic_cast<const Concat<float>*>(&m)) return lower_concat(*cat, x, path);
+    if (const auto* conv = dynamic_cast<const Conv2d<float>*>(&m)) return lower_conv(*conv, x, path);
+    if (const auto* bn = dynamic_cast<const BatchNorm2d<float>*>(&m)) return lower_batch_norm(*bn, x, path);
+    if (dynamic_cast<const ReLU<float>*>(&m)) return lower_relu(x, path);
+    if (const auto* se = dynamic_cast<const SEBlock<float>*>(&m)) return lower_se(*se, x, path);
+    if (const auto* pool = dynamic_cast<const MaxPool2d<float>*>(&m))
+      return lower_pool(detail::StepKind::max_pool, pool->params(), x, path);
+    if (const auto* pool = dynamic_cast<const AvgPool2d<float>*>(&m))
+      return lower_pool(detail::StepKind::avg_pool, pool->params(), x, path);
+    if (dynamic_cast<const GlobalAvgPool2d<float>*>(&m)) {
+      need_feature_map(x, path);
+      detail::EngineStep s;
+      s.kind = detail::StepKind::global_pool;
+      s.name = path;
+      s.input = x;
+      read(x);
+      steps_.push_back(s);
+      pooled_channels_ = values_[std::size_t(x)].channels;
+      return kPooled;
+    }
+    if (dynamic_cast<const Flatten<float>*>(&m) && x == kPooled) return kPooled;
+    if (const auto* fc = dynamic_cast<const Linear<float>*>(&m)) {
+      if (x != kPooled) throw detail::Unsupported{path + ": a linear layer other than the head"};
+      if (fc->in_features() != pooled_channels_)
+        throw detail::Unsupported{path + ": the linear layer does not take the pooled channels"};
+      head_.emplace(*fc);
+      return kLogits;
+    }
+    throw detail::Unsupported{path + " (" + m.type_name() + ") has no fast step"};
+  }
+
+  void need_feature_map(int x, const std::string& path) const {
+    if (x < 0) throw detail::Unsupported{path + " reads the network input (only a first convolution may)"};
+  }
+
+  int lower_conv(const Conv2d<float>& conv, int x, const std::string& path) {
+    const Conv2dParams& p = conv.params();
+    if (p.groups != 1) throw detail::Unsupported{path + ": grouped convolution"};
+    detail::EngineConv c(conv);
+    const Index K = conv.out_channels();
+    Index H = 0, W = 0;
+    if (x == kInput) {
+      c.stem = true;
+    } else {
+      need_feature_map(x, path);
+      const auto& v = values_[std::size_t(x)];
+      if (v.channels != conv.in_channels()) throw detail::Unsupported{path + ": channel mismatch"};
+      H = v.height;
+      W = v.width;
+    }
+    convs_.push_back(std::move(c));
+    detail::EngineStep s;
+    s.name = path;
+    s.input = x;
+    s.conv = int(convs_.size()) - 1;
+    // Geometry is per input shape; values keep channels only until `plan` (sizes set there).
+    s.output = new_value(K, H, W);
+    return add_step(s);
+  }
+
+  int lower_batch_norm(const BatchNorm2d<float>& bn, int x, const std::string& path) {
+    detail::EngineStep* p = producer(x);
+    if (!fresh(x) || p->kind != detail::StepKind::conv || p->se >= 0 || p->residual >= 0 || p->relu)
+      throw detail::Unsupported{path + ": a BatchNorm that does not directly follow a convolution"};
+    std::vector<float> s, t;
+    bn.folded(s, t);
+    convs_[std::size_t(p->conv)].fold(s, t);
+    return x;
+  }
+
+  int lower_relu(int x, const std::string& path) {
+    need_feature_map(x, path);
+    detail::EngineStep* p = producer(x);
+    if (fresh(x) && (p->kind == detail::StepKind::conv || p->kind == detail::StepKind::scale)) {
+      p->relu = true;
+      return x;
+    }
+    return add_scale(x, -1, -1, true, path);
+  }
+
+  /// `y = act(x * gates(se) + residual)`, in place when `x` is fresh.
+  int add_scale(int x, int se, int residual, bool relu, const std::string& path) {
+    need_feature_map(x, path);
+    detail::EngineStep s;
+    s.kind = detail::StepKind::scale;
+    s.name = path;
+    s.input = x;
+    s.se = se;
+    s.residual = residual;
+    s.relu = relu;
+    const auto& v = values_[std::size_t(x)];
+    s.output = fresh(x) ? x : new_value(v.channels, v.height, v.width);
+    return add_step(s);
+  }
+
+  int lower_se(const SEBlock<float>& se, int x, const std::string& path) {
+    need_feature_map(x, path);
+    ses_.push_back(se);
+    const int index = int(ses_.size()) - 1;
+    detail::EngineStep* p = producer(x);
+    if (fresh(x) && p->kind == detail::StepKind::conv && !convs_[std::size_t(p->conv)].stem && p->se < 0 &&
+        p->residual < 0 && !p->relu) {
+      p->se = index;
+      return x;
+    }
+    return add_scale(x, index, -1, false, path);
+  }
+
+  int lower_pool(detail::StepKind kind, const Pool2dParams& params, int x, const std::string& path) {
+    need_feature_map(x, path);
+    detail::EngineStep s;
+    s.kind = kind;
+    s.name = path;
+    s.input = x;
+    s.pool = params;
+    s.output = new_value(values_[std::size_t(x)].channels, 0, 0);
+    return add_step(s);
+  }
+
+  int lower_residual(const Residual<float>& res, int x, const std::string& path) {
+    need_feature_map(x, path);
+    pinned_[std::size_t(x)] = true;
+    // The shortcut first: its output is ready when the body's last step adds it in its epilogue.
+    const int shortcut = lower(res.shortcut(), x, path);
+    if (shortcut >= 0) pinned_[std::size_t(shortcut)] = true;
+    const int body = lower(res.body(), x, path);
+    need_feature_map(body, path);
+    need_feature_map(shortcut, path);
+    if (values_[std::size_t(body)].channels != values_[std::size_t(shortcut)].channels)
+      throw detail::Unsupported{path + ": body and shortcut differ in channels"};
+    int y = body;
+    detail::EngineStep* p = producer(body);
+    if (fresh(body) && (p->kind == detail::StepKind::conv || p->kind == detail::StepKind::scale) && p->residual < 0 &&
+        !p->relu && !(p->kind == detail::StepKind::conv && convs_[std::size_t(p->conv)].stem)) {
+      p->residual = shortcut;
+      read(shortcut);
+    } else {
+      y = add_scale(body, -1, shortcut, false, path);
+    }
+    return lower(res.after(), y, path);
+  }
+
+  int lower_concat(const Concat<float>& cat, int x, const std::string& path) {
+    need_feature_map(x, path);
+    pinned_[std::size_t(x)] = true;
+    std::vector<int> branches;
+    Index channels = 0;
+    for (std::size_t i = 0; i < cat.size(); ++i) {
+      const int b = lower(cat[i], x, join_name(path, cat.name(i)));
+      need_feature_map(b, path);
+      branches.push_back(b);
+      channels += values_[std::size_t(b)].channels;
+    }
+    const int y = new_value(channels, 0, 0);
+    Index offset = 0;
+    for (const int b : branches) {
+      detail::EngineStep s;
+      s.kind = detail::StepKind::concat_copy;
+      s.name = path;
+      s.input = b;
+      s.output = y;
+      s.channel_offset = offset;
+      offset += values_[std::size_t(b)].channels;
+      add_step(s);
+    }
+    return y;
+  }
+
+  /// After lowering: last uses, packed weights (the source's freed conv by conv).
+  void finish() {
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+      const auto& s = steps_[i];
+      for (int v : {s.input, s.residual, s.output})
+        if (v >= 0) values_[std::size_t(v)].last_use = int(i);
+    }
+    for (auto& c : convs_) {
+      Conv2d<float>* source = const_cast<Conv2d<float>*>(c.source);  // ours: `source_` is owned
+      c.pack();
+      source->visit_parameters([](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
+    }
+    // The SE blocks and the head have their copies; free the source's other tensors too.
+    source_->visit_parameters([](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
+  }
+
+  // ---------------------------------------------------------------- planning
+
+  /// Where one `forward` for one input shape and thread count puts its activations.
+  struct Layout {
+    Shape input;         // the shape planned for (empty: none yet)
+    Shape image_shape;   // what one slot runs: the input, or one image of it
+    int threads = 0;
+    bool by_image = false;  // each thread runs its own images through the network
+    std::vector<detail::EngineValue> values;  // geometry and offsets for `image_shape`
+    std::vector<detail::PlannedStep> steps;
+    Index slot_floats = 0;   // one slot's arena
+    Index slots = 1;
+    Index channels = 0, hidden = 0;  // widest SE descriptor (16-padded) and hidden layer
+    Index batch = 0;         // images one slot runs at once
+    Index features = 0;      // floats of the pooled features, [N, C]
+
+    std::uint64_t bytes() const {
+      return sizeof(float) * std::uint64_t(slots * slot_floats + slots * batch * (3 * channels + hidden) + features);
+    }
+  };
+
+  struct Workspace : Layout {
+    Tensor<float> arena;
+    std::vector<float> descriptors;  // per slot: squeezed, mean [batch, channels], hidden, gates
+    std::vector<float> features;     // [N, pooled channels]
+  };
+
+  /// A workspace taken from the model's pool for one call and given back after it.
+  struct Lease {
+    const PreparedNetwork& model;
+    std::unique_ptr<Workspace> workspace;
+    explicit Lease(const PreparedNetwork& m) : model(m) {
+      std::lock_guard<std::mutex> lock(m.pool_mutex_);
+      if (m.idle_.empty()) {
+        workspace = std::make_unique<Workspace>();
+      } else {
+        workspace = std::move(m.idle_.back());
+        m.idle_.pop_back();
+      }
+    }
+    ~Lease() {
+      std::lock_guard<std::mutex> lock(model.pool_mutex_);
+      model.idle_.push_back(std::move(workspace));
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+  };
+
+  void check_input(const Shape& input) const {
+    check_image_input(source_->name(), source_->in_channels(), input);
+  }
+
+  /// The view of value `v` in slot arena `base` for `batch` images.
+  static FeatureView view(const detail::EngineValue& v, float* base, Index batch) {
+    return {base + v.offset, batch, v.channels, v.height, v.width, v.border};
+  }
+
+  Layout layout(const Shape& input, int threads) const {
+    Layout l;
+    l.input = input;
+    l.threads = threads;
+    const Index N = input[0];
+    l.by_image = N > 1 && N % threads == 0;
+    l.image_shape = input;
+    if (l.by_image) l.image_shape[0] = 1;
+    l.batch = l.image_shape[0];
+    l.slots = l.by_image ? threads : 1;
+    l.features = N * pooled_channels_;
+    l.values = values_;
+    l.steps.assign(steps_.size(), {});
+    auto& vals = l.values;
+    // Geometry, step by step.
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+      const auto& s = steps_[i];
+      if (s.kind == detail::StepKind::global_pool) continue;
+      auto& out = vals[std::size_t(s.output)];
+      Index H, W;
+      if (s.input == kInput) {
+        H = l.image_shape[2];
+        W = l.image_shape[3];
+      } else {
+        H = vals[std::size_t(s.input)].height;
+        W = vals[std::size_t(s.input)].width;
+      }
+      if (s.kind == detail::StepKind::conv) {
+        const auto [oh, ow] = conv2d_output_size(H, W, convs_[std::size_t(s.conv)].params);
+        out.height = oh;
+        out.width = ow;
+      } else if (s.kind == detail::StepKind::max_pool || s.kind == detail::StepKind::avg_pool) {
+        const auto [oh, ow] = pool2d_output_size(H, W, s.pool);
+        out.height = oh;
+        out.width = ow;
+      } else if (s.kind == detail::StepKind::concat_copy && s.channel_offset > 0) {
+        SENET_CHECK(out.height == H && out.width == W, source_->name(), ": ", s.name,
+                    ": the branches' outputs differ in size (", out.height, "x", out.width, " and ", H, "x", W, ")");
+      } else {
+        out.height = H;
+        out.width = W;
+      }
+      SENET_CHECK(out.height >= 1 && out.width >= 1, source_->name(), ": ", s.name, ": the input ",
+                  to_string(input), " is too small");
+    }
+    // Borders: a convolution reads its padding from its input's border where the rows are wide
+    // enough for the kernels' row tiles (narrower ones pad a copy, and a 1x1 producer keeps its
+    // fast path); a residual shares its border with the output it is added to.
+    for (const auto& s : steps_) {
+      if (s.kind != detail::StepKind::conv || s.input < 0) continue;
+      const Conv2dParams& p = convs_[std::size_t(s.conv)].params;
+      auto& in = vals[std::size_t(s.input)];
+      if (p.pad_h == p.pad_w && in.width >= 14) in.border = std::max(in.border, p.pad_h);
+    }
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const auto& s : steps_)
+        if (s.residual >= 0) {
+          auto& r = vals[std::size_t(s.residual)];
+          auto& o = vals[std::size_t(s.output)];
+          const Index b = std::max(r.border, o.border);
+          changed = changed || r.border != b || o.border != b;
+          r.border = o.border = b;
+        }
+    }
+    // Offsets: values that are never alive at once share memory (greedy, largest first).
+    std::vector<int> order;
+    for (std::size_t v = 0; v < vals.size(); ++v) order.push_back(int(v));
+    auto floats = [&](int v) {
+      const auto& x = vals[std::size_t(v)];
+      return (FeatureView{nullptr, l.batch, x.channels, x.height, x.width, x.border}.size() + 15) / 16 * 16;
+    };
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return floats(a) > floats(b); });
+    std::vector<int> placed;
+    for (const int v : order) {
+      auto& x = vals[std::size_t(v)];
+      const Index size = floats(v);
+      std::vector<std::pair<Index, Index>> taken;  // [begin, end) of overlapping lifetimes
+      for (const int u : placed) {
+        const auto& y = vals[std::size_t(u)];
+        if (y.first_def <= x.last_use && x.first_def <= y.last_use) taken.emplace_back(y.offset, y.offset + floats(u));
+      }
+      std::sort(taken.begin(), taken.end());
+      Index offset = 0;
+      for (const auto& [b, e] : taken) {
+        if (offset + size <= b) break;
+        offset = std::max(offset, e);
+      }
+      x.offset = offset;
+      l.slot_floats = std::max(l.slot_floats, offset + size);
+      placed.push_back(v);
+    }
+    // Per-step decisions and descriptor sizes.
+    l.channels = kChannelBlock;
+    l.hidden = 1;
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+      const auto& s = steps_[i];
+      if (s.kind == detail::StepKind::global_pool) {
+        l.channels = std::max(l.channels, vals[std::size_t(s.input)].channels);
+        continue;
+      }
+      const auto& out = vals[std::size_t(s.output)];
+      l.channels = std::max(l.channels, channel_blocks(out.channels) * kChannelBlock);
+      if (s.se < 0) continue;
+      l.hidden = std::max(l.hidden, ses_[std::size_t(s.se)].hidden_channels());
+      if (s.kind == detail::StepKind::conv) {
+        const auto& in = vals[std::size_t(s.input)];
+        l.channels = std::max(l.channels, channel_blocks(in.channels) * kChannelBlock);
+        l.steps[i].fused_se = fused_se(s, in, out, l.batch);
+      }
+    }
+    return l;
+  }
+
+  /// Whether the SE of conv step `s` takes its gates from the convolution's input: the squeeze
+  /// must be a mean over a 1x1, stride-1, unpadded convolution's output, and it must move fewer
+  /// bytes. It reads the input once more and the weights twice (`W mean(x)`); the other way makes
+  /// one more pass over the output (and the residual). On SE-ResNet-50's 7x7 stage the weights
+  /// are the larger, so it stays unfused there (measured: BM_SEBottleneckTail).
+  bool fused_se(const detail::EngineStep& s, const detail::EngineValue& in, const detail::EngineValue& out,
+                Index batch) const {
+    const auto& c = convs_[std::size_t(s.conv)];
+    const Conv2dParams& p = c.params;
+    if (ses_[std::size_t(s.se)].options().squeeze != SESqueeze::avg || p.kernel_h != 1 || p.kernel_w != 1 ||
+        p.stride_h != 1 || p.stride_w != 1 || p.pad_h != 0 || p.pad_w != 0)
+      return false;
+    const Index pixels = batch * in.height * in.width, C = in.channels, K = out.channels;
+    return C * K + C * pixels < 3 * K * pixels;
+  }
+
+  /// Sizes `ws` for inputs of shape `input` on `threads` threads, after checking the activation
+  /// limit. `ws` holds no plan until the buffers are in place, so a refused input or a failed
+  /// allocation leaves it to be planned again on the next call.
+  void plan(const Shape& input, int threads, Workspace& ws) const {
+    Layout l = layout(input, threads);
+    check_activation_memory(input, l.bytes());
+    ws.input.clear();
+    const Index total = l.slots * l.slot_floats;
+    if (ws.arena.size() < total) ws.arena = Tensor<float>({total});
+    ws.descriptors.assign(std::size_t(l.slots * l.batch * (3 * l.channels + l.hidden)), 0.0f);
+    ws.features.assign(std::size_t(l.features), 0.0f);
+    static_cast<Layout&>(ws) = std::move(l);
+  }
+
+  // ---------------------------------------------------------------- running
+
+  /// The gates `[batch, 16 Cb]` (padding lanes zero) of SE `se` for squeezed descriptors `z`.
+  const float* gates(int se, Index batch, Index C, float* z, float* hidden, float* g) const {
+    const Index Kp = channel_blocks(C) * kChannelBlock;
+    ses_[std::size_t(se)].excite(z, batch, hidden, g, Kp);
+    for (Index n = 0; n < batch; ++n) std::fill(g + n * Kp + C, g + (n + 1) * Kp, 0.0f);
+    return g;
+  }
+
+  /// Runs every step for the images at `x` (shape `shape`) in slot `slot`; the global pool
+  /// writes `features`.
+  void run_steps(const float* x, const Shape& shape, Workspace& ws, Index slot, float* features) const {
+    float* base = ws.arena.data() + slot * ws.slot_floats;
+    const Index B = ws.batch;
+    float* d = ws.descriptors.data() + slot * B * (3 * ws.channels + ws.hidden);
+    float *squeezed = d, *mean = d + B * ws.channels, *g = d + 2 * B * ws.channels, *hidden = d + 3 * B * ws.channels;
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+      const detail::EngineStep& s = steps_[i];
+      if (s.kind == detail::StepKind::global_pool) {
+        squeeze_nchw16c(view(ws.values[std::size_t(s.input)], base, B), Squeeze16c::avg, features);
+        continue;
+      }
+      const FeatureView out = view(ws.values[std::size_t(s.output)], base, B);
+      const FeatureView in = s.input >= 0 ? view(ws.values[std::size_t(s.input)], base, B) : FeatureView{};
+      const FeatureView residual = s.residual >= 0 ? view(ws.values[std::size_t(s.residual)], base, B) : FeatureView{};
+      switch (s.kind) {
+        case detail::StepKind::conv: {
+          const auto& c = convs_[std::size_t(s.conv)];
+          if (c.stem) {
+            conv2d_stem_nchw16c(x, shape, c.stem_weights, c.params, c.packed_bias.data(), s.relu, out, path_);
+            break;
+          }
+          Conv2dEpilogue e;
+          e.bias = c.packed_bias.data();
+          if (s.se < 0) {
+            e.residual = residual;
+            e.relu = s.relu;
+            conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
+          } else if (ws.steps[i].fused_se) {
+            squeeze_nchw16c(in, Squeeze16c::avg, mean);
+            c.mean_of_output(mean, B, squeezed);
+            e.scale = gates(s.se, B, out.channels, squeezed, hidden, g);
+            e.residual = residual;
+            e.relu = s.relu;
+            conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
+          } else {
+            conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
+            squeeze_nchw16c(out, detail::squeeze16c(ses_[std::size_t(s.se)].options().squeeze), squeezed);
+            scale_add_act_nchw16c(out, gates(s.se, B, out.channels, squeezed, hidden, g), residual, s.relu, out);
+          }
+          break;
+        }
+        case detail::StepKind::scale: {
+          const float* scale = nullptr;
+          if (s.se >= 0) {
+            squeeze_nchw16c(in, detail::squeeze16c(ses_[std::size_t(s.se)].options().squeeze), squeezed);
+            scale = gates(s.se, B, in.channels, squeezed, hidden, g);
+          }
+          scale_add_act_nchw16c(in, scale, residual, s.relu, out);
+          if (s.output != s.input) zero_border(out);
+          break;
+        }
+        case detail::StepKind::max_pool:
+          max_pool2d_nchw16c(in, s.pool, out, path_);
+          break;
+        case detail::StepKind::avg_pool:
+          avg_pool2d_nchw16c(in, s.pool, out);
+          break;
+        case detail::StepKind::concat_copy:
+          if (s.channel_offset == 0) zero_border(out);
+          copy_channels_nchw16c(in, out, s.channel_offset);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  std::unique_ptr<Model<float>> source_;
+  Conv2dPath path_;
+  std::map<std::string, std::int64_t> row_params_;  // summary rows' parameter counts, before freeing
+  std::vector<detail::EngineConv> convs_;
+  std::vector<SEBlock<float>> ses_;
+  std::vector<detail::EngineStep> steps_;
+  std::vector<detail::EngineValue> values_;
+  std::vector<int> readers_;  // while lowering
+  std::vector<bool> pinned_;  // while lowering
+  Index pooled_channels_ = 0;
+  std::optional<Linear<float>> head_;
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<std::unique_ptr<Workspace>> idle_;
+};
+
+/// The fastest engine for `model` (float): a `PreparedNetwork` when every part of it has a fast
+/// step (its weights are released as they are packed, so they exist about once), else `model`
+/// itself, unchanged (a variant may be slower, never wrong).
+inline std::unique_ptr<Model<float>> prepare(std::unique_ptr<Model<float>> model, const PrepareOptions& options = {}) {
+  if (auto engine = PreparedNetwork::try_prepare(model, options)) return engine;
+  return model;
+}
+
+}  // namespace senet
