@@ -4,7 +4,7 @@
 //   senet run --model NAME --weights W.safetensors --input X.npy --output Y.npy [--threads N]
 //   senet summary --model NAME [--size S] [--num-classes K] [--json]
 //   senet bench --model NAME [--weights W] [--batch B] [--size S] [--threads N] [--iters I] [--engine fast|naive]
-//   [--json] senet classify --model NAME [--weights W] [--preset timm|caffe] [--size S] [--crop-pct P]
+//   [--json] senet classify --model NAME [--weights W] [--preset timm|caffe|bninception] [--size S] [--crop-pct P]
 //                  [--interpolation bilinear|bicubic] [--top K] [--batch B] [--threads N] [--json] IMAGE_OR_DIR...
 //
 // Exit status: 0 success, 1 bad input (message `senet: error: ...` on stderr), 2 usage error.
@@ -31,6 +31,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace {
@@ -47,7 +48,7 @@ constexpr const char* kUsage =
     "[--json]\n"
     "                                           median latency and GFLOP/s (seeded random weights\n"
     "                                           unless --weights is given)\n"
-    "  classify --model NAME [--weights W] [--preset timm|caffe] [--size S] [--crop-pct P]\n"
+    "  classify --model NAME [--weights W] [--preset timm|caffe|bninception] [--size S] [--crop-pct P]\n"
     "           [--interpolation bilinear|bicubic] [--top K] [--batch B] [--threads N] [--json] IMAGE_OR_DIR...\n"
     "                                           top-K classes of each image (directories are walked)\n"
     "SE options of run, summary, bench and classify (defaults reproduce the named model):\n"
@@ -180,10 +181,14 @@ std::size_t choice_index(const Options& opt, const std::string& key, const std::
 
 /// The configuration of `--model` with the --se-* options applied; combinations that make no
 /// sense are usage errors that say why. Defaults reproduce the named model.
-senet::ResNetConfig model_config_from(const Options& opt) {
-  auto cfg = senet::model_config(opt.get("--model"));
+senet::ModelConfig model_config_from(const Options& opt) {
+  const std::string name = opt.get("--model");
+  senet::ModelConfig any_cfg = senet::model_config_of(name);
   const bool any = std::any_of(kSeOptions.begin(), kSeOptions.end(), [&](const auto& k) { return opt.has(k); });
-  if (!any) return cfg;
+  if (!any) return any_cfg;
+  if (!std::holds_alternative<senet::ResNetConfig>(any_cfg))
+    throw UsageError{"the --se-* options apply to the ResNet family's builder; " + name + " is built otherwise"};
+  senet::ResNetConfig cfg = std::get<senet::ResNetConfig>(any_cfg);
   if (!cfg.se) throw UsageError{cfg.name + " has no SE blocks; the --se-* options apply to SE models"};
   senet::SEOptions& se = cfg.se_options;
   se.reduction = opt.integer("--se-reduction", se.reduction);
@@ -222,10 +227,11 @@ senet::ResNetConfig model_config_from(const Options& opt) {
 /// weights, or seeded random weights when `weights` is empty; prepared for the fast engine unless
 /// `--engine naive`.
 std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::string& weights) {
-  senet::ResNetConfig cfg = model_config_from(opt);
+  senet::ModelConfig cfg = model_config_from(opt);
   const senet::LoadWeightsOptions load_options = weights_options(opt);
   if (!weights.empty()) {
-    if (auto classes = checkpoint_classes(weights, load_options.file)) cfg.num_classes = *classes;
+    if (auto classes = checkpoint_classes(weights, load_options.file))
+      std::visit([&](auto& c) { c.num_classes = *classes; }, cfg);
   }
   auto model = senet::create_model<float>(cfg);
   model->set_activation_limit(static_cast<std::uint64_t>(opt.integer(
@@ -248,11 +254,7 @@ std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::s
 }
 
 int cmd_models() {
-  for (const auto& name : senet::model_names()) {
-    const auto cfg = senet::model_config(name);
-    const char* form = cfg.style == senet::ResNetStyle::legacy ? "Caffe/Cadene (timm legacy)" : "timm";
-    std::printf("%-20s %-26s %s\n", name.c_str(), form, cfg.se ? "SE" : "no SE");
-  }
+  for (const auto& e : senet::model_registry()) std::printf("%-26s %s\n", e.name.c_str(), e.description.c_str());
   return 0;
 }
 
@@ -279,7 +281,7 @@ std::string with_commas(std::int64_t v) {
 int cmd_summary(const Options& opt) {
   const std::string name = opt.get("--model");
   auto cfg = model_config_from(opt);
-  cfg.num_classes = opt.integer("--num-classes", cfg.num_classes);
+  std::visit([&](auto& c) { c.num_classes = opt.integer("--num-classes", c.num_classes); }, cfg);
   auto model = senet::create_model<float>(cfg);
   const long size = opt.integer("--size", model->input_size());
   const auto rows = model->summary(size);
@@ -412,7 +414,10 @@ class Progress {
 int cmd_classify(const Options& opt) {
   const std::string name = opt.get("--model");
   const std::string weights = opt.has("--weights") ? opt.get("--weights") : "";
-  senet::PreprocessOptions pp = senet::preprocess_preset(opt.choice("--preset", {"timm", "caffe"}, "timm"));
+  // The model's own preset unless --preset says otherwise.
+  const std::string& own = senet::model_entry(name).preset;
+  senet::PreprocessOptions pp = senet::preprocess_preset(
+      opt.choice("--preset", {"timm", "caffe", "bninception"}, own == "bninception" || own == "caffe" ? own : "timm"));
   pp.crop_pct = opt.real("--crop-pct", pp.crop_pct);
   pp.interpolation = opt.choice("--interpolation", {"bilinear", "bicubic"}, "bilinear") == "bicubic"
                          ? senet::Interpolation::bicubic

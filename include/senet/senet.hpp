@@ -28,6 +28,7 @@
 #include "senet/layers/residual.hpp"
 #include "senet/layers/se_block.hpp"
 #include "senet/layers/sequential.hpp"
+#include "senet/models/inception.hpp"
 #include "senet/models/model.hpp"
 #include "senet/models/network.hpp"
 #include "senet/models/prepared.hpp"

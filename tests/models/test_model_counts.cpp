@@ -86,7 +86,7 @@ TEST(ModelCounts, Macs) {
 }
 
 TEST(ModelCounts, EveryRegisteredNameBuilds) {
-  EXPECT_EQ(senet::model_names().size(), 21u);
+  EXPECT_EQ(senet::model_names().size(), 23u);
   for (const auto& name : senet::model_names()) EXPECT_EQ(senet::create_model<double>(name, 7)->num_classes(), 7);
   EXPECT_THROW(senet::create_model<float>("seresnet51"), senet::Error);
 }

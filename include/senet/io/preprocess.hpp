@@ -371,20 +371,21 @@ struct PreprocessOptions {
 };
 
 /// Named presets: "timm" (RGB, /255, ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224,
-/// 0.225): timm and Cadene's pretrainedmodels) and "caffe" (the original SENet Caffe models: BGR,
-/// 0..255, minus (104, 117, 123) in B, G, R order, std 1). Both: 224, crop_pct 0.875, bilinear.
-/// Any other name throws `senet::Error`.
+/// 0.225): timm and Cadene's pretrainedmodels' ResNets), "caffe" (the original SENet Caffe models:
+/// BGR, 0..255, minus (104, 117, 123) in B, G, R order, std 1) and "bninception" (Cadene's
+/// bninception: BGR, 0..255, minus (104, 117, 128)). All: 224, crop_pct 0.875, bilinear. Any
+/// other name throws `senet::Error`.
 inline PreprocessOptions preprocess_preset(const std::string& name) {
   PreprocessOptions o;
   if (name == "timm") return o;
-  if (name == "caffe") {
+  if (name == "caffe" || name == "bninception") {
     o.bgr = true;
     o.scale = 1.0f;
-    o.mean = {104.0f, 117.0f, 123.0f};
+    o.mean = {104.0f, 117.0f, name == "caffe" ? 123.0f : 128.0f};
     o.std = {1.0f, 1.0f, 1.0f};
     return o;
   }
-  throw Error("unknown pre-processing preset '" + name + "' (expected 'timm' or 'caffe')");
+  throw Error("unknown pre-processing preset '" + name + "' (expected 'timm', 'caffe' or 'bninception')");
 }
 
 namespace detail {

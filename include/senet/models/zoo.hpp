@@ -1,28 +1,33 @@
 #pragma once
 /// \file zoo.hpp
-/// The registry of named architectures: `model_names()`, `model_config(name)`, `create_model<T>(name)`.
+/// The registry of named architectures, one entry per name (`model_registry()`): its family's
+/// configuration, its pre-processing preset and a description. `create_model<T>(name)` builds
+/// one; adding a family means its own header and one line here.
 
 #include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "senet/models/inception.hpp"
 #include "senet/models/resnet.hpp"
 
 namespace senet {
 
-/// Every registered architecture name, in display order.
-inline const std::vector<std::string>& model_names() {
-  static const std::vector<std::string> names = {
-      "resnet18",          "resnet34",           "resnet50",           "resnet101",
-      "resnet152",         "seresnet18",         "seresnet34",         "seresnet50",
-      "seresnet101",       "seresnet152",        "legacy_seresnet18",  "legacy_seresnet34",
-      "legacy_seresnet50", "legacy_seresnet101", "legacy_seresnet152", "resnext50_32x4d",
-      "seresnext50_32x4d", "seresnext101_32x4d", "legacy_seresnext50_32x4d", "legacy_seresnext101_32x4d",
-      "se_resnet_digits"};
-  return names;
-}
+/// How a registered model is built: the configuration its family's builder takes.
+using ModelConfig = std::variant<ResNetConfig, InceptionConfig>;
+
+/// One registered architecture: its configuration (builder, default input size, classes), the
+/// pre-processing preset its published weights expect (`preprocess_preset`), and a one-line
+/// description (`senet models`).
+struct ModelEntry {
+  std::string name;
+  ModelConfig config;
+  std::string preset;
+  std::string description;
+};
 
 namespace detail {
 
@@ -90,20 +95,69 @@ inline std::optional<ResNetConfig> imagenet_resnet_config(const std::string& nam
 }
 }  // namespace detail
 
+/// Every registered model, in display order: one line per name.
+inline const std::vector<ModelEntry>& model_registry() {
+  static const std::vector<ModelEntry> entries = [] {
+    std::vector<ModelEntry> e;
+    const auto resnet = [&e](const std::string& name, const std::string& description) {
+      e.push_back({name, *detail::imagenet_resnet_config(name), "timm", description});
+    };
+    for (const char* d : {"18", "34", "50", "101", "152"})
+      resnet(std::string("resnet") + d, std::string("ResNet-") + d + " (torchvision / timm)");
+    for (const char* d : {"18", "34", "50", "101", "152"})
+      resnet(std::string("seresnet") + d, std::string("SE-ResNet-") + d + " (timm)");
+    for (const char* d : {"18", "34", "50", "101", "152"})
+      resnet(std::string("legacy_seresnet") + d, std::string("SE-ResNet-") + d + " (Caffe / Cadene, timm legacy)");
+    resnet("resnext50_32x4d", "ResNeXt-50 32x4d (torchvision / timm)");
+    resnet("seresnext50_32x4d", "SE-ResNeXt-50 32x4d (timm)");
+    resnet("seresnext101_32x4d", "SE-ResNeXt-101 32x4d (timm)");
+    resnet("legacy_seresnext50_32x4d", "SE-ResNeXt-50 32x4d (Caffe / Cadene, timm legacy)");
+    resnet("legacy_seresnext101_32x4d", "SE-ResNeXt-101 32x4d (Caffe / Cadene, timm legacy)");
+    e.push_back({"bn_inception", InceptionConfig{"bn_inception", false}, "bninception",
+                 "BN-Inception (Cadene's bninception, Caffe names, convolutions with biases)"});
+    e.push_back({"se_bn_inception", InceptionConfig{"se_bn_inception", true}, "bninception",
+                 "SE-BN-Inception (the SENet authors': SE after every module's concatenation)"});
+    e.push_back({"se_resnet_digits", detail::digits_config(), "digits",
+                 "small SE-ResNet trained on scikit-learn's 8x8 digits (examples/digits)"});
+    return e;
+  }();
+  return entries;
+}
+
+/// The entry of a registered name; throws `senet::Error` for an unknown one, listing the known.
+inline const ModelEntry& model_entry(const std::string& name) {
+  for (const auto& e : model_registry())
+    if (e.name == name) return e;
+  std::string known;
+  for (const auto& e : model_registry()) known += (known.empty() ? "" : ", ") + e.name;
+  throw Error("unknown model '" + name + "' (known: " + known + ")");
+}
+
+/// Every registered architecture name, in display order.
+inline const std::vector<std::string>& model_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const auto& e : model_registry()) n.push_back(e.name);
+    return n;
+  }();
+  return names;
+}
+
 /// The configuration behind a registered name, with `num_classes` outputs when given (else the
 /// model's own: 1000 for the ImageNet models); throws `senet::Error` for an unknown name.
+inline ModelConfig model_config_of(const std::string& name, std::optional<Index> num_classes = std::nullopt) {
+  ModelConfig cfg = model_entry(name).config;
+  if (num_classes) std::visit([&](auto& c) { c.num_classes = *num_classes; }, cfg);
+  return cfg;
+}
+
+/// The ResNet-family configuration behind a registered name (its SE options and positions are
+/// fields of it); throws `senet::Error` for an unknown name or another family's.
 inline ResNetConfig model_config(const std::string& name, std::optional<Index> num_classes = std::nullopt) {
-  const auto& names = model_names();
-  std::optional<ResNetConfig> cfg;
-  if (std::find(names.begin(), names.end(), name) != names.end())
-    cfg = name == "se_resnet_digits" ? detail::digits_config() : detail::imagenet_resnet_config(name);
-  if (!cfg) {
-    std::string known;
-    for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
-    throw Error("unknown model '" + name + "' (known: " + known + ")");
-  }
-  if (num_classes) cfg->num_classes = *num_classes;
-  return *cfg;
+  ModelConfig cfg = model_config_of(name, num_classes);
+  const ResNetConfig* resnet = std::get_if<ResNetConfig>(&cfg);
+  SENET_CHECK(resnet != nullptr, name, " is not a ResNet-family model");
+  return *resnet;
 }
 
 /// A new model with zero weights (load them with `load_weights`).
@@ -112,8 +166,16 @@ std::unique_ptr<Model<T>> create_model(const ResNetConfig& cfg) {
   return std::make_unique<ResNet<T>>(cfg);
 }
 template <class T>
+std::unique_ptr<Model<T>> create_model(const InceptionConfig& cfg) {
+  return std::make_unique<BNInception<T>>(cfg);
+}
+template <class T>
+std::unique_ptr<Model<T>> create_model(const ModelConfig& cfg) {
+  return std::visit([](const auto& c) { return create_model<T>(c); }, cfg);
+}
+template <class T>
 std::unique_ptr<Model<T>> create_model(const std::string& name, std::optional<Index> num_classes = std::nullopt) {
-  return create_model<T>(model_config(name, num_classes));
+  return create_model<T>(model_config_of(name, num_classes));
 }
 
 }  // namespace senet
