@@ -38,10 +38,12 @@ struct Case {
   Index dh = 1, dw = 1;
   bool bias = true, residual = false, relu = false, scale = false;
   Index x_border = 0, y_border = 0;  // of the input and output views (residual: the output's)
+  Index groups = 1;
 };
 
 Conv2dParams params_of(const Case& c) {
   Conv2dParams p = window_params<Conv2dParams>(c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw);
+  p.groups = c.groups;
   return p;
 }
 
@@ -50,7 +52,7 @@ std::string describe(const Case& c) {
   os << "N=" << c.N << " C=" << c.C << " K=" << c.K << " H=" << c.H << " W=" << c.W << " kernel=" << c.kh << "x"
      << c.kw << " stride=" << c.sh << "," << c.sw << " pad=" << c.ph << "," << c.pw << " dilation=" << c.dh << ","
      << c.dw << " bias=" << c.bias << " residual=" << c.residual << " relu=" << c.relu << " scale=" << c.scale
-     << " borders=" << c.x_border << "," << c.y_border;
+     << " borders=" << c.x_border << "," << c.y_border << " groups=" << c.groups;
   return os.str();
 }
 
@@ -84,7 +86,7 @@ Tensor<float> reference(const Case& c, const Tensor<float>& x, const Tensor<floa
 bool check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
   if (!fits(c)) return false;
   const Conv2dParams p = params_of(c);
-  Tensor<float> x({c.N, c.C, c.H, c.W}), w({c.K, c.C, c.kh, c.kw});
+  Tensor<float> x({c.N, c.C, c.H, c.W}), w({c.K, c.C / c.groups, c.kh, c.kw});
   std::vector<float> b(static_cast<std::size_t>(c.K));
   fill_uniform(x, rng);
   fill_uniform(w, rng);
@@ -100,7 +102,7 @@ bool check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
   for (Index n = 0; n < c.N; ++n) fill_uniform(scale.data() + n * Kp, c.K, rng);
   const Tensor<float> ref = reference(c, x, w, b, c.residual ? &res_nchw : nullptr, c.scale ? &scale : nullptr);
 
-  const senet::PackedConv2dWeights packed = senet::pack_conv2d_weights_nchw16c(w);
+  const senet::PackedConv2dWeights packed = senet::pack_conv2d_weights_nchw16c(w, c.groups);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const bool x_border_is_padding = c.x_border >= c.ph && c.x_border >= c.pw;
   const Bordered xb = Bordered::of(x, c.x_border, x_border_is_padding ? 0.0f : nan);
@@ -171,6 +173,35 @@ TEST_P(Conv2dNchw16cPathTest, EveryRowWidthMatchesReference) {
         if (check_case(GetParam(), c, rng)) ++cases;
       }
   expect_cases_above(cases, 75);
+}
+
+// Grouped convolutions (the reference: senet::conv2d_reference with groups): channels per group
+// 1..64 on the input and the output side (ResNeXt-50's 3x3s have 4, 8, 16 and 32, its first
+// stage 32 groups of 4), equal or not, groups that straddle 16-channel blocks (3, 5, 12, 24),
+// a narrow last weight block, 3x3 and 1x1, strides 1 and 2, bordered views and every epilogue.
+TEST_P(Conv2dNchw16cPathTest, GroupedMatchesReference) {
+  std::mt19937 rng(31);
+  std::size_t cases = 0;
+  // (groups, input channels per group, output channels per group)
+  const Index groupings[][3] = {{32, 4, 4}, {32, 8, 8}, {16, 16, 16}, {4, 32, 32}, {2, 64, 64}, {8, 1, 1},
+                                {6, 3, 5},  {4, 5, 3},  {3, 12, 12}, {2, 24, 8},  {5, 4, 4},  {7, 2, 16}};
+  std::size_t counter = 0;
+  for (const auto& gr : groupings)
+    for (const Index k : {3, 1})
+      for (const Index s : {1, 2}) {
+        Case c{Index(1 + counter % 2), gr[0] * gr[1], gr[0] * gr[2], 6 + Index(counter % 5), 7 + Index(counter % 9),
+               k, k, s, s, k / 2, k / 2};
+        c.groups = gr[0];
+        c.bias = counter % 3 != 0;
+        c.residual = counter % 2 == 1;
+        c.relu = counter % 4 < 2;
+        c.scale = counter % 3 == 1;
+        c.x_border = counter % 4 == 1 ? k / 2 : 0;
+        c.y_border = counter % 5 == 2 ? 1 : 0;
+        ++counter;
+        if (check_case(GetParam(), c, rng)) ++cases;
+      }
+  expect_cases_above(cases, 45);
 }
 
 // C and K around 16 and 32 (the vector and the 2-vector tile), including K = 16 * odd (a narrow

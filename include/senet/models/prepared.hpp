@@ -20,8 +20,8 @@
 /// thread when a batch runs image by image. `forward` then allocates nothing after the first
 /// call at a shape.
 ///
-/// A model containing anything else (grouped convolutions, other activations, a head that is not
-/// a global average pool and a linear layer, ...) is left as it is by `prepare`: the naive path
+/// A model containing anything else (other activations, a head that is not a global average pool
+/// and a linear layer, a grouped first convolution, ...) is left as it is by `prepare`: the naive path
 /// runs it, slower, never wrong. The naive path stays the oracle: the tests compare the two on
 /// every fixture and kernel path.
 ///
@@ -125,7 +125,7 @@ struct EngineConv {
     if (stem)
       stem_weights = pack_conv2d_stem_weights(w);
     else
-      weights = pack_conv2d_weights_nchw16c(w);
+      weights = pack_conv2d_weights_nchw16c(w, params.groups);
     source = nullptr;
   }
 
@@ -133,7 +133,7 @@ struct EngineConv {
   /// output over the pixels, computed before the convolution runs).
   void mean_of_output(const float* mean, Index N, float* z) const {
     const Index C = weights.in_channels, K = weights.out_channels, Kp = weights.padded_out();
-    const Index w_rows = weights.in_blocks() * kChannelBlock;  // rows of one 32-channel block (1x1)
+    const Index w_rows = weights.group_in_blocks * kChannelBlock;  // rows of one 32-channel block (1x1)
     for (Index n = 0; n < N; ++n) {
       const float* m = mean + n * C;
       for (Index block = 0; block * kWeightBlock < Kp; ++block) {
@@ -378,12 +378,11 @@ class PreparedNetwork : public Model<float> {
   }
 
   int lower_conv(const Conv2d<float>& conv, int x, const std::string& path) {
-    const Conv2dParams& p = conv.params();
-    if (p.groups != 1) throw detail::Unsupported{path + ": grouped convolution"};
     detail::EngineConv c(conv);
     const Index K = conv.out_channels();
     Index H = 0, W = 0;
     if (x == kInput) {
+      if (conv.params().groups != 1) throw detail::Unsupported{path + ": a grouped first convolution"};
       c.stem = true;
     } else {
       need_feature_map(x, path);
@@ -706,7 +705,7 @@ class PreparedNetwork : public Model<float> {
                 Index batch) const {
     const auto& c = convs_[std::size_t(s.conv)];
     const Conv2dParams& p = c.params;
-    if (ses_[std::size_t(s.se)].options().squeeze != SESqueeze::avg || p.kernel_h != 1 || p.kernel_w != 1 ||
+    if (ses_[std::size_t(s.se)].options().squeeze != SESqueeze::avg || p.groups != 1 || p.kernel_h != 1 || p.kernel_w != 1 ||
         p.stride_h != 1 || p.stride_w != 1 || p.pad_h != 0 || p.pad_w != 0)
       return false;
     const Index pixels = batch * in.height * in.width, C = in.channels, K = out.channels;
