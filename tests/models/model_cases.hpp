@@ -49,6 +49,12 @@ inline ResNetConfig case_config(const nlohmann::json& c) {
   cfg.se_options.reduction = c.value("se_reduction", 16);
   cfg.groups = c.value("groups", Index(1));
   cfg.base_width = c.value("base_width", Index(64));
+  // SENet-154's fields (make_fixtures.py writes them for its case only; defaults: every other case)
+  cfg.stem =
+      parse_enum<StemType>(c.value("stem", nlohmann::json("imagenet")), "stem",
+                           {{"imagenet", StemType::imagenet}, {"small", StemType::small}, {"deep", StemType::deep}});
+  cfg.reduce_mult = c.value("reduce_mult", Index(0));
+  cfg.downsample_kernel = c.value("downsample_kernel", Index(1));
   if (!c.contains("se")) return cfg;
   const auto& se = c.at("se");
   cfg.se_options.reduction = se.at("reduction");

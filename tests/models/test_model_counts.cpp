@@ -15,6 +15,10 @@
 //   (ctest fixtures.macs_match_pytorch_hooks), which counts with forward hooks on
 //   torchvision.models' resnet18..152 and on the project's twins for the SE networks (SE
 //   convolutions included; torchvision has no SE-ResNet), layer by layer against `senet summary`.
+// - legacy_senet154 (Cadene's senet154 = timm's legacy_senet154): parameters 115,088,984 and MACs
+//   20,688,363,520 are module-tree counts of Cadene's definition (paper-facts §4 and §8; timm
+//   prints 115.09M), re-derived by torch_models.py's self-check (EXPECTED_PARAMS / EXPECTED_MACS,
+//   its twin built from Cadene's senet.py).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -48,7 +52,9 @@ TEST(ModelCounts, ParameterCounts) {
       {"seresnext50_32x4d", 27'559'896},
       {"seresnext101_32x4d", 48'955'416},
       {"legacy_seresnext50_32x4d", 27'559'896},
-      {"legacy_seresnext101_32x4d", 48'955'416}};
+      {"legacy_seresnext101_32x4d", 48'955'416},
+      // paper-facts §4 / §8, module-tree count of Cadene's senet154 (see the top of this file)
+      {"legacy_senet154", 115'088'984}};
   for (const auto& [name, params] : expected) {
     auto model = senet::create_model<float>(name);
     EXPECT_EQ(count_parameters(*model), params) << name;
@@ -79,14 +85,16 @@ TEST(ModelCounts, Macs) {
       {"seresnext50_32x4d", 4'232'994'816},
       {"seresnext101_32x4d", 7'974'739'968},
       {"legacy_seresnext50_32x4d", 4'232'994'816},
-      {"legacy_seresnext101_32x4d", 7'974'739'968}};
+      {"legacy_seresnext101_32x4d", 7'974'739'968},
+      // paper-facts §8: the deep stem, the 64-group 3x3s and the 3x3 stride-2 projections
+      {"legacy_senet154", 20'688'363'520}};
   for (const auto& [name, macs] : expected) EXPECT_EQ(senet::create_model<float>(name)->total_macs(224), macs) << name;
   // MACs scale with the batch.
   EXPECT_EQ(senet::create_model<float>("resnet50")->total_macs(224, 3), 3 * 4'089'184'256LL);
 }
 
 TEST(ModelCounts, EveryRegisteredNameBuilds) {
-  EXPECT_EQ(senet::model_names().size(), 23u);
+  EXPECT_EQ(senet::model_names().size(), 24u);
   for (const auto& name : senet::model_names()) EXPECT_EQ(senet::create_model<double>(name, 7)->num_classes(), 7);
   EXPECT_THROW(senet::create_model<float>("seresnet51"), senet::Error);
 }
@@ -120,6 +128,34 @@ TEST(ModelCounts, LegacyNames) {
   EXPECT_EQ(s.count("fc.weight"), 0u);
   // Caffe keeps C // 16: 64 / 16 = 4.
   EXPECT_EQ(shapes_of("legacy_seresnet18").at("layer1.0.se_module.fc1.weight"), (senet::Shape{4, 64, 1, 1}));
+}
+
+// Cadene's senet154 names (timm's legacy_senet154 keeps them): the deep stem layer0.conv1..3, the
+// first 1x1 to planes * 2, the 64-group 3x3 to planes * 4 (2 input channels per group in layer1),
+// projections 1x1 in layer1 and 3x3 from layer2 on, se_module, last_linear.
+TEST(ModelCounts, SENet154Names) {
+  const auto s = shapes_of("legacy_senet154");
+  EXPECT_EQ(s.at("layer0.conv1.weight"), (senet::Shape{64, 3, 3, 3}));
+  EXPECT_EQ(s.at("layer0.conv2.weight"), (senet::Shape{64, 64, 3, 3}));
+  EXPECT_EQ(s.at("layer0.conv3.weight"), (senet::Shape{128, 64, 3, 3}));
+  EXPECT_EQ(s.at("layer0.bn3.running_mean"), (senet::Shape{128}));
+  EXPECT_EQ(s.at("layer1.0.conv1.weight"), (senet::Shape{128, 128, 1, 1}));
+  EXPECT_EQ(s.at("layer1.0.conv2.weight"), (senet::Shape{256, 2, 3, 3}));
+  EXPECT_EQ(s.at("layer1.0.conv3.weight"), (senet::Shape{256, 256, 1, 1}));
+  EXPECT_EQ(s.at("layer1.0.downsample.0.weight"), (senet::Shape{256, 128, 1, 1}));
+  EXPECT_EQ(s.at("layer1.0.se_module.fc1.weight"), (senet::Shape{16, 256, 1, 1}));
+  EXPECT_EQ(s.at("layer2.0.downsample.0.weight"), (senet::Shape{512, 256, 3, 3}));
+  EXPECT_EQ(s.at("layer3.35.conv2.weight"), (senet::Shape{1024, 8, 3, 3}));
+  EXPECT_EQ(s.at("layer4.0.downsample.0.weight"), (senet::Shape{2048, 1024, 3, 3}));
+  EXPECT_EQ(s.at("layer4.2.se_module.fc2.weight"), (senet::Shape{2048, 128, 1, 1}));
+  EXPECT_EQ(s.at("last_linear.weight"), (senet::Shape{1000, 2048}));
+  EXPECT_EQ(s.count("layer1.1.downsample.0.weight"), 0u);
+  EXPECT_EQ(s.count("layer3.36.conv1.weight"), 0u);
+  const auto rows = senet::create_model<float>("legacy_senet154")->summary(224);
+  ASSERT_GE(rows.size(), 7u);
+  EXPECT_EQ(rows[6].name, "layer0.pool");  // conv1, bn1, conv2, bn2, conv3, bn3 (ReLUs have no row), pool
+  EXPECT_EQ(rows[6].output_shape, (senet::Shape{1, 128, 56, 56}));
+  EXPECT_EQ(senet::model_entry("legacy_senet154").preset, "timm");
 }
 
 TEST(ModelCounts, SummaryShapes) {

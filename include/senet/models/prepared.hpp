@@ -654,7 +654,8 @@ class PreparedNetwork : public Model<float> {
       const auto& x = vals[std::size_t(v)];
       return (FeatureView{nullptr, l.batch, x.channels, x.height, x.width, x.border}.size() + 15) / 16 * 16;
     };
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return floats(a) > floats(b); });
+    std::sort(order.begin(), order.end(),
+              [&](int a, int b) { return floats(a) != floats(b) ? floats(a) > floats(b) : a < b; });
     std::vector<int> placed;
     for (const int v : order) {
       auto& x = vals[std::size_t(v)];

@@ -48,6 +48,27 @@ inline ResNetConfig digits_config() {
   return cfg;
 }
 
+/// SENet-154 as Cadene's `senet154` and timm's `legacy_senet154` build it (paper-facts §5, §8):
+/// the deep stem (3x3 convs to 64, 64, 128), bottlenecks whose first 1x1 gives `planes * 2` and
+/// whose 64-group 3x3 (stride there) gives `planes * 4` (`floor(planes * 4 / 64) * 64`), SE with
+/// `C // 16`, layers [3, 8, 36, 3], projections 1x1 in layer1 and 3x3 stride 2 padding 1 in
+/// layers 2-4; dropout (p 0.2) before `last_linear` is the identity at inference.
+inline ResNetConfig senet154_config() {
+  ResNetConfig cfg;
+  cfg.name = "legacy_senet154";
+  cfg.block = BlockType::bottleneck;
+  cfg.layers = {3, 8, 36, 3};
+  cfg.stem = StemType::deep;
+  cfg.style = ResNetStyle::legacy;
+  cfg.se = true;
+  cfg.se_options = {16, SERounding::floor};
+  cfg.groups = 64;
+  cfg.base_width = 4;
+  cfg.reduce_mult = 2;
+  cfg.downsample_kernel = 3;
+  return cfg;
+}
+
 /// `resnetD`, `seresnetD` (timm) and `legacy_seresnetD` (Caffe/Cadene) for D in 18..152, and the
 /// ResNeXt forms `resnextD_GxWd`, `seresnextD_GxWd`, `legacy_seresnextD_GxWd` (G groups of W
 /// channels in the first stage's 3x3: 32x4d) for D in 50, 101.
@@ -113,6 +134,8 @@ inline const std::vector<ModelEntry>& model_registry() {
     resnet("seresnext101_32x4d", "SE-ResNeXt-101 32x4d (timm)");
     resnet("legacy_seresnext50_32x4d", "SE-ResNeXt-50 32x4d (Caffe / Cadene, timm legacy)");
     resnet("legacy_seresnext101_32x4d", "SE-ResNeXt-101 32x4d (Caffe / Cadene, timm legacy)");
+    e.push_back({"legacy_senet154", detail::senet154_config(), "timm",
+                 "SENet-154 (Cadene's senet154, timm legacy_senet154: ImageNet mean / std)"});
     e.push_back({"bn_inception", InceptionConfig{"bn_inception", false}, "bninception",
                  "BN-Inception (Cadene's bninception, Caffe names, convolutions with biases)"});
     e.push_back({"se_bn_inception", InceptionConfig{"se_bn_inception", true}, "bninception",
