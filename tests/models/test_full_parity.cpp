@@ -1,5 +1,5 @@
-// Full-size seresnet50 and legacy_seresnet50 (random weights, randomised BN statistics) against
-// PyTorch. The data (~110 MB a model) is generated at test time by
+// Full-size seresnet50, legacy_seresnet50, seresnext50_32x4d and se_bn_inception (one model per
+// family; random weights, randomised BN statistics) against PyTorch, naive and prepared. The data (~110 MB a model) is generated at test time by
 // tests/fixtures/make_full_parity.py into $SENET_FULL_PARITY_DIR; without python3-torch the
 // generator skips and so do these tests.
 #include <gtest/gtest.h>
@@ -42,5 +42,7 @@ void check_full_parity(const std::string& name) {
 
 TEST(FullParity, Seresnet50) { check_full_parity("seresnet50"); }
 TEST(FullParity, LegacySeresnet50) { check_full_parity("legacy_seresnet50"); }
+TEST(FullParity, Seresnext50) { check_full_parity("seresnext50_32x4d"); }
+TEST(FullParity, SeBnInception) { check_full_parity("se_bn_inception"); }
 
 }  // namespace
