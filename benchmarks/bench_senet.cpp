@@ -132,11 +132,11 @@ void BM_SEBottleneckTail(benchmark::State& state) {
       run_conv3(x, y, true, r, nullptr);
     } else if (variant == 1) {
       run_conv3(x, y, false, {}, nullptr);
-      senet::squeeze_nchw16c(y, senet::Squeeze16c::avg, z.data());
+      senet::squeeze_nchw16c(y, senet::SESqueeze::avg, z.data());
       se.excite(z.data(), 1, hidden.data(), gates.data(), c);
       senet::scale_add_act_nchw16c(y, gates.data(), r, true, y);
     } else {
-      senet::squeeze_nchw16c(x, senet::Squeeze16c::avg, mean.data());
+      senet::squeeze_nchw16c(x, senet::SESqueeze::avg, mean.data());
       conv3.mean_of_output(mean.data(), 1, z.data());
       se.excite(z.data(), 1, hidden.data(), gates.data(), c);
       run_conv3(x, y, true, r, gates.data());

@@ -64,7 +64,7 @@ TEST(ElementwiseNchw16c, SqueezeMatchesPlaneStatistics) {
   const Index N = 2, C = 35, H = 4, W = 7;
   const Tensor<float> x = random_nchw({N, C, H, W}, rng);
   const Bordered b = Bordered::of(x, 2, std::numeric_limits<float>::quiet_NaN());  // border never read
-  for (auto mode : {senet::Squeeze16c::avg, senet::Squeeze16c::max, senet::Squeeze16c::avgmax}) {
+  for (auto mode : {senet::SESqueeze::avg, senet::SESqueeze::max, senet::SESqueeze::avgmax}) {
     std::vector<float> z(std::size_t(N * C));
     senet::squeeze_nchw16c(b.view, mode, z.data());
     for (Index nc = 0; nc < N * C; ++nc) {
@@ -74,7 +74,7 @@ TEST(ElementwiseNchw16c, SqueezeMatchesPlaneStatistics) {
         top = std::max(top, double(x[nc * H * W + i]));
       }
       const double mean = sum / double(H * W);
-      const double want = mode == senet::Squeeze16c::avg ? mean : mode == senet::Squeeze16c::max ? top : 0.5 * (mean + top);
+      const double want = mode == senet::SESqueeze::avg ? mean : mode == senet::SESqueeze::max ? top : 0.5 * (mean + top);
       EXPECT_NEAR(z[std::size_t(nc)], want, 1e-6) << "plane " << nc;
     }
   }

@@ -20,13 +20,6 @@ enum class SERounding {
   divisible8  ///< timm's `make_divisible(C / r, 8)`: `max(8, int(C / r + 4) / 8 * 8)`
 };
 
-/// The squeeze: how each channel plane becomes one number.
-enum class SESqueeze {
-  avg,    ///< global average pooling (the standard block)
-  max,    ///< global max pooling
-  avgmax  ///< `0.5 * avg + 0.5 * max` (timm's `add_maxpool`)
-};
-
 /// The gate applied to the second FC's output.
 enum class SEGate {
   sigmoid,      ///< the standard block

@@ -180,14 +180,10 @@ struct EngineStep {
   Index channel_offset = 0;  // concat_copy
 };
 
-/// The input and output geometry of one step for one input shape; what `forward` runs with.
+/// What the plan for one input shape decides per step.
 struct PlannedStep {
   bool fused_se = false;  // conv with SE: gates from the input before the convolution
 };
-
-inline Squeeze16c squeeze16c(SESqueeze s) {
-  return s == SESqueeze::avg ? Squeeze16c::avg : s == SESqueeze::max ? Squeeze16c::max : Squeeze16c::avgmax;
-}
 
 }  // namespace detail
 
@@ -747,7 +743,7 @@ class PreparedNetwork : public Model<float> {
     for (std::size_t i = 0; i < steps_.size(); ++i) {
       const detail::EngineStep& s = steps_[i];
       if (s.kind == detail::StepKind::global_pool) {
-        squeeze_nchw16c(view(ws.values[std::size_t(s.input)], base, B), Squeeze16c::avg, features);
+        squeeze_nchw16c(view(ws.values[std::size_t(s.input)], base, B), SESqueeze::avg, features);
         continue;
       }
       const FeatureView out = view(ws.values[std::size_t(s.output)], base, B);
@@ -767,7 +763,7 @@ class PreparedNetwork : public Model<float> {
             e.relu = s.relu;
             conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
           } else if (ws.steps[i].fused_se) {
-            squeeze_nchw16c(in, Squeeze16c::avg, mean);
+            squeeze_nchw16c(in, SESqueeze::avg, mean);
             c.mean_of_output(mean, B, squeezed);
             e.scale = gates(s.se, B, out.channels, squeezed, hidden, g);
             e.residual = residual;
@@ -775,7 +771,7 @@ class PreparedNetwork : public Model<float> {
             conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
           } else {
             conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
-            squeeze_nchw16c(out, detail::squeeze16c(ses_[std::size_t(s.se)].options().squeeze), squeezed);
+            squeeze_nchw16c(out, ses_[std::size_t(s.se)].options().squeeze, squeezed);
             scale_add_act_nchw16c(out, gates(s.se, B, out.channels, squeezed, hidden, g), residual, s.relu, out);
           }
           break;
@@ -783,7 +779,7 @@ class PreparedNetwork : public Model<float> {
         case detail::StepKind::scale: {
           const float* scale = nullptr;
           if (s.se >= 0) {
-            squeeze_nchw16c(in, detail::squeeze16c(ses_[std::size_t(s.se)].options().squeeze), squeezed);
+            squeeze_nchw16c(in, ses_[std::size_t(s.se)].options().squeeze, squeezed);
             scale = gates(s.se, B, in.channels, squeezed, hidden, g);
           }
           scale_add_act_nchw16c(in, scale, residual, s.relu, out);

@@ -10,6 +10,7 @@
 
 #include "senet/core/threading.hpp"
 #include "senet/ops/nchw16c.hpp"
+#include "senet/ops/pooling.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -17,12 +18,9 @@
 
 namespace senet {
 
-/// How an SE block squeezes each channel plane (mirrors `SESqueeze` without depending on it).
-enum class Squeeze16c { avg, max, avgmax };
-
 /// The squeeze of `x` over its pixels: `z` `[N, x.channels]` (mean, max or their average; a NaN
 /// in a plane gives NaN for max, as PyTorch's `amax`).
-inline void squeeze_nchw16c(const FeatureView& x, Squeeze16c mode, float* z) {
+inline void squeeze_nchw16c(const FeatureView& x, SESqueeze mode, float* z) {
   const Index N = x.batch, Cb = x.blocks(), C = x.channels, H = x.height, W = x.width;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (N * Cb * H * W > 4096 && !omp_in_parallel())
@@ -34,10 +32,10 @@ inline void squeeze_nchw16c(const FeatureView& x, Squeeze16c mode, float* z) {
     std::copy_n(x.at(n, cb, 0, 0), kChannelBlock, top);
     for (Index h = 0; h < H; ++h) {
       const float* p = x.at(n, cb, h, 0);
-      if (mode != Squeeze16c::max)
+      if (mode != SESqueeze::max)
         for (Index i = 0; i < W; ++i)
           for (Index l = 0; l < kChannelBlock; ++l) sum[l] += p[i * kChannelBlock + l];
-      if (mode != Squeeze16c::avg)
+      if (mode != SESqueeze::avg)
         for (Index i = 0; i < W; ++i)
           for (Index l = 0; l < kChannelBlock; ++l) {
             const float v = p[i * kChannelBlock + l];
@@ -47,8 +45,8 @@ inline void squeeze_nchw16c(const FeatureView& x, Squeeze16c mode, float* z) {
     const Index c0 = cb * kChannelBlock;
     for (Index l = 0; l < kChannelBlock && c0 + l < C; ++l) {
       const float avg = sum[l] / float(H * W);
-      z[n * C + c0 + l] = mode == Squeeze16c::avg   ? avg
-                          : mode == Squeeze16c::max ? top[l]
+      z[n * C + c0 + l] = mode == SESqueeze::avg   ? avg
+                          : mode == SESqueeze::max ? top[l]
                                                     : 0.5f * avg + 0.5f * top[l];
     }
   }

@@ -17,6 +17,14 @@
 
 namespace senet {
 
+/// How an SE block squeezes each channel plane to one number (the naive and the blocked kernels).
+enum class SESqueeze {
+  avg,    ///< global average pooling (the standard block)
+  max,    ///< global max pooling
+  avgmax  ///< `0.5 * avg + 0.5 * max` (timm's `add_maxpool`)
+};
+
+
 /// Hyper-parameters of `max_pool2d` / `avg_pool2d`, as in `torch.nn.MaxPool2d` / `AvgPool2d`.
 struct Pool2dParams {
   Index kernel_h = 1, kernel_w = 1;
