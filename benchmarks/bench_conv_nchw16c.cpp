@@ -1,6 +1,6 @@
 // Microbenchmarks of the NCHW16c direct convolution (senet/ops/conv2d_nchw16c.hpp) on
 // SE-ResNet-50's conv shapes, its AVX-512 and AVX2 paths beside the im2col + Eigen `senet::conv2d`
-// baseline, on 1 and 2 threads; and of the stem's own kernels (senet/ops/conv2d_stem.hpp,
+// baseline, on 1 and 2 threads; SE-ResNeXt-50's grouped shapes (`--benchmark_filter=Grouped`); and of the stem's own kernels (senet/ops/conv2d_stem.hpp,
 // senet/ops/pooling_nchw16c.hpp; `--benchmark_filter=Stem` runs them with their baseline).
 // Counters report GFLOP/s (2 FLOPs per multiply-accumulate). The NCHW16c runs include the fused
 // epilogue (bias + ReLU); the baseline adds its bias.
@@ -9,6 +9,7 @@
 //       --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -35,13 +36,14 @@ struct Problem {
   double macs = 0;
 };
 
-// args: in channels, out channels, spatial size, kernel, stride, threads (padding kernel / 2)
+// args: in channels, out channels, spatial size, kernel, stride, threads, groups (padding kernel / 2)
 Problem make_problem(const benchmark::State& state) {
   const senet::Index c = state.range(0), k = state.range(1), hw = state.range(2), kernel = state.range(3),
-                     stride = state.range(4);
+                     stride = state.range(4), groups = state.range(6);
   Problem pr;
   pr.x = random_tensor({1, c, hw, hw}, 1);
-  pr.w = random_tensor({k, c, kernel, kernel}, 2);
+  pr.w = random_tensor({k, c / groups, kernel, kernel}, 2);
+  pr.p.groups = groups;
   pr.bias.assign(static_cast<std::size_t>(k), 0.1f);
   pr.p.kernel_h = pr.p.kernel_w = kernel;
   pr.p.stride_h = pr.p.stride_w = stride;
@@ -56,21 +58,29 @@ void set_flops(benchmark::State& state, double macs) {
       benchmark::Counter(2.0 * macs * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
-void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path) {
+// `bordered`: the input carries its padding as a zero border, as the engine lays it out (else the
+// call pads a copy first).
+void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered = false) {
   if (!senet::conv2d_path_supported(path)) {
     state.SkipWithError("path not supported on this CPU");
     return;
   }
   senet::set_num_threads(int(state.range(5)));
   const Problem pr = make_problem(state);
-  const auto packed = senet::pack_conv2d_weights_nchw16c(pr.w);  // once, outside the timing
+  const auto packed = senet::pack_conv2d_weights_nchw16c(pr.w, pr.p.groups);  // once, outside the timing
   const auto xb = senet::to_nchw16c(pr.x);
+  const senet::Index C = pr.x.dim(1), H = pr.x.dim(2), W = pr.x.dim(3), b = bordered ? pr.p.pad_h : 0;
+  senet::Tensor<float> xpad({1, senet::channel_blocks(C), H + 2 * b, W + 2 * b, senet::kChannelBlock});
+  const senet::FeatureView x{xpad.data(), 1, C, H, W, b};
+  for (senet::Index cb = 0; cb < x.blocks(); ++cb)
+    for (senet::Index h = 0; h < H; ++h)
+      std::copy_n(xb.data() + ((cb * H + h) * W) * senet::kChannelBlock, W * senet::kChannelBlock, x.at(0, cb, h, 0));
   senet::Tensor<float> y(senet::conv2d_nchw16c_output_shape(xb.shape(), packed, pr.p));
   senet::Conv2dEpilogue e;
   e.bias = pr.bias.data();
   e.relu = true;
   for (auto _ : state) {
-    senet::conv2d_nchw16c(xb, packed, pr.p, e, y, path);
+    senet::conv2d_nchw16c(x, packed, pr.p, e, senet::view_nchw16c(y, packed.out_channels), path);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -104,9 +114,19 @@ void shapes(benchmark::internal::Benchmark* b) {
       {512, 512, 7, 3, 1},    // layer4 conv2
       {512, 2048, 7, 1, 1},   // layer4 conv3
   };
-  b->ArgNames({"C", "K", "HW", "k", "s", "threads"});
+  b->ArgNames({"C", "K", "HW", "k", "s", "threads", "g"});
   for (long threads : {1, 2})
-    for (const auto& s : list) b->Args({s[0], s[1], s[2], s[3], s[4], threads});
+    for (const auto& s : list) b->Args({s[0], s[1], s[2], s[3], s[4], threads, 1});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+// SE-ResNeXt-50 (32x4d)'s grouped 3x3s: 32 groups of 4, 8, 16 and 32 channels (the first two on the
+// lane-group kernel, the others block-diagonal), and a depthwise 3x3 (groups of 1), on 1 thread.
+void grouped_shapes(benchmark::internal::Benchmark* b) {
+  const long list[][4] = {{128, 56, 1, 32}, {256, 28, 1, 32}, {256, 56, 2, 32}, {512, 14, 1, 32},
+                          {1024, 7, 1, 32}, {144, 56, 1, 144}};
+  b->ArgNames({"C", "K", "HW", "k", "s", "threads", "g"});
+  for (const auto& s : list) b->Args({s[0], s[0], s[1], 3, s[2], 1, s[3]});
   b->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
 
@@ -171,8 +191,8 @@ void stem_tiles(benchmark::internal::Benchmark* b) {
 
 // The stem's baseline under the same filter: im2col + Eigen GEMM (NCHW output, bias, no ReLU).
 void stem_baseline(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"C", "K", "HW", "k", "s", "threads"});
-  for (long threads : {1, 2}) b->Args({3, 64, 224, 7, 2, threads});
+  b->ArgNames({"C", "K", "HW", "k", "s", "threads", "g"});
+  for (long threads : {1, 2}) b->Args({3, 64, 224, 7, 2, threads, 1});
   b->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
 
@@ -186,6 +206,8 @@ BENCHMARK(BM_StemMaxPool16c)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark
 BENCHMARK_CAPTURE(BM_Nchw16c, avx512, senet::Conv2dPath::avx512)->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, avx2, senet::Conv2dPath::avx2)->Apply(shapes);
 BENCHMARK(BM_EigenIm2col)->Apply(shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, grouped_avx512, senet::Conv2dPath::avx512, true)->Apply(grouped_shapes);
+BENCHMARK(BM_EigenIm2col)->Name("BM_GroupedBaseline_EigenIm2col")->Apply(grouped_shapes);
 
 }  // namespace
 

@@ -179,12 +179,14 @@ TEST_P(Conv2dNchw16cPathTest, EveryRowWidthMatchesReference) {
 // 1..64 on the input and the output side (ResNeXt-50's 3x3s have 4, 8, 16 and 32, its first
 // stage 32 groups of 4), equal or not, groups that straddle 16-channel blocks (3, 5, 12, 24),
 // a narrow last weight block, 3x3 and 1x1, strides 1 and 2, bordered views and every epilogue.
+// Both packed layouts: lane groups (1, 2, 4, 8 channels in and out, including a channel count
+// that is not a multiple of 16) and block-diagonal (16-wide blocks for groups of 16).
 TEST_P(Conv2dNchw16cPathTest, GroupedMatchesReference) {
   std::mt19937 rng(31);
   std::size_t cases = 0;
   // (groups, input channels per group, output channels per group)
   const Index groupings[][3] = {{32, 4, 4}, {32, 8, 8}, {16, 16, 16}, {4, 32, 32}, {2, 64, 64}, {8, 1, 1},
-                                {6, 3, 5},  {4, 5, 3},  {3, 12, 12}, {2, 24, 8},  {5, 4, 4},  {7, 2, 16}};
+                                {6, 3, 5},  {4, 5, 3},  {3, 12, 12}, {2, 24, 8},  {5, 4, 4},  {7, 2, 16}, {8, 2, 2}, {6, 8, 8}};
   std::size_t counter = 0;
   for (const auto& gr : groupings)
     for (const Index k : {3, 1})
@@ -201,7 +203,7 @@ TEST_P(Conv2dNchw16cPathTest, GroupedMatchesReference) {
         ++counter;
         if (check_case(GetParam(), c, rng)) ++cases;
       }
-  expect_cases_above(cases, 45);
+  expect_cases_above(cases, 53);
 }
 
 // C and K around 16 and 32 (the vector and the 2-vector tile), including K = 16 * odd (a narrow
@@ -344,6 +346,37 @@ TEST(Conv2dNchw16c, PackedWeightLayoutIsAsDocumented) {
           const float expected = (k < K && c < C) ? w.at({k, c, i, j}) : 0.0f;
           ASSERT_EQ(packed.data[at], expected) << k << " " << c << " " << i << " " << j;
         }
+}
+
+// The lane-group layout, element by element, from its definition in conv2d_nchw16c.hpp: lane i of
+// rotation r at tap t holds the weight of output grp(i) + (i - r) mod G on input channel i
+// (20 channels in groups of 4: the second block half empty); and which layout each grouping gets.
+TEST(Conv2dNchw16c, GroupedPackingLayoutsAreAsDocumented) {
+  std::mt19937 rng(3);
+  const Index G = 4, K = 20, taps = 9;
+  Tensor<float> w({K, G, 3, 3});
+  fill_uniform(w, rng);
+  const auto packed = senet::pack_conv2d_weights_nchw16c(w, K / G);
+  ASSERT_EQ(packed.lane_group, G);
+  ASSERT_EQ(packed.data.size(), 32 * taps * G);
+  for (Index i = 0; i < 32; ++i)
+    for (Index t = 0; t < taps; ++t)
+      for (Index r = 0; r < G; ++r) {
+        const Index first = i / G * G, k = first + ((i - first) - r + G) % G;
+        const float expected = i < K ? w.at({k, i - first, t / 3, t % 3}) : 0.0f;
+        ASSERT_EQ(packed.data[((i / 16 * taps + t) * G + r) * 16 + i % 16], expected) << i << " " << t << " " << r;
+      }
+  auto layout = [&](Index channels, Index groups) {
+    Tensor<float> v({channels, channels / groups, 3, 3});
+    const auto p = senet::pack_conv2d_weights_nchw16c(v, groups);
+    return std::vector<Index>{p.lane_group, p.block_width, p.group_in_blocks};
+  };
+  EXPECT_EQ(layout(128, 32), (std::vector<Index>{4, 32, 0}));     // ResNeXt-50 stage 1: lane groups
+  EXPECT_EQ(layout(256, 32), (std::vector<Index>{8, 32, 0}));     // stage 2
+  EXPECT_EQ(layout(512, 32), (std::vector<Index>{0, 16, 1}));     // stage 3: 16-wide blocks, one input block
+  EXPECT_EQ(layout(1024, 32), (std::vector<Index>{0, 32, 2}));    // stage 4: 32-wide, no waste
+  EXPECT_EQ(layout(64, 1), (std::vector<Index>{0, 32, 4}));       // dense
+  EXPECT_EQ(layout(48, 48), (std::vector<Index>{1, 32, 0}));      // depthwise
 }
 
 TEST(Conv2dNchw16c, RejectsMismatchedShapesAndGroups) {

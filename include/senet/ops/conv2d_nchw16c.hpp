@@ -14,6 +14,8 @@
 ///   `[c / 16][i][j][c % 16][k % 32]`, zero for `c >= C` or `k >= K`. A 32-channel AVX-512 tile
 ///   thus reads its weights as one sequential stream of 128-byte rows (one row per input
 ///   channel and tap); a 16-channel tile reads half of each row.
+///   Grouped convolutions have two more layouts (lane groups, 16-wide blocks): see
+///   `PackedConv2dWeights`.
 ///
 /// Kernels (all compute the same result; `Conv2dPath` selects one)
 /// - `avx512`: up to 14 output pixels along a row x 2 vectors of 16 output channels, 28 zmm
@@ -22,6 +24,8 @@
 ///   `__attribute__((target(...)))`, so this header needs no `-march` flags; taken when the CPU reports AVX-512
 ///   F/BW/DQ/VL.
 /// - `avx2`: 6 pixels x 16 output channels (12 ymm accumulators), AVX2 + FMA, same packed weights.
+/// - Lane groups (groups of 1-8 channels) run their own tiles on each path: up to `24 / G`
+///   pixels x 16 channels x `G` rotations on AVX-512, no permutes until the epilogue.
 /// Strides 1 and 2 are compile-time in the tiles; other strides run one pixel per tile (correct,
 /// slow). A 3-channel stem wastes 13/16 of this layout: `conv2d_stem.hpp` has its own kernel.
 /// - `portable`: plain C++ loops (whatever the compiler vectorises), the fallback everywhere.
@@ -66,53 +70,93 @@ inline constexpr Index kWeightBlock = 32;
 
 /// Convolution weights packed once for `conv2d_nchw16c`.
 ///
-/// Grouped convolutions (ResNeXt's 3x3: 32 groups of 4 to 32 channels) are packed as dense ones
-/// restricted to the input channels each block of 32 output channels reads: block `b` holds rows
-/// for the `group_in_blocks` input blocks from `block_in_offset[b]` on, zero where an input and
-/// an output channel are in different groups. The kernels then run unchanged over fewer input
-/// blocks. With groups of `g < 16` channels a block multiplies `32 x 32` where `32 x g` are
-/// non-zero (groups of 4: 8x the grouped convolution's multiply-adds, still 4x fewer than the
-/// dense one); groups of 32 or more waste nothing.
+/// Grouped convolutions take one of two layouts, chosen by the packer:
+/// - *lane groups*: groups of `G` = 1, 2, 4 or 8 channels with as many outputs as inputs
+///   (ResNeXt's early stages, depthwise convolutions) lie inside one 16-channel block, so output
+///   block `kb` reads input block `kb` only. The kernel multiplies each input vector as it is by
+///   `G` weight vectors, one per rotation `r`: lane `i` of rotation `r` holds the weight from input
+///   channel `i` to the output `r` places before it in its group (cyclically). Each rotation sums
+///   into its own accumulators over all taps; only at the end is rotation `r` moved `r` lanes
+///   within the groups (one permute per output vector and rotation) and the rotations added. No
+///   multiply-add is wasted and the inner loop has no shuffles. `data` is
+///   `[Kb, kh, kw, G, 16]`, lane `i` of row `r` the weight of output `grp(i) + (i - r) mod G` on
+///   input `i` (channels of block `kb`, `grp(i)` the first channel of `i`'s group).
+/// - *block-diagonal* (every other grouping): dense blocks restricted to the input channels each
+///   block of output channels reads: block `b` holds rows for the `group_in_blocks` input blocks
+///   from `block_in_offset[b]` on, zero where an input and an output channel are in different
+///   groups. Blocks are 16 output channels wide when that lets them read fewer input blocks (groups
+///   of 16), else 32, so groups of 16 or more waste nothing.
 struct PackedConv2dWeights : PackedConvShape {
-  /// `[Kp / 32 blocks of [Cbg, kh, kw, 16, <= 32]]` flattened to `[Cbg * kh * kw * 16 * Kp]`; see
-  /// the file comment. Zero outside `C x K` and between groups.
+  /// Lane groups: `[Kb * kh * kw * lane_group * 16]`. Else blocks of `block_width` output channels,
+  /// each `[Cbg, kh, kw, 16, <= block_width]`, flattened (see the file comment). Zero outside
+  /// `C x K` and between groups.
   Tensor<float> data;
   Index groups = 1;
-  Index group_in_blocks = 0;            ///< Cbg: input blocks each weight block reads (Cb when groups = 1)
-  std::vector<Index> block_in_offset;  ///< per block of 32 output channels: its first input block
+  Index lane_group = 0;                ///< channels per group in the lane-group layout, else 0
+  Index block_width = 32;              ///< output channels per weight block (32 or 16)
+  Index group_in_blocks = 0;           ///< Cbg: input blocks each weight block reads (Cb when groups = 1)
+  std::vector<Index> block_in_offset;  ///< per weight block: its first input block
 };
 
-/// Packs a PyTorch conv weight `[K, C / groups, kh, kw]` into blocks of 32 output channels.
+/// Packs a PyTorch conv weight `[K, C / groups, kh, kw]` for `conv2d_nchw16c` (the layout of its groups:
+/// see `PackedConv2dWeights`).
 inline PackedConv2dWeights pack_conv2d_weights_nchw16c(const Tensor<float>& w, Index groups = 1) {
-  PackedConv2dWeights packed{PackedConvShape::of(w, "pack_conv2d_weights_nchw16c"), {}, groups, 0, {}};
+  PackedConv2dWeights packed{PackedConvShape::of(w, "pack_conv2d_weights_nchw16c"), {}, groups, 0, kWeightBlock, 0, {}};
   SENET_CHECK(groups >= 1 && packed.out_channels % groups == 0, "pack_conv2d_weights_nchw16c: ",
               packed.out_channels, " output channels do not divide into ", groups, " groups");
   const Index K = packed.out_channels, Cg = packed.in_channels, kh = packed.kernel_h, kw = packed.kernel_w;
   packed.in_channels = Cg * groups;
-  const Index Cb = packed.in_blocks(), Kp = packed.padded_out(), Kg = K / groups;
-  const Index blocks = (Kp + kWeightBlock - 1) / kWeightBlock;
-  // Each block's input channels: those of the groups its output channels belong to.
-  std::vector<std::pair<Index, Index>> ranges;  // [first, last] input block
-  for (Index b = 0; b < blocks; ++b) {
-    const Index k0 = b * kWeightBlock, k1 = std::min(K, k0 + kWeightBlock) - 1;
-    ranges.emplace_back(k0 / Kg * Cg / kChannelBlock, ((k1 / Kg + 1) * Cg - 1) / kChannelBlock);
-    packed.group_in_blocks = std::max(packed.group_in_blocks, ranges.back().second - ranges.back().first + 1);
+  const Index Cb = packed.in_blocks(), Kp = packed.padded_out(), Kg = K / groups, taps = kh * kw;
+  if (groups > 1 && Cg == Kg && Cg < kChannelBlock && kChannelBlock % Cg == 0) {
+    packed.lane_group = Cg;
+    packed.data = Tensor<float>({Kp * taps * Cg});
+    for (Index i = 0; i < K; ++i)  // input channel
+      for (Index r = 0; r < Cg; ++r) {
+        const Index c = i % Cg, k = i - c + (c - r + Cg) % Cg;  // its place in the group, the output
+        for (Index t = 0; t < taps; ++t)
+          packed.data[((i / kChannelBlock * taps + t) * Cg + r) * kChannelBlock + i % kChannelBlock] =
+              w[(k * Cg + c) * taps + t];
+      }
+    return packed;
+  }
+  // Each block's input channels: those of the groups its output channels belong to ([first, last]
+  // input block), for blocks of `width` output channels.
+  auto in_ranges = [&](Index width) {
+    std::vector<std::pair<Index, Index>> ranges;
+    for (Index k0 = 0; k0 < Kp; k0 += width) {
+      const Index k1 = std::min(K, k0 + width) - 1;
+      ranges.emplace_back(k0 / Kg * Cg / kChannelBlock, ((k1 / Kg + 1) * Cg - 1) / kChannelBlock);
+    }
+    return ranges;
+  };
+  auto widest = [](const std::vector<std::pair<Index, Index>>& ranges) {
+    Index most = 0;
+    for (const auto& [first, last] : ranges) most = std::max(most, last - first + 1);
+    return most;
+  };
+  auto ranges = in_ranges(kWeightBlock);
+  packed.group_in_blocks = widest(ranges);
+  if (groups > 1) {
+    auto narrow = in_ranges(kChannelBlock);
+    if (2 * widest(narrow) <= packed.group_in_blocks) {  // 16-wide tiles then read half as many rows
+      ranges = std::move(narrow);
+      packed.block_width = kChannelBlock;
+      packed.group_in_blocks = widest(ranges);
+    }
   }
   for (const auto& [first, last] : ranges)  // the same count for every block, inside the input
     packed.block_in_offset.push_back(std::min(first, Cb - packed.group_in_blocks));
-  const Index Cbg = packed.group_in_blocks;
-  packed.data = Tensor<float>({Cbg * kh * kw * kChannelBlock * Kp});
-  const Index rows = Cbg * kh * kw * kChannelBlock;  // rows of one block
+  const Index Cbg = packed.group_in_blocks, bw = packed.block_width;
+  packed.data = Tensor<float>({Cbg * taps * kChannelBlock * Kp});
+  const Index rows = Cbg * taps * kChannelBlock;  // rows of one block
   for (Index k = 0; k < K; ++k) {
-    const Index block = k / kWeightBlock, width = std::min<Index>(kWeightBlock, Kp - block * kWeightBlock);
+    const Index block = k / bw, width = std::min<Index>(bw, Kp - block * bw);
     const Index c_base = packed.block_in_offset[std::size_t(block)] * kChannelBlock, g = k / Kg;
-    float* dst = packed.data.data() + block * kWeightBlock * rows + k % kWeightBlock;
+    float* dst = packed.data.data() + block * bw * rows + k % bw;
     for (Index cg = 0; cg < Cg; ++cg) {
       const Index c = g * Cg + cg - c_base;  // input channel, relative to the block's first
-      for (Index i = 0; i < kh; ++i)
-        for (Index j = 0; j < kw; ++j)
-          dst[(((c / kChannelBlock * kh + i) * kw + j) * kChannelBlock + c % kChannelBlock) * width] =
-              w[((k * Cg + cg) * kh + i) * kw + j];
+      for (Index t = 0; t < taps; ++t)
+        dst[((c / kChannelBlock * taps + t) * kChannelBlock + c % kChannelBlock) * width] = w[(k * Cg + cg) * taps + t];
     }
   }
   return packed;
@@ -164,7 +208,8 @@ struct Conv16cGeom {
   Index x_tap_h = 0;  // one kernel row further: dilation_h * Wp * 16
   Index x_tap_w = 0;  // one kernel column further: dilation_w * 16
   Index x_pix = 0;    // one output pixel further along the row: stride_w * 16
-  Index Kp = 0;       // row of the weight block (one input channel): 32, or 16 for a narrow last block
+  Index Kp = 0;       // row of the weight block (one input channel): 32, or 16 for a narrow block
+  Index lane_group = 0;  // lane-group layout: channels per group (rows per tap), else 0
   Index y_kb = 0;     // between output channel blocks (of the output and the residual)
   // AVX-512: weights of the next output group to pull toward L2 while this tile computes (null:
   // none), `prefetch_lines` cache lines per tap.
@@ -198,6 +243,35 @@ void conv16c_tile_portable(const Conv16cGeom& g, const float* x, const float* w,
           }
         }
       }
+  for (int p = 0; p < P; ++p)
+    for (int k = 0; k < 16; ++k) {
+      float v = acc[p][k] + bias[k];
+      if (scale) v *= scale[k];
+      if (res) v += res[p * 16 + k];
+      if (g.relu) v = std::max(v, 0.0f);
+      y[p * 16 + k] = v;
+    }
+}
+
+/// Portable lane-group tile: `P` pixels x 16 output channels, each lane summing over the
+/// `lane_group` input channels of its own group (`w`: `[kh, kw, lane_group, 16]`, rotations: see
+/// `PackedConv2dWeights`).
+template <int P>
+void conv16c_lanes_tile_portable(const Conv16cGeom& g, const float* x, const float* w, const float* bias,
+                                 const float* scale, const float* res, float* y) {
+  float acc[P][16] = {};
+  const Index G = g.lane_group;
+  for (Index i = 0; i < g.kh; ++i)
+    for (Index j = 0; j < g.kw; ++j) {
+      const float* xp = x + i * g.x_tap_h + j * g.x_tap_w;
+      const float* wp = w + (i * g.kw + j) * G * 16;
+      for (Index r = 0; r < G; ++r)
+        for (int p = 0; p < P; ++p)
+          for (int k = 0; k < 16; ++k) {
+            const Index c = (k + r) % G + k / G * G;  // the input lane whose rotation r reaches k
+            acc[p][k] += xp[p * g.x_pix + c] * wp[r * 16 + c];
+          }
+    }
   for (int p = 0; p < P; ++p)
     for (int k = 0; k < 16; ++k) {
       float v = acc[p][k] + bias[k];
@@ -258,6 +332,89 @@ SENET_TARGET_AVX2 void conv16c_tile_avx2(const Conv16cGeom& g, const float* x, c
   tile_store_avx2<P>(acc, bias, scale, res, g.relu, y);
 }
 
+/// AVX-512 lane-group tile: `P` pixels x 16 output channels for groups of `G` channels, `P * G`
+/// accumulators, one per pixel and rotation (see `PackedConv2dWeights`).
+template <int P, int G, int S>
+SENET_TARGET_AVX512 void conv16c_lanes_tile_avx512(const Conv16cGeom& g, const float* x, const float* w,
+                                                   const float* bias, const float* scale, const float* res,
+                                                   float* y) {
+  const Index pix = S ? Index(S) * 16 : g.x_pix;
+  __m512 acc[P][G];
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 8
+    for (int r = 0; r < G; ++r) acc[p][r] = _mm512_setzero_ps();
+  for (Index i = 0; i < g.kh; ++i)
+    for (Index j = 0; j < g.kw; ++j) {
+      const float* xp = x + i * g.x_tap_h + j * g.x_tap_w;
+      const float* wp = w + (i * g.kw + j) * G * 16;
+      __m512 wv[G];
+#pragma GCC unroll 8
+      for (int r = 0; r < G; ++r) wv[r] = _mm512_loadu_ps(wp + r * 16);
+#pragma GCC unroll 32
+      for (int p = 0; p < P; ++p) {
+        const __m512 xv = _mm512_loadu_ps(xp + p * pix);
+#pragma GCC unroll 8
+        for (int r = 0; r < G; ++r) acc[p][r] = _mm512_fmadd_ps(xv, wv[r], acc[p][r]);
+      }
+    }
+  // Output lane k takes lane grp(k) + (k + r) mod G of rotation r.
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i first = _mm512_and_si512(lane, _mm512_set1_epi32(~(G - 1)));
+  __m512 sum[P][1];
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p) sum[p][0] = acc[p][0];
+#pragma GCC unroll 8
+  for (int r = 1; r < G; ++r) {
+    const __m512i from = _mm512_or_si512(
+        first, _mm512_and_si512(_mm512_add_epi32(lane, _mm512_set1_epi32(r)), _mm512_set1_epi32(G - 1)));
+#pragma GCC unroll 32
+    for (int p = 0; p < P; ++p) sum[p][0] = _mm512_add_ps(sum[p][0], _mm512_maskz_permutexvar_ps(__mmask16(0xFFFF), from, acc[p][r]));
+  }
+  tile_store_avx512<P, 1>(sum, bias, scale, res, g.relu, y, g.y_kb);
+}
+
+/// AVX2 lane-group tile: `P` pixels x 16 output channels as two ymm halves (a group never spans
+/// both: groups have at most 8 channels), `2 P G` accumulators.
+template <int P, int G, int S>
+SENET_TARGET_AVX2 void conv16c_lanes_tile_avx2(const Conv16cGeom& g, const float* x, const float* w, const float* bias,
+                                               const float* scale, const float* res, float* y) {
+  const Index pix = S ? Index(S) * 16 : g.x_pix;
+  __m256 acc[P][G][2];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 8
+    for (int r = 0; r < G; ++r) acc[p][r][0] = acc[p][r][1] = _mm256_setzero_ps();
+  for (Index i = 0; i < g.kh; ++i)
+    for (Index j = 0; j < g.kw; ++j) {
+      const float* xp = x + i * g.x_tap_h + j * g.x_tap_w;
+      const float* wp = w + (i * g.kw + j) * G * 16;
+#pragma GCC unroll 16
+      for (int p = 0; p < P; ++p) {
+        const __m256 x0 = _mm256_loadu_ps(xp + p * pix), x1 = _mm256_loadu_ps(xp + p * pix + 8);
+#pragma GCC unroll 8
+        for (int r = 0; r < G; ++r) {
+          acc[p][r][0] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(wp + r * 16), acc[p][r][0]);
+          acc[p][r][1] = _mm256_fmadd_ps(x1, _mm256_loadu_ps(wp + r * 16 + 8), acc[p][r][1]);
+        }
+      }
+    }
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i first = _mm256_and_si256(lane, _mm256_set1_epi32(~(G - 1)));
+  __m256 sum[P][2];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p) sum[p][0] = acc[p][0][0], sum[p][1] = acc[p][0][1];
+#pragma GCC unroll 8
+  for (int r = 1; r < G; ++r) {
+    const __m256i from = _mm256_or_si256(
+        first, _mm256_and_si256(_mm256_add_epi32(lane, _mm256_set1_epi32(r)), _mm256_set1_epi32(G - 1)));
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p)
+      for (int h = 0; h < 2; ++h) sum[p][h] = _mm256_add_ps(sum[p][h], _mm256_permutevar8x32_ps(acc[p][r][h], from));
+  }
+  tile_store_avx2<P>(sum, bias, scale, res, g.relu, y);
+}
+
 #endif  // SENET_X86_SIMD
 
 /// Largest tile of each path (pixels; the AVX-512 one also 2 vectors of 16 output channels).
@@ -280,6 +437,59 @@ std::array<Conv16cTileFn, sizeof...(Ps)> avx2_tile_row(std::integer_sequence<int
 #else
   return {};
 #endif
+}
+
+/// Lane-group tiles of up to `24 / G` pixels on AVX-512 (`P G` accumulators and `G` weight vectors
+/// in 32 registers without spilling; at most 14 pixels), `6 / G` on AVX2.
+inline constexpr int lanes_max_pixels_avx512(int G) { return std::min(kAvx512MaxPixels, 24 / G); }
+inline constexpr int lanes_max_pixels_avx2(int G) { return std::max(1, kAvx2Pixels / G); }
+
+template <int G, int S, int... Ps>
+std::array<Conv16cTileFn, kAvx512MaxPixels> avx512_lanes_tile_row(std::integer_sequence<int, Ps...>) {
+#if SENET_X86_SIMD
+  return {&conv16c_lanes_tile_avx512<Ps + 1, G, S>...};
+#else
+  return {};
+#endif
+}
+
+template <int G, int S, int... Ps>
+std::array<Conv16cTileFn, kAvx512MaxPixels> avx2_lanes_tile_row(std::integer_sequence<int, Ps...>) {
+#if SENET_X86_SIMD
+  return {&conv16c_lanes_tile_avx2<Ps + 1, G, S>...};
+#else
+  return {};
+#endif
+}
+
+/// The lane-group tiles of `path` for groups of `G` channels and pixel stride `stride`:
+/// `row[pixels - 1]`, null beyond the path's widest tile.
+template <int G>
+std::array<Conv16cTileFn, kAvx512MaxPixels> lanes_tile_row(Conv2dPath path, Index stride) {
+  if (path == Conv2dPath::avx512) {
+    using Seq = std::make_integer_sequence<int, lanes_max_pixels_avx512(G)>;
+    return stride == 1 ? avx512_lanes_tile_row<G, 1>(Seq{}) : avx512_lanes_tile_row<G, 0>(Seq{});
+  }
+  using Seq = std::make_integer_sequence<int, lanes_max_pixels_avx2(G)>;
+  return stride == 1 ? avx2_lanes_tile_row<G, 1>(Seq{}) : avx2_lanes_tile_row<G, 0>(Seq{});
+}
+
+inline std::array<Conv16cTileFn, kAvx512MaxPixels> lanes_tile_row(Conv2dPath path, Index stride, Index G) {
+  switch (G) {
+    case 1:
+      return lanes_tile_row<1>(path, stride);
+    case 2:
+      return lanes_tile_row<2>(path, stride);
+    case 4:
+      return lanes_tile_row<4>(path, stride);
+    default:
+      return lanes_tile_row<8>(path, stride);
+  }
+}
+
+template <int... Ps>
+std::array<Conv16cTileFn, sizeof...(Ps)> portable_lanes_tile_row(std::integer_sequence<int, Ps...>) {
+  return {&conv16c_lanes_tile_portable<Ps + 1>...};
 }
 
 template <int... Ps>
@@ -352,7 +562,8 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   }
 
   detail::Conv16cGeom g;
-  g.Cb = w.group_in_blocks;  // the input blocks each weight block reads (all of them without groups)
+  const bool lanes = w.lane_group > 0;  // each output block reads its own input block (see the packer)
+  g.Cb = lanes ? 1 : w.group_in_blocks;  // the input blocks each weight block reads (all of them without groups)
   g.kh = w.kernel_h;
   g.kw = w.kernel_w;
   g.x_cb = x_cb;
@@ -361,6 +572,7 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   g.x_pix = p.stride_w * kChannelBlock;
   g.y_kb = y.block_stride();
   g.relu = epilogue.relu;
+  g.lane_group = w.lane_group;
   Index x_oh = p.stride_h * x_row;  // one output row further
   Index y_row = y.row_stride();
   // 1x1, stride 1, unpadded, no borders: the image is one row of H * W pixels.
@@ -371,12 +583,14 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   }
   const Index y_origin = y.border * (y.row_stride() + kChannelBlock);  // of the output and the residual
 
-  // Weight blocks: 32 output channels, the last one 16 wide when Kb is odd (its own row stride).
-  const Index w_rows = g.Cb * w.kernel_h * w.kernel_w * kChannelBlock;
-  g.Kp = kWeightBlock;
+  // Weight blocks: `bw` output channels (lane groups: 16, rows of 16), the last one 16 wide when
+  // it holds the rest of an odd Kb (its own row stride).
+  const Index bw = lanes ? kChannelBlock : w.block_width, halves = bw / kChannelBlock;
+  const Index w_rows = lanes ? w.kernel_h * w.kernel_w * w.lane_group : g.Cb * w.kernel_h * w.kernel_w * kChannelBlock;
+  g.Kp = bw;
   detail::Conv16cGeom g_last = g;
-  g_last.Kp = Kp - (Kb - 1) / 2 * kWeightBlock;
-  const Index last_block = (Kb - 1) / 2;
+  const Index last_block = (Kb - 1) / halves;
+  g_last.Kp = Kp - last_block * bw;
 
   // Tile shape and kernel table of the chosen path: table[v - 1][pixels - 1].
   using detail::Conv16cTileFn;
@@ -386,22 +600,33 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   const Index stride = p.stride_w;
   if (path == Conv2dPath::avx512) {
     using Seq = std::make_integer_sequence<int, detail::kAvx512MaxPixels>;
-    P = stride <= 2 ? detail::avx512_tile_pixels(OW) : 1;
-    V = int(std::min<Index>(2, Kb));
-    for (int v = 0; v < 2; ++v)
-      table[v] = stride == 1   ? (v ? detail::avx512_tile_row<1, 2>(Seq{}) : detail::avx512_tile_row<1, 1>(Seq{}))
-                 : stride == 2 ? (v ? detail::avx512_tile_row<2, 2>(Seq{}) : detail::avx512_tile_row<2, 1>(Seq{}))
-                               : (v ? detail::avx512_tile_row<0, 2>(Seq{}) : detail::avx512_tile_row<0, 1>(Seq{}));
+    if (lanes) {  // any stride: a runtime pixel stride costs these tiles little
+      P = int(balanced_tile_pixels(OW, detail::lanes_max_pixels_avx512(int(w.lane_group))));
+      table[0] = detail::lanes_tile_row(path, stride, w.lane_group);
+    } else {
+      P = stride <= 2 ? detail::avx512_tile_pixels(OW) : 1;
+      V = int(std::min<Index>(halves, Kb));
+      for (int v = 0; v < 2; ++v)
+        table[v] = stride == 1   ? (v ? detail::avx512_tile_row<1, 2>(Seq{}) : detail::avx512_tile_row<1, 1>(Seq{}))
+                   : stride == 2 ? (v ? detail::avx512_tile_row<2, 2>(Seq{}) : detail::avx512_tile_row<2, 1>(Seq{}))
+                                 : (v ? detail::avx512_tile_row<0, 2>(Seq{}) : detail::avx512_tile_row<0, 1>(Seq{}));
+    }
   } else if (path == Conv2dPath::avx2) {
     using Seq = std::make_integer_sequence<int, detail::kAvx2Pixels>;
-    P = stride <= 2 ? detail::kAvx2Pixels : 1;
-    const auto row = stride == 1   ? detail::avx2_tile_row<1>(Seq{})
-                     : stride == 2 ? detail::avx2_tile_row<2>(Seq{})
-                                   : detail::avx2_tile_row<0>(Seq{});
-    std::copy(row.begin(), row.end(), table[0].begin());
+    if (lanes) {
+      P = detail::lanes_max_pixels_avx2(int(w.lane_group));
+      table[0] = detail::lanes_tile_row(path, stride, w.lane_group);
+    } else {
+      P = stride <= 2 ? detail::kAvx2Pixels : 1;
+      const auto row = stride == 1   ? detail::avx2_tile_row<1>(Seq{})
+                       : stride == 2 ? detail::avx2_tile_row<2>(Seq{})
+                                     : detail::avx2_tile_row<0>(Seq{});
+      std::copy(row.begin(), row.end(), table[0].begin());
+    }
   } else {
     P = detail::kPortablePixels;
-    const auto row = detail::portable_tile_row(std::make_integer_sequence<int, detail::kPortablePixels>{});
+    using Seq = std::make_integer_sequence<int, detail::kPortablePixels>;
+    const auto row = lanes ? detail::portable_lanes_tile_row(Seq{}) : detail::portable_tile_row(Seq{});
     std::copy(row.begin(), row.end(), table[0].begin());
   }
   const Index groups = (Kb + V - 1) / V;  // groups of V output blocks; the last may be narrower
@@ -418,44 +643,52 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   // alone leaves a group's first tile waiting on DRAM, so the first (up to 4) tiles of each
   // group also prefetch the next group's slice, spread over their taps (measured: the 3x3 of
   // SE-ResNet-50's 7x7 stage with weights not in cache goes from ~105 to ~160 GFLOP/s).
-  const Index slice = w_rows * kWeightBlock, taps_per_tile = w_rows / kChannelBlock;
+  const Index slice = w_rows * bw, taps_per_tile = w_rows / kChannelBlock;
   const Index prefetch_tiles = std::min<Index>(N * OH * tiles, 4);
   Index prefetch_lines = 0, prefetch_share = 0;
-  if (path == Conv2dPath::avx512 && !groups_inner && slice * Index(sizeof(float)) >= (Index(1) << 15)) {
+  if (path == Conv2dPath::avx512 && !lanes && !groups_inner && slice * Index(sizeof(float)) >= (Index(1) << 15)) {
     prefetch_lines = (slice / 16 + prefetch_tiles * taps_per_tile - 1) / (prefetch_tiles * taps_per_tile);
     prefetch_share = prefetch_lines * 16 * taps_per_tile;
   }
   auto run = [&](Index begin, Index end) {
+    // The tile's coordinates, decoded once and then stepped (divisions per tile would cost as
+    // much as a small tile's arithmetic).
+    Index t, oh, gi, n;
+    if (groups_inner) {
+      gi = begin % groups;
+      t = (begin / groups) % tiles;
+      oh = (begin / (groups * tiles)) % OH;
+      n = begin / (groups * tiles * OH);
+    } else {  // a group's weights serve every image of the batch while in cache
+      t = begin % tiles;
+      oh = (begin / tiles) % OH;
+      n = (begin / (tiles * OH)) % N;
+      gi = begin / (tiles * OH * N);
+    }
+    auto step = [&](Index& digit, Index radix) { return ++digit == radix ? (digit = 0, true) : false; };
     for (Index it = begin; it < end; ++it) {
-      Index t, oh, gi, n;
-      if (groups_inner) {
-        gi = it % groups;
-        t = (it / groups) % tiles;
-        oh = (it / (groups * tiles)) % OH;
-        n = it / (groups * tiles * OH);
-      } else {  // a group's weights serve every image of the batch while in cache
-        t = it % tiles;
-        oh = (it / tiles) % OH;
-        n = (it / (tiles * OH)) % N;
-        gi = it / (tiles * OH * N);
-      }
       const Index ow = t * P, pixels = std::min<Index>(P, OW - ow), kb = gi * V;
-      const Index vectors = std::min<Index>(V, Kb - kb), block = kb / 2;
+      const Index vectors = std::min<Index>(V, Kb - kb), block = kb / halves;
       const detail::Conv16cGeom* gt = block == last_block ? &g_last : &g;
       detail::Conv16cGeom with_prefetch;
       const Index in_group = (n * OH + oh) * tiles + t;  // the tile's place in its group's sweep
       if (prefetch_lines > 0 && gi + 1 < groups && in_group < prefetch_tiles) {
         with_prefetch = *gt;
-        with_prefetch.prefetch = wdata + (block + 1) * kWeightBlock * w_rows + in_group * prefetch_share;
+        with_prefetch.prefetch = wdata + (block + 1) * bw * w_rows + in_group * prefetch_share;
         with_prefetch.prefetch_lines = prefetch_lines;
         gt = &with_prefetch;
       }
-      const float* xt = xin + (n * Cb + w.block_in_offset[std::size_t(block)]) * x_cb + oh * x_oh + ow * g.x_pix;
-      const float* wt = wdata + block * kWeightBlock * w_rows + (kb % 2) * kChannelBlock;
+      const Index in_block = lanes ? kb : w.block_in_offset[std::size_t(block)];
+      const float* xt = xin + (n * Cb + in_block) * x_cb + oh * x_oh + ow * g.x_pix;
+      const float* wt = wdata + block * bw * w_rows + (kb % halves) * kChannelBlock;
       const Index yoff = y_origin + (n * Kb + kb) * g.y_kb + oh * y_row + ow * kChannelBlock;
       table[vectors - 1][pixels - 1](*gt, xt, wt, bias + kb * kChannelBlock,
                                      scale ? scale + n * Kp + kb * kChannelBlock : nullptr,
                                      r.data ? r.data + yoff : nullptr, y.data + yoff);
+      if (groups_inner)
+        (void)(step(gi, groups) && step(t, tiles) && step(oh, OH) && step(n, N));
+      else
+        (void)(step(t, tiles) && step(oh, OH) && step(n, N) && step(gi, groups));
     }
   };
   detail::run_in_thread_ranges(items, run);
