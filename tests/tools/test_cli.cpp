@@ -9,6 +9,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "senet/io/npy.hpp"
 #include "senet/io/weights.hpp"
@@ -193,6 +195,79 @@ TEST_F(Cli, UsageErrorsExitTwo) {
   expect_usage("summary --model seresnet50 --size abc");
   expect_usage("summary --model seresnet50 --size 0");
   expect_usage("bench --model seresnet50 --colour blue");
+}
+
+const std::vector<std::string> kCommands = {"models", "run", "summary", "bench", "classify"};
+
+TEST_F(Cli, EveryCommandPrintsItsOwnHelp) {
+  for (const auto& command : kCommands) {
+    for (const std::string help : {" --help", " -h"}) {
+      const Result r = run(command + help);
+      EXPECT_EQ(r.status, 0) << command << help << "\n" << r.err;
+      EXPECT_EQ(r.out.rfind("usage: senet " + command, 0), 0u) << r.out;
+      EXPECT_EQ(r.err, "");
+    }
+    EXPECT_EQ(run("help " + command).out, run(command + " --help").out) << command;
+  }
+  // Help comes first: before required options are missed and unknown ones refused.
+  EXPECT_EQ(run("run --model seresnet18 --help").status, 0);
+  EXPECT_EQ(run("bench --colour blue -h").status, 0);
+}
+
+TEST_F(Cli, HelpExplainsTheCommandsOptions) {
+  Result r = run("bench --help");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("--batch"), std::string::npos) << r.out;
+  r = run("classify --help");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("--preset"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--max-pixels"), std::string::npos) << r.out;
+  // What every command that loads a model takes.
+  for (const std::string command : {"run", "bench", "classify"}) {
+    r = run(command + " --help");
+    for (const char* option : {"--engine", "--max-header-bytes", "--allow-non-finite", "--max-activation-mb",
+                               "--se-reduction", "--se-stages"})
+      EXPECT_NE(r.out.find(option), std::string::npos) << command << ": " << option;
+  }
+  EXPECT_NE(run("summary --help").out.find("--se-position"), std::string::npos);
+  // A usage error points at the command's own help.
+  r = run("bench --model seresnet50 --colour blue");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("usage: senet bench --model NAME"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("senet bench --help"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, GeneralHelpListsEveryCommandWithItsSummary) {
+  const std::string general = run("--help").out;
+  for (const std::string args : {"-h", "help"}) {
+    const Result r = run(args);
+    EXPECT_EQ(r.status, 0) << args;
+    EXPECT_EQ(r.out, general) << args;
+  }
+  for (const auto& command : kCommands) {
+    const std::string entry = "\n  " + command + " ";
+    const std::size_t at = general.find(entry);
+    ASSERT_NE(at, std::string::npos) << command << " missing from:\n" << general;
+    std::string summary = general.substr(at + entry.size(), general.find('\n', at + 1) - at - entry.size());
+    summary.erase(0, summary.find_first_not_of(' '));
+    EXPECT_FALSE(summary.empty()) << command;
+    EXPECT_NE(run(command + " --help").out.find("\n" + summary + "\n"), std::string::npos)
+        << command << "'s help lacks its summary '" << summary << "'";
+  }
+  // No command at all: the same listing, on stderr, as a usage error.
+  const Result r = run("");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "senet: missing command\n" + general);
+}
+
+TEST_F(Cli, UnknownCommandIsAUsageError) {
+  for (const std::string args : {"frobnicate", "frobnicate --help", "help frobnicate"}) {
+    const Result r = run(args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_EQ(r.out, "") << args;
+    EXPECT_EQ(r.err.rfind("senet: unknown command 'frobnicate'\nusage: senet", 0), 0u) << args << "\n" << r.err;
+  }
 }
 
 TEST_F(Cli, BadInputsExitOneWithOneLine) {

@@ -1,0 +1,75 @@
+// `senet bench`: the latency and throughput of a model's forward pass.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <senet/core/threading.hpp>
+#include <vector>
+
+#include "model_options.hpp"
+
+namespace senet_cli {
+namespace {
+
+int bench(const Options& opt) {
+  const std::string name = opt.get("--model");
+  const long batch = opt.integer("--batch", 1), iters = opt.integer("--iters", 10);
+  apply_threads(opt);
+  const std::string weights = opt.has("--weights") ? opt.get("--weights") : "";
+  auto model = load_model(opt, weights);
+  const long size = opt.integer("--size", model->input_size());
+  senet::Tensor<float> x({batch, model->in_channels(), size, size});
+  for (senet::Index i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(double(i)));
+  model->forward(x);  // warm-up: first-touch of every buffer and weight
+  std::vector<double> ms;
+  for (long i = 0; i < iters; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto y = model->forward(x);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const double median = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  const double flops = 2.0 * double(model->total_macs(size, batch));
+  const double gflops = flops / (median * 1e-3) / 1e9;
+  if (opt.has("--json")) {
+    nlohmann::json j = {{"model", name},
+                        {"batch", batch},
+                        {"size", size},
+                        {"threads", senet::num_threads()},
+                        {"iters", iters},
+                        {"median_ms", median},
+                        {"min_ms", ms.front()},
+                        {"ms_per_image", median / double(batch)},
+                        {"gflops", gflops},
+                        {"weights", weights.empty() ? "random" : weights},
+                        {"engine", model->type_name() == "PreparedNetwork" ? "fast" : "naive"}};
+    std::cout << j.dump() << "\n";
+  } else {
+    std::printf("%s batch %ld, %ldx%ld, %d thread(s), %ld iterations%s\n", name.c_str(), batch, size, size,
+                senet::num_threads(), iters, weights.empty() ? ", random weights" : "");
+    std::printf("median %.2f ms per batch, %.2f ms per image, %.1f GFLOP/s (min %.2f ms)\n", median,
+                median / double(batch), gflops, ms.front());
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command bench_command() {
+  return {"bench",
+          "--model NAME [--weights W] [--batch B] [--size S] [--threads N] [--iters I]\n"
+          "[--engine fast|naive] [--json]",
+          "median latency and GFLOP/s",
+          "Times I forward passes (10) of B images (1) of S x S (the model's input size) after one warm-up,\n"
+          "  on seeded random weights unless --weights is given. --json: model, batch, size, threads, iters,\n"
+          "  median_ms, min_ms, ms_per_image, gflops, weights, engine.\n" +
+              loading_options_help(),
+          with_loading_options({{"--model", "--weights", "--batch", "--size", "--threads", "--iters"}, {"--json"}}),
+          false,
+          bench};
+}
+
+}  // namespace senet_cli

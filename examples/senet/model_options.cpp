@@ -1,0 +1,156 @@
+#include "model_options.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <senet/core/threading.hpp>
+#include <senet/io/safetensors.hpp>
+#include <senet/io/weights.hpp>
+#include <senet/models/prepared.hpp>
+#include <senet/models/random_init.hpp>
+#include <utility>
+#include <variant>
+#include <vector>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+namespace senet_cli {
+namespace {
+
+const std::vector<std::string> kSeOptions = {"--se-reduction", "--se-rounding", "--se-squeeze", "--se-gate",
+                                             "--se-bias",      "--se-position", "--se-stages"};
+
+/// The weight-loading limits of --max-header-bytes and --allow-non-finite.
+senet::LoadWeightsOptions weights_options(const Options& opt) {
+  senet::LoadWeightsOptions o;
+  o.file.max_header_bytes =
+      static_cast<std::uint64_t>(opt.integer("--max-header-bytes", static_cast<long>(o.file.max_header_bytes)));
+  o.allow_non_finite = opt.has("--allow-non-finite");
+  return o;
+}
+
+/// The classifier width stored in a checkpoint (`fc.weight` / `last_linear.weight`), if any.
+std::optional<senet::Index> checkpoint_classes(const std::string& weights, const senet::SafetensorsOptions& limits) {
+  const auto file = senet::SafetensorsFile::open(weights, limits);
+  for (const char* key : {"fc.weight", "last_linear.weight"})
+    if (file.contains(key) && file.entry(key).shape.size() == 2) return file.entry(key).shape[0];
+  return std::nullopt;
+}
+
+/// The index of `opt`'s value for `key` in `choices` (usage error when not one of them), or
+/// `fallback` when the option is absent.
+std::size_t choice_index(const Options& opt, const std::string& key, const std::vector<std::string>& choices,
+                         std::size_t fallback) {
+  if (!opt.has(key)) return fallback;
+  const auto v = opt.choice(key, choices, "");
+  return static_cast<std::size_t>(std::find(choices.begin(), choices.end(), v) - choices.begin());
+}
+
+}  // namespace
+
+OptionNames with_se_options(OptionNames own) {
+  own.valued.insert(kSeOptions.begin(), kSeOptions.end());
+  return own;
+}
+
+OptionNames with_loading_options(OptionNames own) {
+  own.valued.insert({"--engine", "--max-header-bytes", "--max-activation-mb"});
+  own.flags.insert("--allow-non-finite");
+  return with_se_options(std::move(own));
+}
+
+std::string se_options_help() {
+  return "SE options (defaults reproduce the named model):\n"
+         "  --se-reduction R  --se-rounding floor|divisible8  --se-squeeze avg|max|avgmax\n"
+         "  --se-gate sigmoid|tanh|relu|hard_sigmoid  --se-bias on|off\n"
+         "  --se-position standard|pre|post|identity|after3x3  --se-stages 1,2,3,4\n";
+}
+
+std::string loading_options_help() {
+  return "--engine fast|naive: the prepared engine (BatchNorm folded, AVX-512/AVX2 direct convolutions,\n"
+         "  fused SE; the default where the model supports it) or the reference path.\n"
+         "Limits: --max-header-bytes N (safetensors header, default 16777216), --allow-non-finite (load\n"
+         "  weights holding NaN or inf; refused by default), --max-activation-mb N (activation memory one\n"
+         "  forward may take, default 4096).\n" +
+         se_options_help();
+}
+
+senet::ModelConfig model_config_from(const Options& opt) {
+  const std::string name = opt.get("--model");
+  senet::ModelConfig any_cfg = senet::model_config_of(name);
+  const bool any = std::any_of(kSeOptions.begin(), kSeOptions.end(), [&](const auto& k) { return opt.has(k); });
+  if (!any) return any_cfg;
+  if (!std::holds_alternative<senet::ResNetConfig>(any_cfg))
+    throw UsageError{"the --se-* options apply to the ResNet family's builder; " + name + " is built otherwise"};
+  senet::ResNetConfig cfg = std::get<senet::ResNetConfig>(any_cfg);
+  if (!cfg.se) throw UsageError{cfg.name + " has no SE blocks; the --se-* options apply to SE models"};
+  senet::SEOptions& se = cfg.se_options;
+  se.reduction = opt.integer("--se-reduction", se.reduction);
+  se.rounding = static_cast<senet::SERounding>(
+      choice_index(opt, "--se-rounding", {"floor", "divisible8"}, static_cast<std::size_t>(se.rounding)));
+  se.squeeze = static_cast<senet::SESqueeze>(
+      choice_index(opt, "--se-squeeze", {"avg", "max", "avgmax"}, static_cast<std::size_t>(se.squeeze)));
+  se.gate = static_cast<senet::SEGate>(
+      choice_index(opt, "--se-gate", {"sigmoid", "tanh", "relu", "hard_sigmoid"}, static_cast<std::size_t>(se.gate)));
+  se.bias = choice_index(opt, "--se-bias", {"off", "on"}, se.bias) == 1;
+  cfg.se_position = static_cast<senet::SEPosition>(choice_index(opt, "--se-position",
+                                                                {"standard", "pre", "post", "identity", "after3x3"},
+                                                                static_cast<std::size_t>(cfg.se_position)));
+  if (cfg.se_position == senet::SEPosition::after3x3 && cfg.block != senet::BlockType::bottleneck)
+    throw UsageError{"--se-position after3x3 needs bottleneck blocks, and " + cfg.name +
+                     " has basic blocks (two 3x3 convs)"};
+  if (opt.has("--se-stages")) {
+    const std::string list = opt.get("--se-stages");
+    const auto stages = static_cast<senet::Index>(cfg.layers.size());
+    std::vector<senet::Index> chosen;
+    for (std::size_t pos = 0; pos <= list.size();) {
+      const std::size_t comma = std::min(list.find(',', pos), list.size());
+      const std::string item = list.substr(pos, comma - pos);
+      if (item.size() != 1 || item[0] < '1' || item[0] - '0' > stages)
+        throw UsageError{"--se-stages: unknown stage '" + item + "': " + cfg.name + " has stages 1.." +
+                         std::to_string(stages) + " (timm's layer1..layer" + std::to_string(stages) + ")"};
+      chosen.push_back(item[0] - '0');
+      pos = comma + 1;
+    }
+    cfg.se_stages = chosen;
+  }
+  return cfg;
+}
+
+std::unique_ptr<senet::Model<float>> build_model(const senet::ModelConfig& config) {
+  return senet::create_model<float>(config);
+}
+
+std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::string& weights) {
+  senet::ModelConfig cfg = model_config_from(opt);
+  const senet::LoadWeightsOptions load_options = weights_options(opt);
+  if (!weights.empty()) {
+    if (auto classes = checkpoint_classes(weights, load_options.file))
+      std::visit([&](auto& c) { c.num_classes = *classes; }, cfg);
+  }
+  auto model = build_model(cfg);
+  model->set_activation_limit(static_cast<std::uint64_t>(opt.integer(
+                                  "--max-activation-mb", long(senet::Model<float>::kDefaultActivationLimit >> 20)))
+                              << 20);
+  if (weights.empty())
+    senet::randomize_parameters(*model, 42);
+  else
+    senet::load_weights(*model, weights, load_options);
+  if (opt.choice("--engine", {"fast", "naive"}, "fast") != "naive") return senet::prepare(std::move(model));
+#ifdef __GLIBC__
+  // The reference path allocates every activation: from here on keep such blocks (up to 32 MB) on
+  // the heap and freed memory mapped, since fresh pages fault expensively on virtual machines (a
+  // 6 MB activation cost 17 ms of page faults here, ten times its convolution). The fast engine
+  // needs none of this: it runs on its own arena.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+  return model;
+}
+
+void apply_threads(const Options& opt) {
+  if (opt.has("--threads")) senet::set_num_threads(static_cast<int>(opt.integer("--threads", 1)));
+}
+
+}  // namespace senet_cli
