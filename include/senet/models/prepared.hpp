@@ -13,7 +13,9 @@
 ///   input shape by which moves fewer bytes;
 /// - the residual add (and the ReLU after it) joins the epilogue of whatever produced the body's
 ///   output (the convolution, or the SE scale pass);
-/// - concatenated branches are copied into their channel range of one output (any offset).
+/// - concatenated branches are written straight into their channel range of one output where
+///   every range starts on a 16-channel block and one slot runs one image; else (any offset, a
+///   branch that passes its input through, images run together) they are copied there.
 /// Weights are packed once, per convolution, for the kernel path chosen at `prepare`
 /// (`PrepareOptions::kernels`). Activation memory is planned per input shape from each value's
 /// lifetime (values that are never alive at the same time share memory), in one arena per
@@ -178,11 +180,13 @@ struct EngineStep {
   bool relu = false;  // conv, scale: max(0, .) last
   Pool2dParams pool;  // max_pool, avg_pool
   Index channel_offset = 0;  // concat_copy
+  bool direct = false;       // concat_copy: every branch of this concatenation may write into it in place
 };
 
 /// What the plan for one input shape decides per step.
 struct PlannedStep {
   bool fused_se = false;  // conv with SE: gates from the input before the convolution
+  bool skip = false;      // concat_copy: the branch already wrote into its channel range
 };
 
 }  // namespace detail
@@ -491,7 +495,15 @@ class PreparedNetwork : public Model<float> {
       channels += values_[std::size_t(b)].channels;
     }
     const int y = new_value(channels, 0, 0);
+    // Branches may write into their range when each computes its own output (not the shared
+    // input) and starts on a block; the plan decides per input shape.
+    bool direct = true;
     Index offset = 0;
+    for (const int b : branches) {
+      direct = direct && b != x && fresh(b) && offset % kChannelBlock == 0;
+      offset += values_[std::size_t(b)].channels;
+    }
+    offset = 0;
     for (const int b : branches) {
       detail::EngineStep s;
       s.kind = detail::StepKind::concat_copy;
@@ -499,6 +511,7 @@ class PreparedNetwork : public Model<float> {
       s.input = b;
       s.output = y;
       s.channel_offset = offset;
+      s.direct = direct;
       offset += values_[std::size_t(b)].channels;
       add_step(s);
     }
@@ -643,9 +656,37 @@ class PreparedNetwork : public Model<float> {
           r.border = o.border = b;
         }
     }
+    // Branches written in place: with one image per slot, each branch's output is its block
+    // range of the concatenation (its border too), alive from the first branch's output on. All
+    // branches of a concatenation or none (a branch whose output also takes a residual keeps its
+    // own border, and a nested concatenation its own memory, so theirs copy).
+    std::vector<int> inside(vals.size(), -1);  // the concatenation a branch's output lives in
+    for (std::size_t i = 0; i < steps_.size(); ++i) {
+      const auto& first = steps_[i];
+      if (first.kind != detail::StepKind::concat_copy || first.channel_offset != 0 || !first.direct || l.batch != 1)
+        continue;
+      auto& y = vals[std::size_t(first.output)];
+      std::size_t end = i;
+      bool fits = true;
+      for (; end < steps_.size() && steps_[end].kind == detail::StepKind::concat_copy && steps_[end].output == first.output;
+           ++end) {
+        const auto& b = vals[std::size_t(steps_[end].input)];
+        const auto& producer = steps_[std::size_t(b.producer)];
+        fits = fits && b.border <= y.border && producer.residual < 0 && producer.kind != detail::StepKind::concat_copy;
+      }
+      if (!fits) continue;
+      for (std::size_t j = i; j < end; ++j) {
+        auto& b = vals[std::size_t(steps_[j].input)];
+        b.border = y.border;
+        y.first_def = std::min(y.first_def, b.first_def);
+        inside[std::size_t(steps_[j].input)] = first.output;
+        l.steps[j].skip = true;
+      }
+    }
     // Offsets: values that are never alive at once share memory (greedy, largest first).
     std::vector<int> order;
-    for (std::size_t v = 0; v < vals.size(); ++v) order.push_back(int(v));
+    for (std::size_t v = 0; v < vals.size(); ++v)
+      if (inside[v] < 0) order.push_back(int(v));
     auto floats = [&](int v) {
       const auto& x = vals[std::size_t(v)];
       return (FeatureView{nullptr, l.batch, x.channels, x.height, x.width, x.border}.size() + 15) / 16 * 16;
@@ -671,6 +712,13 @@ class PreparedNetwork : public Model<float> {
       l.slot_floats = std::max(l.slot_floats, offset + size);
       placed.push_back(v);
     }
+    for (std::size_t i = 0; i < steps_.size(); ++i)
+      if (l.steps[i].skip) {
+        const auto& s = steps_[i];
+        const auto& y = vals[std::size_t(s.output)];
+        vals[std::size_t(s.input)].offset =
+            y.offset + s.channel_offset / kChannelBlock * FeatureView{nullptr, 1, y.channels, y.height, y.width, y.border}.block_stride();
+      }
     // Per-step decisions and descriptor sizes.
     l.channels = kChannelBlock;
     l.hidden = 1;
@@ -742,6 +790,7 @@ class PreparedNetwork : public Model<float> {
     float *squeezed = d, *mean = d + B * ws.channels, *g = d + 2 * B * ws.channels, *hidden = d + 3 * B * ws.channels;
     for (std::size_t i = 0; i < steps_.size(); ++i) {
       const detail::EngineStep& s = steps_[i];
+      if (ws.steps[i].skip) continue;
       if (s.kind == detail::StepKind::global_pool) {
         squeeze_nchw16c(view(ws.values[std::size_t(s.input)], base, B), SESqueeze::avg, features);
         continue;
