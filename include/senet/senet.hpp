@@ -22,6 +22,7 @@
 #include "senet/layers/channel_shuffle.hpp"
 #include "senet/layers/concat.hpp"
 #include "senet/layers/conv2d.hpp"
+#include "senet/layers/excitation.hpp"
 #include "senet/layers/linear.hpp"
 #include "senet/layers/module.hpp"
 #include "senet/layers/pooling.hpp"

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "senet/layers/excitation.hpp"
 #include "senet/layers/module.hpp"
 #include "senet/ops/activation.hpp"
 #include "senet/ops/elementwise.hpp"
@@ -132,8 +133,13 @@ class SEBlock : public Module<T> {
     }
   }
 
-  /// Scales `x` [N, C, H, W] by its own excitation, in place.
-  void forward_inplace(Tensor<T>& x) const override { scale_channels_inplace(x, excitation(x)); }
+  /// Scales `x` [N, C, H, W] by its own excitation, in place (reported to an open
+  /// `ExcitationScope`).
+  void forward_inplace(Tensor<T>& x) const override {
+    const Tensor<T> s = excitation(x);
+    if (const auto* sink = detail::excitation_sink()) sink->report(this, s);
+    scale_channels_inplace(x, s);
+  }
 
   Tensor<T> forward(const Tensor<T>& x) const override {
     Tensor<T> y(x);

@@ -234,6 +234,9 @@ class PreparedNetwork : public Model<float> {
     // even when another thread changes the count meanwhile.
     const int threads = num_threads();
     if (ws.input != x.shape() || ws.threads != threads) plan(x.shape(), threads, ws);
+    // The calling thread's excitation observer, for every thread of this call.
+    const detail::ExcitationSink* sink = detail::excitation_sink();
+    ExcitationObserver* observer = sink ? sink->observer : nullptr;
     const Index N = x.dim(0), image = x.size() / N;
     if (ws.by_image) {
 #ifdef _OPENMP
@@ -245,10 +248,11 @@ class PreparedNetwork : public Model<float> {
 #else
         const Index slot = 0;
 #endif
-        run_steps(x.data() + n * image, ws.image_shape, ws, slot, ws.features.data() + n * head_->in_features());
+        run_steps(x.data() + n * image, ws.image_shape, ws, slot, ws.features.data() + n * head_->in_features(),
+                  Observed{observer, n});
       }
     } else {
-      run_steps(x.data(), x.shape(), ws, 0, ws.features.data());
+      run_steps(x.data(), x.shape(), ws, 0, ws.features.data(), Observed{observer, 0});
     }
     Tensor<float> logits({N, head_->out_features()}, uninitialized);
     linear(ws.features.data(), N, head_->weight(), head_->bias() ? head_->bias()->data() : nullptr, logits.data(),
@@ -439,6 +443,7 @@ class PreparedNetwork : public Model<float> {
   int lower_se(const SEBlock<float>& se, int x, const std::string& path) {
     need_feature_map(x, path);
     ses_.push_back(se);
+    se_paths_.push_back(path);
     const int index = int(ses_.size()) - 1;
     detail::EngineStep* p = producer(x);
     if (fresh(x) && p->kind == detail::StepKind::conv && !convs_[std::size_t(p->conv)].stem && p->se < 0 &&
@@ -773,17 +778,27 @@ class PreparedNetwork : public Model<float> {
 
   // ---------------------------------------------------------------- running
 
-  /// The gates `[batch, 16 Cb]` (padding lanes zero) of SE `se` for squeezed descriptors `z`.
-  const float* gates(int se, Index batch, Index C, float* z, float* hidden, float* g) const {
+  /// Who sees the excitations of one `run_steps` call: the observer (or null) and the batch index
+  /// of the call's first image.
+  struct Observed {
+    ExcitationObserver* observer = nullptr;
+    Index first = 0;
+  };
+
+  /// The gates `[batch, 16 Cb]` (padding lanes zero) of SE `se` for squeezed descriptors `z`,
+  /// shown to the observer.
+  const float* gates(int se, Index batch, Index C, float* z, float* hidden, float* g, const Observed& seen) const {
     const Index Kp = channel_blocks(C) * kChannelBlock;
     ses_[std::size_t(se)].excite(z, batch, hidden, g, Kp);
     for (Index n = 0; n < batch; ++n) std::fill(g + n * Kp + C, g + (n + 1) * Kp, 0.0f);
+    if (seen.observer) seen.observer->on_excitation(se_paths_[std::size_t(se)], seen.first, batch, C, g, Kp);
     return g;
   }
 
   /// Runs every step for the images at `x` (shape `shape`) in slot `slot`; the global pool
-  /// writes `features`.
-  void run_steps(const float* x, const Shape& shape, Workspace& ws, Index slot, float* features) const {
+  /// writes `features`; SE gates are shown to `seen.observer`.
+  void run_steps(const float* x, const Shape& shape, Workspace& ws, Index slot, float* features,
+                 const Observed& seen) const {
     float* base = ws.arena.data() + slot * ws.slot_floats;
     const Index B = ws.batch;
     float* d = ws.descriptors.data() + slot * B * (3 * ws.channels + ws.hidden);
@@ -814,14 +829,14 @@ class PreparedNetwork : public Model<float> {
           } else if (ws.steps[i].fused_se) {
             squeeze_nchw16c(in, SESqueeze::avg, mean);
             c.mean_of_output(mean, B, squeezed);
-            e.scale = gates(s.se, B, out.channels, squeezed, hidden, g);
+            e.scale = gates(s.se, B, out.channels, squeezed, hidden, g, seen);
             e.residual = residual;
             e.relu = s.relu;
             conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
           } else {
             conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
             squeeze_nchw16c(out, ses_[std::size_t(s.se)].options().squeeze, squeezed);
-            scale_add_act_nchw16c(out, gates(s.se, B, out.channels, squeezed, hidden, g), residual, s.relu, out);
+            scale_add_act_nchw16c(out, gates(s.se, B, out.channels, squeezed, hidden, g, seen), residual, s.relu, out);
           }
           break;
         }
@@ -829,7 +844,7 @@ class PreparedNetwork : public Model<float> {
           const float* scale = nullptr;
           if (s.se >= 0) {
             squeeze_nchw16c(in, ses_[std::size_t(s.se)].options().squeeze, squeezed);
-            scale = gates(s.se, B, in.channels, squeezed, hidden, g);
+            scale = gates(s.se, B, in.channels, squeezed, hidden, g, seen);
           }
           scale_add_act_nchw16c(in, scale, residual, s.relu, out);
           if (s.output != s.input) zero_border(out);
@@ -856,6 +871,7 @@ class PreparedNetwork : public Model<float> {
   std::map<std::string, std::int64_t> row_params_;  // summary rows' parameter counts, before freeing
   std::vector<detail::EngineConv> convs_;
   std::vector<SEBlock<float>> ses_;
+  std::vector<std::string> se_paths_;  // each SE block's dotted path, for excitation observers
   std::vector<detail::EngineStep> steps_;
   std::vector<detail::EngineValue> values_;
   std::vector<int> readers_;  // while lowering
