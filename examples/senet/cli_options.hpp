@@ -42,6 +42,7 @@ Command run_command();
 Command summary_command();
 Command bench_command();
 Command classify_command();
+Command excite_command();
 
 /// The options of one command: `--key value`, `--flag` and, where the command takes them,
 /// positional arguments.

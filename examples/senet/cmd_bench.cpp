@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <senet/core/threading.hpp>
+#include <senet/layers/excitation.hpp>
 #include <vector>
 
 #include "model_options.hpp"
@@ -23,6 +25,10 @@ int bench(const Options& opt) {
   const long size = opt.integer("--size", model->input_size());
   senet::Tensor<float> x({batch, model->in_channels(), size, size});
   for (senet::Index i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(double(i)));
+  // --record-excitations: every forward reports its SE gates to a recorder (what recording costs).
+  senet::ExcitationRecorder recorder;
+  std::optional<senet::ExcitationScope> recording;
+  if (opt.has("--record-excitations")) recording.emplace(*model, recorder);
   model->forward(x);  // warm-up: first-touch of every buffer and weight
   std::vector<double> ms;
   for (long i = 0; i < iters; ++i) {
@@ -45,7 +51,8 @@ int bench(const Options& opt) {
                         {"ms_per_image", median / double(batch)},
                         {"gflops", gflops},
                         {"weights", weights.empty() ? "random" : weights},
-                        {"engine", model->type_name() == "PreparedNetwork" ? "fast" : "naive"}};
+                        {"engine", model->type_name() == "PreparedNetwork" ? "fast" : "naive"},
+                        {"record_excitations", recording.has_value()}};
     std::cout << j.dump() << "\n";
   } else {
     std::printf("%s batch %ld, %ldx%ld, %d thread(s), %ld iterations%s\n", name.c_str(), batch, size, size,
@@ -61,13 +68,15 @@ int bench(const Options& opt) {
 Command bench_command() {
   return {"bench",
           "--model NAME [--weights W] [--batch B] [--size S] [--threads N] [--iters I]\n"
-          "[--engine fast|naive] [--json]",
+          "[--engine fast|naive] [--record-excitations] [--json]",
           "median latency and GFLOP/s",
           "Times I forward passes (10) of B images (1) of S x S (the model's input size) after one warm-up,\n"
           "  on seeded random weights unless --weights is given. --json: model, batch, size, threads, iters,\n"
-          "  median_ms, min_ms, ms_per_image, gflops, weights, engine.\n" +
+          "  median_ms, min_ms, ms_per_image, gflops, weights, engine, record_excitations.\n"
+          "--record-excitations: every forward records its SE excitations (as senet excite does), to\n"
+          "  measure what recording costs.\n" +
               loading_options_help(),
-          with_loading_options({{"--model", "--weights", "--batch", "--size", "--threads", "--iters"}, {"--json"}}),
+          with_loading_options({{"--model", "--weights", "--batch", "--size", "--threads", "--iters"}, {"--json", "--record-excitations"}}),
           false,
           bench};
 }

@@ -1,5 +1,6 @@
 // `senet classify`: the top classes of image files and of the images in directories.
 
+#include "image_inputs.hpp"
 #include "model_options.hpp"
 
 #ifdef SENET_CLI_IMAGES
@@ -9,11 +10,8 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <senet/io/image.hpp>
-#include <senet/io/preprocess.hpp>
 #include <senet/models/imagenet_classes.hpp>
 #include <senet/ops/activation.hpp>
 #include <vector>
@@ -25,39 +23,10 @@ namespace senet_cli {
 namespace {
 
 #ifdef SENET_CLI_IMAGES
-namespace fs = std::filesystem;
-
 /// The label of class `index`: ImageNet's names for 1000-class models, else "class N".
 std::string class_label(senet::Index index, senet::Index num_classes) {
   if (num_classes == 1000) return senet::imagenet_classes()[static_cast<std::size_t>(index)];
   return "class " + std::to_string(index);
-}
-
-bool has_image_extension(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm"})
-    if (ext == e) return true;
-  return false;
-}
-
-/// Files named on the command line, and the image files under named directories (sorted).
-std::vector<std::string> collect_images(const std::vector<std::string>& args) {
-  std::vector<std::string> paths;
-  for (const auto& arg : args) {
-    if (fs::is_directory(arg)) {
-      std::vector<std::string> found;
-      for (const auto& e : fs::recursive_directory_iterator(arg, fs::directory_options::skip_permission_denied))
-        if (e.is_regular_file() && has_image_extension(e.path())) found.push_back(e.path().string());
-      SENET_CHECK(!found.empty(), arg, ": no images (png, jpg, jpeg, bmp, ppm, pgm, pnm) in this directory");
-      std::sort(found.begin(), found.end());
-      paths.insert(paths.end(), found.begin(), found.end());
-    } else {
-      SENET_CHECK(fs::exists(arg), arg, ": no such file or directory");
-      paths.push_back(arg);
-    }
-  }
-  return paths;
 }
 
 /// A one-line progress bar with images/s on stderr, redrawn in place; silent unless enabled.
@@ -87,23 +56,12 @@ class Progress {
 int classify(const Options& opt) {
   const std::string name = opt.get("--model");
   const std::string weights = opt.has("--weights") ? opt.get("--weights") : "";
-  // The model's own preset unless --preset says otherwise.
-  const std::string& own = senet::model_entry(name).preset;
-  senet::PreprocessOptions pp = senet::preprocess_preset(
-      opt.choice("--preset", {"timm", "caffe", "bninception"}, own == "bninception" || own == "caffe" ? own : "timm"));
-  pp.crop_pct = opt.real("--crop-pct", pp.crop_pct);
-  pp.interpolation = opt.choice("--interpolation", {"bilinear", "bicubic"}, "bilinear") == "bicubic"
-                         ? senet::Interpolation::bicubic
-                         : senet::Interpolation::bilinear;
-  senet::ImageOptions image_options;
-  image_options.max_pixels = pp.max_pixels =
-      static_cast<std::uint64_t>(opt.integer("--max-pixels", static_cast<long>(senet::kDefaultMaxPixels)));
   const long top = opt.integer("--top", 5), batch = opt.integer("--batch", 8);
   if (opt.positional().empty()) throw UsageError{"classify needs at least one image or directory"};
   apply_threads(opt);
   const auto paths = collect_images(opt.positional());
   auto model = load_model(opt, weights);
-  pp.size = opt.integer("--size", model->input_size());
+  const ImageLoader images(opt, name, model->input_size());
   if (weights.empty())
     std::fprintf(stderr,
                  "senet: warning: no --weights given: %s runs on seeded random weights, so its labels are "
@@ -115,9 +73,7 @@ int classify(const Options& opt) {
   Progress progress(paths.size(), isatty(STDERR_FILENO) && paths.size() > static_cast<std::size_t>(batch));
   for (std::size_t first = 0; first < paths.size(); first += static_cast<std::size_t>(batch)) {
     const std::size_t last = std::min(paths.size(), first + static_cast<std::size_t>(batch));
-    std::vector<senet::Image> images;
-    for (std::size_t i = first; i < last; ++i) images.push_back(senet::read_image(paths[i], image_options));
-    auto probs = model->forward(senet::preprocess<float>(images, pp));
+    auto probs = model->forward(images.load(paths, first, last));
     senet::softmax_rows_inplace(probs);
     progress.clear();
     for (std::size_t i = first; i < last; ++i) {
@@ -158,17 +114,10 @@ Command classify_command() {
           "top-K classes of each image (directories are walked)",
           "IMAGE_OR_DIR: png, jpg, jpeg, bmp, ppm, pgm or pnm files, and directories walked for them (in\n"
           "  sorted order). Without --weights the model runs on seeded random weights: its labels mean nothing.\n"
-          "--preset: the pre-processing of the weights' source, by default the model's own: timm (RGB / 255,\n"
-          "  ImageNet mean and std), caffe (BGR 0..255 minus 104, 117, 123), bninception (BGR 0..255 minus\n"
-          "  104, 117, 128). Each image is resized, short side to S / P with the --interpolation filter\n"
-          "  (bilinear), and centre-cropped to S x S (S: the model's input size, P: 0.875).\n"
           "--top K: the classes shown (5); --batch B: images a forward pass (8).\n"
-          "--json: a list of {image, top: [{index, label, prob}, ...]}.\n"
-          "--max-pixels N: the largest decoded or resized image (default 89478485, PIL's limit).\n" +
-              loading_options_help(),
-          with_loading_options({{"--model", "--weights", "--preset", "--size", "--crop-pct", "--interpolation", "--top",
-                                 "--batch", "--threads", "--max-pixels"},
-                                {"--json"}}),
+          "--json: a list of {image, top: [{index, label, prob}, ...]}.\n" +
+              image_options_help() + loading_options_help(),
+          with_loading_options(with_image_options({{"--model", "--weights", "--top", "--batch", "--threads"}, {"--json"}})),
           true,
           classify};
 }

@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
 #endif
   const std::vector<Command> commands = {senet_cli::models_command(), senet_cli::run_command(),
                                          senet_cli::summary_command(), senet_cli::bench_command(),
-                                         senet_cli::classify_command()};
+                                         senet_cli::classify_command(), senet_cli::excite_command()};
   const std::vector<std::string> args(argv + 1, argv + argc);
   const Command* command = nullptr;  // once known, usage errors show its usage line
   try {

@@ -299,7 +299,8 @@ INSTANTIATE_TEST_SUITE_P(
         Damaged{"FortranOrder", with_dict("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", kTwo), "Fortran"},
         Damaged{"FortranNotBool", with_dict("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,), }", kTwo),
                 "fortran_order"},
-        Damaged{"IntegerDtype", with_dict("{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", kTwo), "'<i8'"},
+        Damaged{"BoolDtype", with_dict("{'descr': '|b1', 'fortran_order': False, 'shape': (8,), }", kTwo), "'|b1'"},
+        Damaged{"OddIntegerDtype", with_dict("{'descr': '<i3', 'fortran_order': False, 'shape': (1,), }", kTwo), "'<i3'"},
         Damaged{"HalfDtype", with_dict("{'descr': '<f2', 'fortran_order': False, 'shape': (4,), }", kTwo), "'<f2'"},
         Damaged{"StructuredDtype",
                 with_dict("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", kTwo), "structured"},
@@ -326,5 +327,26 @@ INSTANTIATE_TEST_SUITE_P(
         Damaged{"DeepNesting", with_dict(std::string(5000, '(') + std::string(5000, ')'), kTwo), "too deep"},
         Damaged{"BinaryHeader", npy(1, std::string("{\x00\xff\x01", 4), kTwo), "not a valid Python literal"}),
     [](const ::testing::TestParamInfo<Damaged>& info) { return std::string(info.param.name); });
+
+// Integer arrays (class labels) are read and converted: signed ones sign-extended from their
+// width, either byte order (expected values: the bytes written here, by hand).
+TEST(Npy, ReadsIntegerDtypes) {
+  auto read = [](const std::string& descr, const std::string& shape, const std::string& data) {
+    TempPath p;
+    write_file(p.str(), with_dict("{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }", data));
+    return senet::read_npy<double>(p.str());
+  };
+  const auto i8 = read("<i8", "(2,)", std::string("\xfd\xff\xff\xff\xff\xff\xff\xff\x05\0\0\0\0\0\0\0", 16));
+  ASSERT_EQ(i8.shape(), (senet::Shape{2}));
+  EXPECT_EQ(i8[0], -3.0);
+  EXPECT_EQ(i8[1], 5.0);
+  const auto u1 = read("|u1", "(3,)", std::string("\xff\x00\x07", 3));
+  EXPECT_EQ(u1[0], 255.0);
+  EXPECT_EQ(u1[2], 7.0);
+  const auto be = read(">i2", "(1,)", std::string("\xff\xfe", 2));
+  EXPECT_EQ(be[0], -2.0);
+  const auto i4 = read("<i4", "(1,)", std::string("\x00\x00\x00\x80", 4));
+  EXPECT_EQ(i4[0], -2147483648.0);
+}
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "senet/io/npy.hpp"
+#include "senet/layers/excitation.hpp"
 #include "senet/io/weights.hpp"
 #include "senet/models/random_init.hpp"
 #include "senet/models/zoo.hpp"
@@ -197,7 +198,7 @@ TEST_F(Cli, UsageErrorsExitTwo) {
   expect_usage("bench --model seresnet50 --colour blue");
 }
 
-const std::vector<std::string> kCommands = {"models", "run", "summary", "bench", "classify"};
+const std::vector<std::string> kCommands = {"models", "run", "summary", "bench", "classify", "excite"};
 
 TEST_F(Cli, EveryCommandPrintsItsOwnHelp) {
   for (const auto& command : kCommands) {
@@ -223,7 +224,7 @@ TEST_F(Cli, HelpExplainsTheCommandsOptions) {
   EXPECT_NE(r.out.find("--preset"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--max-pixels"), std::string::npos) << r.out;
   // What every command that loads a model takes.
-  for (const std::string command : {"run", "bench", "classify"}) {
+  for (const std::string command : {"run", "bench", "classify", "excite"}) {
     r = run(command + " --help");
     for (const char* option : {"--engine", "--max-header-bytes", "--allow-non-finite", "--max-activation-mb",
                                "--se-reduction", "--se-stages"})
@@ -355,3 +356,106 @@ TEST_F(Cli, ClassifyErrors) {
 
 }  // namespace
 #endif
+
+namespace {
+
+/// The rows of a `senet excite` CSV after its header, split at commas.
+std::vector<std::vector<std::string>> csv_rows(const std::string& text, std::string* header) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, *header);
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::istringstream f(line);
+    for (std::string field; std::getline(f, field, ',');) fields.push_back(field);
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+}  // namespace
+
+// One row per block, sample and channel: seresnet18 has 8 SE blocks (layer1.0 .. layer4.1) of
+// 64, 64, 128, 128, 256, 256, 512 and 512 channels (torchvision's resnet18 widths), so 2 samples
+// make 2 x 1920 rows; the gates are the library's own (record_excitations in-process).
+TEST_F(Cli, ExciteWritesOneRowPerBlockSampleAndChannel) {
+  const Result r = run("excite --model seresnet18 --weights " + path("seresnet18.safetensors") + " --input " +
+                       path("x.npy") + " --csv " + path("e.csv") + " --svg " + path("e.svg"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string header;
+  const auto rows = csv_rows(slurp(path("e.csv")), &header);
+  EXPECT_EQ(header, "block,sample,channel,value");
+  ASSERT_EQ(rows.size(), 2u * 1920u);
+  EXPECT_EQ(rows.front(), (std::vector<std::string>{"layer1.0", "0", "0", rows.front()[3]}));
+  EXPECT_EQ(rows.back()[0], "layer4.1");
+  EXPECT_EQ(rows.back()[1], "1");
+  EXPECT_EQ(rows.back()[2], "511");
+  auto model = senet::create_model<float>("seresnet18", 10);
+  senet::load_weights(*model, path("seresnet18.safetensors"));
+  const auto expected = senet::record_excitations(*model, senet::read_npy<float>(path("x.npy")));
+  ASSERT_EQ(expected.size(), 8u);
+  std::size_t i = 0;
+  double worst = 0;
+  for (const auto& block : expected)
+    for (senet::Index j = 0; j < block.gates.size(); ++j, ++i) {
+      ASSERT_EQ(rows[i][0], senet::excitation_block_name(block.path));
+      worst = std::max(worst, std::abs(std::stod(rows[i][3]) - double(block.gates[j])));
+    }
+  EXPECT_LE(worst, 1e-6);  // the CLI runs the prepared engine
+  const std::string svg = slurp(path("e.svg"));
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
+  EXPECT_NE(svg.find("layer4.1 (512 channels)"), std::string::npos);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+}
+
+TEST_F(Cli, ExciteSelectsBlocksAndGroupsByLabel) {
+  senet::Tensor<float> labels({2});
+  labels[0] = 3;
+  labels[1] = 7;
+  senet::write_npy(path("labels.npy"), labels);
+  const Result r = run("excite --model seresnet18 --weights " + path("seresnet18.safetensors") + " --input " +
+                       path("x.npy") + " --csv " + path("sel.csv") + " --svg " + path("sel.svg") + " --labels " +
+                       path("labels.npy") + " --blocks 'layer2.*,layer4.1'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string header;
+  const auto rows = csv_rows(slurp(path("sel.csv")), &header);
+  EXPECT_EQ(rows.size(), 2u * (128 + 128 + 512));
+  for (const auto& row : rows) EXPECT_TRUE(row[0] == "layer2.0" || row[0] == "layer2.1" || row[0] == "layer4.1") << row[0];
+  const std::string svg = slurp(path("sel.svg"));
+  EXPECT_NE(svg.find(">class 3<"), std::string::npos);  // the legend names the classes present
+  EXPECT_NE(svg.find(">class 7<"), std::string::npos);
+  EXPECT_EQ(svg.find(">class 0<"), std::string::npos);
+}
+
+TEST_F(Cli, ExciteErrors) {
+  const std::string w = " --weights " + path("seresnet18.safetensors");
+  // A model without SE blocks has nothing to record.
+  auto plain = senet::create_model<float>("resnet18", 10);
+  senet::randomize_parameters(*plain, 1);
+  senet::save_weights(*plain, path("resnet18.safetensors"));
+  expect_error("excite --model resnet18 --weights " + path("resnet18.safetensors") + " --input " + path("x.npy") +
+                   " --csv " + path("r.csv"),
+               "resnet18 has no SE blocks");
+  expect_usage("excite --model seresnet18" + w + " --input " + path("x.npy") + " --csv " + path("r.csv") +
+               " --blocks layer9.0");
+  expect_usage("excite --model seresnet18" + w + " --csv " + path("r.csv"));  // no inputs
+  expect_usage("excite --model seresnet18" + w + " --input " + path("x.npy"));  // no --csv
+  senet::write_npy(path("labels3.npy"), senet::Tensor<float>({3}));
+  expect_error("excite --model seresnet18" + w + " --input " + path("x.npy") + " --csv " + path("r.csv") +
+                   " --labels " + path("labels3.npy"),
+               "3 labels for 2 samples");
+  senet::Tensor<float> big({2});
+  big[0] = 10;
+  senet::write_npy(path("labels10.npy"), big);
+  expect_error("excite --model seresnet18" + w + " --input " + path("x.npy") + " --csv " + path("r.csv") +
+                   " --labels " + path("labels10.npy"),
+               "is not a class index in [0, 10)");
+}
+
+// Recording in the benchmark: the same JSON, flagged.
+TEST_F(Cli, BenchCanRecordExcitations) {
+  const Result r = run("bench --model seresnet18 --size 32 --iters 2 --record-excitations --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out).at("record_excitations").get<bool>());
+}

@@ -228,6 +228,7 @@ class LiteralParser {
 struct Dtype {
   std::size_t itemsize = 0;
   bool little_endian = true;
+  char kind = 'f';  // 'f' float, 'i' signed or 'u' unsigned integer
 };
 
 inline bool host_is_little_endian() {
@@ -248,14 +249,15 @@ inline Dtype parse_descr(const std::string& path, const std::string& descr) {
   // '=' is the writer's native order and '|' "not applicable"; numpy itself resolves both
   // to native order, and never writes either for multi-byte floats.
   d.little_endian = order == '<' || ((order == '=' || order == '|') && host_is_little_endian());
-  if (rest == "f4")
-    d.itemsize = 4;
-  else if (rest == "f8")
-    d.itemsize = 8;
-  else
-    throw Error(
-        cat(path, ": unsupported .npy dtype '", printable(descr),
-            "' (only float32 '<f4' and float64 '<f8' are supported)"));
+  // Integers (labels, class indices) are read too: every one up to 2^24 is exact in float.
+  const bool sized = rest.size() == 2 && (rest[1] == '1' || rest[1] == '2' || rest[1] == '4' || rest[1] == '8');
+  if (rest == "f4" || rest == "f8" || (sized && (rest[0] == 'i' || rest[0] == 'u'))) {
+    d.kind = rest[0];
+    d.itemsize = std::size_t(rest[1] - '0');
+  } else {
+    throw Error(cat(path, ": unsupported .npy dtype '", printable(descr),
+                    "' (supported: float32 '<f4', float64 '<f8' and integers '<i1'..'<i8', '<u1'..'<u8')"));
+  }
   return d;
 }
 
@@ -264,17 +266,23 @@ void convert(const Dtype& dtype, const unsigned char* src, T* dst, std::size_t n
   const std::size_t w = dtype.itemsize;
   for (std::size_t i = 0; i < n; ++i, src += w) {
     const std::uint64_t bits = dtype.little_endian ? load_le(src, w) : load_be(src, w);
-    if (w == 4)
+    if (dtype.kind == 'u') {
+      dst[i] = static_cast<T>(bits);
+    } else if (dtype.kind == 'i') {
+      const std::uint64_t sign = std::uint64_t{1} << (8 * w - 1);  // sign-extend from w bytes
+      dst[i] = static_cast<T>(static_cast<std::int64_t>((bits ^ sign) - sign));
+    } else if (w == 4) {
       dst[i] = static_cast<T>(bits_to_float(static_cast<std::uint32_t>(bits)));
-    else
+    } else {
       dst[i] = static_cast<T>(bits_to_double(bits));
+    }
   }
 }
 
 }  // namespace npy
 }  // namespace detail
 
-/// Reads a `.npy` file of float32 or float64 (any byte order), format version 1.0, 2.0 or
+/// Reads a `.npy` file of float32, float64 or integers (any byte order), format version 1.0, 2.0 or
 /// 3.0, C order, into a `Tensor<T>` of the stored shape (`{}` for a 0-d array), converting to
 /// `T`. Throws `senet::Error` naming the file for a bad magic string, an unsupported version or
 /// dtype, Fortran order, a malformed header, or a data size that does not match the shape.
