@@ -224,6 +224,20 @@ struct Conv16cGeom {
 using Conv16cTileFn = void (*)(const Conv16cGeom&, const float* x, const float* w, const float* bias,
                                const float* scale, const float* res, float* y);
 
+/// `y[16 p + k] = act((acc[p][k] + bias[k]) * scale[k] + res[16 p + k])`; `scale` and `res` may be null.
+template <int P>
+void tile_store_portable(const float (&acc)[P][16], const float* bias, const float* scale, const float* res, bool relu,
+                         float* y) {
+  for (int p = 0; p < P; ++p)
+    for (int k = 0; k < 16; ++k) {
+      float v = acc[p][k] + bias[k];
+      if (scale) v *= scale[k];
+      if (res) v += res[p * 16 + k];
+      if (relu) v = std::max(v, 0.0f);
+      y[p * 16 + k] = v;
+    }
+}
+
 /// Portable tile: `P` pixels x 16 output channels.
 template <int P>
 void conv16c_tile_portable(const Conv16cGeom& g, const float* x, const float* w, const float* bias,
@@ -243,14 +257,7 @@ void conv16c_tile_portable(const Conv16cGeom& g, const float* x, const float* w,
           }
         }
       }
-  for (int p = 0; p < P; ++p)
-    for (int k = 0; k < 16; ++k) {
-      float v = acc[p][k] + bias[k];
-      if (scale) v *= scale[k];
-      if (res) v += res[p * 16 + k];
-      if (g.relu) v = std::max(v, 0.0f);
-      y[p * 16 + k] = v;
-    }
+  tile_store_portable<P>(acc, bias, scale, res, g.relu, y);
 }
 
 /// Portable lane-group tile: `P` pixels x 16 output channels, each lane summing over the
@@ -272,14 +279,7 @@ void conv16c_lanes_tile_portable(const Conv16cGeom& g, const float* x, const flo
             acc[p][k] += xp[p * g.x_pix + c] * wp[r * 16 + c];
           }
     }
-  for (int p = 0; p < P; ++p)
-    for (int k = 0; k < 16; ++k) {
-      float v = acc[p][k] + bias[k];
-      if (scale) v *= scale[k];
-      if (res) v += res[p * 16 + k];
-      if (g.relu) v = std::max(v, 0.0f);
-      y[p * 16 + k] = v;
-    }
+  tile_store_portable<P>(acc, bias, scale, res, g.relu, y);
 }
 
 #if SENET_X86_SIMD
