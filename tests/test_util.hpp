@@ -31,21 +31,38 @@ inline std::string fixture(const std::string& name) { return std::string(SENET_F
 
 // ---- Tolerances and errors ----
 
+namespace detail {
+/// Sets `diff` to max |a - b| and `scale` to max |b|; false when they cannot be measured: shapes
+/// that differ, or a NaN or infinity on either side.
+template <class T, class U>
+bool max_differences(const Tensor<T>& a, const Tensor<U>& b, double& diff, double& scale) {
+  if (a.shape() != b.shape()) return false;
+  diff = scale = 0;
+  for (Index i = 0; i < b.size(); ++i) {
+    const double x = double(a[i]), y = double(b[i]);
+    if (!std::isfinite(x) || !std::isfinite(y)) return false;
+    diff = std::max(diff, std::abs(x - y));
+    scale = std::max(scale, std::abs(y));
+  }
+  return true;
+}
+}  // namespace detail
+
 /// max |a - b| / max |b|: the error relative to the reference output's scale. A comparison that
 /// cannot be measured is infinitely wrong: shapes that differ, or a NaN or infinity on either side,
 /// give +infinity, so that `EXPECT_LE(relative_error(a, b), tol)` fails on them.
 template <class T, class U>
 double relative_error(const Tensor<T>& a, const Tensor<U>& b) {
-  constexpr double failed = std::numeric_limits<double>::infinity();
-  if (a.shape() != b.shape()) return failed;
-  double diff = 0, scale = 0;
-  for (Index i = 0; i < b.size(); ++i) {
-    const double x = double(a[i]), y = double(b[i]);
-    if (!std::isfinite(x) || !std::isfinite(y)) return failed;
-    diff = std::max(diff, std::abs(x - y));
-    scale = std::max(scale, std::abs(y));
-  }
+  double diff, scale;
+  if (!detail::max_differences(a, b, diff, scale)) return std::numeric_limits<double>::infinity();
   return diff / std::max(scale, 1e-30);
+}
+
+/// max |a - b|, for values of a known scale (SE gates); +infinity where relative_error is.
+template <class T, class U>
+double max_abs_error(const Tensor<T>& a, const Tensor<U>& b) {
+  double diff, scale;
+  return detail::max_differences(a, b, diff, scale) ? diff : std::numeric_limits<double>::infinity();
 }
 
 /// Tolerance of a PyTorch comparison for scalar T: 1e-4 relative in float; 1e-10 in double, where

@@ -1,4 +1,4 @@
-// The comparison every parity test relies on must fail on what it cannot measure: NaN, infinity
+// The comparisons every parity test relies on must fail on what they cannot measure: NaN, infinity
 // and tensors of different shapes. Expected values are arithmetic by hand.
 #include <limits>
 
@@ -54,6 +54,18 @@ TEST(RelativeError, DoubleToleranceCatchesAFloatStep) {
   a[0] = double(float(0.1));
   EXPECT_GT(relative_error(a, ref), senet::test::parity_tolerance<double>());
   EXPECT_LE(relative_error(a, ref), senet::test::parity_tolerance<float>());
+}
+
+TEST(MaxAbsError, IsTheLargestDifferenceAndFailsAsRelativeErrorDoes) {
+  using senet::test::max_abs_error;
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const Tensor<float> ref = tensor({0.5f, -4, 2}, {3});
+  // |0.75 - 0.5| = 0.25, whatever the reference's scale
+  EXPECT_DOUBLE_EQ(max_abs_error(tensor({0.75f, -4, 2.125f}, {3}), ref), 0.25);
+  EXPECT_FALSE(max_abs_error(tensor({0.5f, nan, 2}, {3}), ref) <= 1e30);
+  EXPECT_FALSE(max_abs_error(ref, tensor({0.5f, -4, inf}, {3})) <= 1e30);
+  EXPECT_FALSE(max_abs_error(tensor({0.5f, -4}, {2}), ref) <= 1e30);
+  EXPECT_FALSE(max_abs_error(tensor({0.5f, -4, 2}, {1, 3}), ref) <= 1e30);
 }
 
 }  // namespace

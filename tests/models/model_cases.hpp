@@ -1,8 +1,10 @@
 #pragma once
 // The PyTorch model fixtures as senet configurations: tests/fixtures/data/models.json (reduced
-// SE-ResNets, make_fixtures.py) and tests/fixtures/data/se_variants/cases.json (every SE option
-// and position, make_se_variants.py). Each case has CASE.safetensors, CASE.input.npy and
-// CASE.output.npy (float64 PyTorch logits) beside its list.
+// SE-ResNets, make_fixtures.py), tests/fixtures/data/se_variants/cases.json (every SE option
+// and position, make_se_variants.py) and tests/fixtures/data/inception/cases.json (reduced
+// BN-Inception and SE-BN-Inception, make_inception_fixtures.py). Each case has CASE.safetensors,
+// CASE.input.npy and CASE.output.npy (float64 PyTorch logits) beside its list. Also the kernel
+// paths the prepared-engine tests run.
 
 #include <gtest/gtest.h>
 
@@ -13,14 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "senet/models/inception.hpp"
 #include "senet/models/resnet.hpp"
+#include "senet/ops/nchw16c.hpp"
 #include "test_util.hpp"
 
 namespace senet::test {
 
 struct ModelCase {
   nlohmann::json spec;
-  std::string dir;  ///< fixture sub-directory ("" or "se_variants/")
+  std::string dir;  ///< fixture sub-directory ("", "se_variants/", "inception/", ...)
   std::string name() const { return spec.at("case"); }
   std::string file(const std::string& suffix) const { return fixture(dir + name() + suffix); }
 };
@@ -78,6 +82,17 @@ inline ResNetConfig case_config(const nlohmann::json& c) {
   return cfg;
 }
 
+/// The senet configuration of an entry of inception/cases.json.
+inline InceptionConfig inception_config(const nlohmann::json& c) {
+  InceptionConfig cfg;
+  cfg.name = c.at("case");
+  cfg.se = c.at("model") == "se_bn_inception";
+  cfg.width_divisor = c.at("width_divisor");
+  cfg.se_options.reduction = c.at("se_reduction");
+  cfg.num_classes = c.at("num_classes");
+  return cfg;
+}
+
 /// The cases listed in `list` (a JSON array file under tests/fixtures/data/`dir`).
 inline std::vector<ModelCase> read_cases(const std::string& dir, const std::string& list) {
   std::ifstream in(fixture(dir + list));
@@ -90,5 +105,14 @@ inline std::vector<ModelCase> read_cases(const std::string& dir, const std::stri
 
 inline std::vector<ModelCase> reduced_model_cases() { return read_cases("", "models.json"); }
 inline std::vector<ModelCase> se_variant_cases() { return read_cases("se_variants/", "cases.json"); }
+inline std::vector<ModelCase> inception_cases() { return read_cases("inception/", "cases.json"); }
+
+/// The kernel paths of the prepared engine this CPU supports, best first.
+inline std::vector<Conv2dPath> available_paths() {
+  std::vector<Conv2dPath> paths;
+  for (auto p : {Conv2dPath::avx512, Conv2dPath::avx2, Conv2dPath::portable})
+    if (conv2d_path_supported(p)) paths.push_back(p);
+  return paths;
+}
 
 }  // namespace senet::test

@@ -11,13 +11,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "model_cases.hpp"
 #include "senet/io/npy.hpp"
 #include "senet/io/weights.hpp"
 #include "senet/models/inception.hpp"
@@ -131,41 +130,19 @@ TEST(Inception, ReducedWidthAndInvalidConfigs) {
   }
 }
 
-std::vector<nlohmann::json> inception_cases() {
-  std::ifstream in(senet::test::fixture("inception/cases.json"));
-  EXPECT_TRUE(in.good()) << "missing " << senet::test::fixture("inception/cases.json")
-                         << " (tests/fixtures/make_inception_fixtures.py)";
-  std::vector<nlohmann::json> cases;
-  if (in.good())
-    for (const auto& c : nlohmann::json::parse(in)) cases.push_back(c);
-  return cases;
-}
-
-/// The configuration of fixture case `c` (cases.json).
-senet::InceptionConfig case_config(const nlohmann::json& c) {
-  senet::InceptionConfig cfg;
-  cfg.name = c.at("case");
-  cfg.se = c.at("model") == "se_bn_inception";
-  cfg.width_divisor = c.at("width_divisor");
-  cfg.se_options.reduction = c.at("se_reduction");
-  cfg.num_classes = c.at("num_classes");
-  return cfg;
-}
-
 // The fast engine runs both (concatenations, average pooling counting the padding, SE after the
 // concatenation) on every kernel path this CPU has, against PyTorch's float64 output, image by
 // image and with images run together. The reduced widths put branches off 16-channel blocks, so
 // their concatenations copy; at full size (below, and the full-size parity against PyTorch) the
 // branches write into the concatenation in place.
 TEST(Inception, PreparedMatchesPyTorchOnEveryPath) {
-  const auto cases = inception_cases();
+  const auto cases = senet::test::inception_cases();
   ASSERT_EQ(cases.size(), 2u);
-  for (const auto path : {senet::Conv2dPath::avx512, senet::Conv2dPath::avx2, senet::Conv2dPath::portable}) {
-    if (!senet::conv2d_path_supported(path)) continue;
+  for (const auto path : senet::test::available_paths()) {
     for (const auto& c : cases) {
-      SCOPED_TRACE(c.at("case").get<std::string>() + " / " + senet::to_string(path));
-      const std::string base = senet::test::fixture("inception/" + c.at("case").get<std::string>());
-      auto model = std::make_unique<senet::BNInception<float>>(case_config(c));
+      SCOPED_TRACE(c.name() + " / " + senet::to_string(path));
+      const std::string base = c.file("");
+      auto model = std::make_unique<senet::BNInception<float>>(senet::test::inception_config(c.spec));
       senet::load_weights(*model, base + ".safetensors");
       senet::PrepareOptions options;
       options.kernels = path;
@@ -175,8 +152,7 @@ TEST(Inception, PreparedMatchesPyTorchOnEveryPath) {
       const auto expected = senet::read_npy<double>(base + ".output.npy");
       const double err = senet::test::relative_error(fast->forward(x), expected);
       EXPECT_LE(err, senet::test::parity_tolerance<float>());
-      std::printf("[ prepared ] %-24s %-8s max rel err %.2e\n", c.at("case").get<std::string>().c_str(),
-                  senet::to_string(path), err);
+      std::printf("[ prepared ] %-24s %-8s max rel err %.2e\n", c.name().c_str(), senet::to_string(path), err);
       // Three images on two threads run together, not image by image: the same numbers (the
       // third image repeats the first).
       const senet::Index N = x.dim(0), image = x.size() / N, classes = expected.dim(1);
@@ -219,21 +195,20 @@ TYPED_TEST_SUITE(InceptionParity, senet::test::Scalars);
 
 TYPED_TEST(InceptionParity, MatchesPyTorch) {
   using T = TypeParam;
-  const auto cases = inception_cases();
+  const auto cases = senet::test::inception_cases();
   ASSERT_EQ(cases.size(), 2u);
   std::set<std::string> models;
   for (const auto& c : cases) {
-    const std::string name = c.at("case");
+    const std::string name = c.name();
     SCOPED_TRACE(name);
-    const std::string model_name = c.at("model");
+    const std::string model_name = c.spec.at("model");
     models.insert(model_name);
     ASSERT_TRUE(model_name == "bn_inception" || model_name == "se_bn_inception") << model_name;
-    senet::BNInception<T> model(case_config(c));
-    const std::string base = senet::test::fixture("inception/" + name);
-    senet::load_weights(model, base + ".safetensors");  // every key, no more: the names match
-    const auto x = senet::read_npy<T>(base + ".input.npy");
-    const auto expected = senet::read_npy<double>(base + ".output.npy");
-    ASSERT_EQ(x.shape(), c.at("input_shape").get<senet::Shape>());
+    senet::BNInception<T> model(senet::test::inception_config(c.spec));
+    senet::load_weights(model, c.file(".safetensors"));  // every key, no more: the names match
+    const auto x = senet::read_npy<T>(c.file(".input.npy"));
+    const auto expected = senet::read_npy<double>(c.file(".output.npy"));
+    ASSERT_EQ(x.shape(), c.spec.at("input_shape").get<senet::Shape>());
     const auto y = model.forward(x);
     ASSERT_EQ(y.shape(), expected.shape());
     const double err = senet::test::relative_error(y, expected);

@@ -33,18 +33,11 @@ NaiveAndFast naive_and_fast(const senet::ResNetConfig& cfg, std::uint64_t seed) 
   return {std::move(naive), std::make_unique<senet::PreparedNetwork>(std::move(copy))};
 }
 
-std::vector<senet::Conv2dPath> available_paths() {
-  std::vector<senet::Conv2dPath> paths;
-  for (auto p : {senet::Conv2dPath::avx512, senet::Conv2dPath::avx2, senet::Conv2dPath::portable})
-    if (senet::conv2d_path_supported(p)) paths.push_back(p);
-  return paths;
-}
-
 TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
   auto cases = senet::test::reduced_model_cases();
   for (auto& c : senet::test::se_variant_cases()) cases.push_back(c);
   std::size_t prepared = 0, kept = 0;
-  for (const auto path : available_paths()) {
+  for (const auto path : senet::test::available_paths()) {
     senet::PrepareOptions options;
     options.kernels = path;
     double worst = 0;
