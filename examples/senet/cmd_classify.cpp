@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <senet/io/image.hpp>
 #include <senet/io/preprocess.hpp>
-#include <senet/models/imagenet_classes.hpp>
+#include <senet/models/zoo.hpp>
 #include <senet/ops/activation.hpp>
 #include <vector>
 #else
@@ -27,9 +27,10 @@ namespace {
 #ifdef SENET_CLI_IMAGES
 namespace fs = std::filesystem;
 
-/// The label of class `index`: ImageNet's names for 1000-class models, else "class N".
-std::string class_label(senet::Index index, senet::Index num_classes) {
-  if (num_classes == 1000) return senet::imagenet_classes()[static_cast<std::size_t>(index)];
+/// The label of class `index`: the registered model's class names when it has them for
+/// `num_classes` classes (ImageNet's, Fashion-MNIST's), else "class N".
+std::string class_label(const senet::ClassNames& names, senet::Index index, senet::Index num_classes) {
+  if (names.size() == static_cast<std::size_t>(num_classes)) return names[static_cast<std::size_t>(index)];
   return "class " + std::to_string(index);
 }
 
@@ -87,10 +88,10 @@ class Progress {
 int classify(const Options& opt) {
   const std::string name = opt.get("--model");
   const std::string weights = opt.has("--weights") ? opt.get("--weights") : "";
-  // The model's own preset unless --preset says otherwise.
-  const std::string& own = senet::model_entry(name).preset;
-  senet::PreprocessOptions pp = senet::preprocess_preset(
-      opt.choice("--preset", {"timm", "caffe", "bninception"}, own == "bninception" || own == "caffe" ? own : "timm"));
+  // The model's own preset and class names unless --preset says otherwise.
+  const senet::ModelEntry& entry = senet::model_entry(name);
+  senet::PreprocessOptions pp =
+      senet::preprocess_preset(opt.choice("--preset", senet::preprocess_preset_names(), entry.preset));
   pp.crop_pct = opt.real("--crop-pct", pp.crop_pct);
   pp.interpolation = opt.choice("--interpolation", {"bilinear", "bicubic"}, "bilinear") == "bicubic"
                          ? senet::Interpolation::bicubic
@@ -131,9 +132,10 @@ int classify(const Options& opt) {
       for (senet::Index r = 0; r < k; ++r) {
         const senet::Index c = order[static_cast<std::size_t>(r)];
         if (json)
-          tops.push_back({{"index", c}, {"label", class_label(c, classes)}, {"prob", p[c]}});
+          tops.push_back({{"index", c}, {"label", class_label(entry.labels, c, classes)}, {"prob", p[c]}});
         else
-          std::printf("  %6.4f  %4ld  %s\n", double(p[c]), static_cast<long>(c), class_label(c, classes).c_str());
+          std::printf("  %6.4f  %4ld  %s\n", double(p[c]), static_cast<long>(c),
+                      class_label(entry.labels, c, classes).c_str());
       }
       if (json) results.push_back({{"image", paths[i]}, {"top", tops}});
     }
@@ -152,7 +154,7 @@ int classify(const Options&) {
 
 Command classify_command() {
   return {"classify",
-          "--model NAME [--weights W] [--preset timm|caffe|bninception] [--size S] [--crop-pct P]\n"
+          "--model NAME [--weights W] [--preset timm|caffe|bninception|digits|fashion] [--size S] [--crop-pct P]\n"
           "[--interpolation bilinear|bicubic] [--top K] [--batch B] [--threads N] [--json]\n"
           "IMAGE_OR_DIR...",
           "top-K classes of each image (directories are walked)",
@@ -160,8 +162,10 @@ Command classify_command() {
           "  sorted order). Without --weights the model runs on seeded random weights: its labels mean nothing.\n"
           "--preset: the pre-processing of the weights' source, by default the model's own: timm (RGB / 255,\n"
           "  ImageNet mean and std), caffe (BGR 0..255 minus 104, 117, 123), bninception (BGR 0..255 minus\n"
-          "  104, 117, 128). Each image is resized, short side to S / P with the --interpolation filter\n"
-          "  (bilinear), and centre-cropped to S x S (S: the model's input size, P: 0.875).\n"
+          "  104, 117, 128); digits (grey / 255, 8x8), fashion (grey, (x / 255 - 0.2860) / 0.3530, 28x28).\n"
+          "  Each image is resized, short side to S / P with the --interpolation filter (bilinear), and\n"
+          "  centre-cropped to S x S (S: the model's input size; P: 0.875, 1 for the grey presets).\n"
+          "Labels: the model's class names (ImageNet's, Fashion-MNIST's) when it has them, else class N.\n"
           "--top K: the classes shown (5); --batch B: images a forward pass (8).\n"
           "--json: a list of {image, top: [{index, label, prob}, ...]}.\n"
           "--max-pixels N: the largest decoded or resized image (default 89478485, PIL's limit).\n" +
