@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The senet demo: builds the senet tool, then
-#   1. runs the shipped SE-ResNet digits model on scikit-learn's held-out digits (accuracy, and a
+#   1. runs the shipped SE-ResNet trained on Fashion-MNIST (and its plain twin) on the 10,000 test
+#      images with `senet run` (accuracy), writes a few test images as PNG files and classifies
+#      them with `senet classify`, showing each image's true label beside senet's;
+#   2. runs the shipped SE-ResNet digits model on scikit-learn's held-out digits (accuracy, and a
 #      few digits drawn in the terminal with the prediction beside each);
-#   2. classifies two real photographs (scikit-learn's china.jpg and flower.jpg) with SE-ResNet-50:
+#   3. classifies two real photographs (scikit-learn's china.jpg and flower.jpg) with SE-ResNet-50:
 #      with $SENET_WEIGHTS pointing at timm's seresnet50 .safetensors (seresnet50.a1_in1k, evaluated
 #      at crop 0.95, bicubic), else on seeded random weights; top-5 and latency.
 set -euo pipefail
@@ -16,7 +19,49 @@ work=$build/demo
 mkdir -p "$work"
 py=/usr/bin/python3
 
-echo "== 1. se_resnet_digits: a trained SE-ResNet on scikit-learn's 8x8 digits (held-out samples 1437..1796)"
+fashion=$SENET_ROOT/examples/fashion
+echo "== 1. se_resnet_fashion: a trained SE-ResNet on Fashion-MNIST (Debian's dataset-fashion-mnist, 10,000 test images)"
+$py "$fashion/fashion_data.py" --out "$work" >/dev/null
+for model in se_resnet_fashion resnet_fashion; do
+  "$senet" run --model $model --weights "$fashion/$model.safetensors" \
+    --input "$work/fashion_test.npy" --output "$work/${model}_logits.npy" 2>/dev/null
+done
+$py - "$work" "$fashion" <<'PY'
+import sys, numpy as np
+sys.path.insert(0, sys.argv[2])
+import fashion_data
+from PIL import Image
+work = sys.argv[1]
+y = np.load(f"{work}/fashion_test_labels.npy").astype(int)
+for model, what in (("se_resnet_fashion", "with SE"), ("resnet_fashion", "the same network without SE")):
+    pred = np.load(f"{work}/{model}_logits.npy").argmax(1)
+    print(f"{model:18s} ({what}): test accuracy {np.mean(pred == y):.4f} ({np.sum(pred == y)} of {len(y)})")
+images, _ = fashion_data.load_raw("test")
+import os
+os.makedirs(f"{work}/fashion_png", exist_ok=True)
+for i in range(10):  # the first ten test images, as 28x28 grey PNG files
+    Image.fromarray(images[i]).save(f"{work}/fashion_png/test{i:05d}.png")
+with open(f"{work}/fashion_png/truth.txt", "w") as f:
+    f.writelines(f"test{i:05d}.png {fashion_data.CLASSES[y[i]]}\n" for i in range(10))
+PY
+echo "\$ senet classify --model se_resnet_fashion --weights examples/fashion/se_resnet_fashion.safetensors --top 2 test00000.png"
+"$senet" classify --model se_resnet_fashion --weights "$fashion/se_resnet_fashion.safetensors" --top 2 \
+  "$work/fashion_png/test00000.png" | sed "s|$work/fashion_png/||"
+"$senet" classify --model se_resnet_fashion --weights "$fashion/se_resnet_fashion.safetensors" --top 1 --json \
+  "$work/fashion_png" > "$work/fashion_png.json"
+$py - "$work" <<'PY'
+import json, os, sys
+work = sys.argv[1]
+truth = dict(line.split(" ", 1) for line in open(f"{work}/fashion_png/truth.txt").read().splitlines())
+print(f"  {'image':15s} {'true label':13s} senet classify")
+for r in json.load(open(f"{work}/fashion_png.json")):
+    name, top = os.path.basename(r["image"]), r["top"][0]
+    mark = "ok" if top["label"] == truth[name] else "WRONG"
+    print(f"  {name:15s} {truth[name]:13s} {top['label']} {top['prob']:.2f}  {mark}")
+PY
+
+echo
+echo "== 2. se_resnet_digits: a trained SE-ResNet on scikit-learn's 8x8 digits (held-out samples 1437..1796)"
 $py - "$work" <<'PY'
 import sys, numpy as np
 from sklearn.datasets import load_digits
@@ -45,7 +90,7 @@ for r in rows:
 PY
 
 echo
-echo "== 2. SE-ResNet-50 on real photographs"
+echo "== 3. SE-ResNet-50 on real photographs"
 images=$($py -c "import sklearn.datasets as d, os; p = os.path.join(os.path.dirname(d.__file__), 'images'); print(p + '/china.jpg', p + '/flower.jpg')")
 if [[ -n ${SENET_WEIGHTS:-} ]]; then
   weights=(--weights "$SENET_WEIGHTS" --crop-pct 0.95 --interpolation bicubic)

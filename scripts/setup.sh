@@ -3,7 +3,7 @@
 SENET_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SENET_JOBS=$(nproc 2>/dev/null || echo 2)
 senet_packages=(cmake g++ make ccache pkg-config libeigen3-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev libstb-dev
-                python3-numpy python3-torch python3-torchvision python3-pil python3-sklearn
+                python3-numpy python3-torch python3-torchvision python3-pil python3-sklearn dataset-fashion-mnist
                 clang-14 libclang-rt-14-dev libomp-14-dev llvm-14)
 senet_missing=()
 for p in "${senet_packages[@]}"; do

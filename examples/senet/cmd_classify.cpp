@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <senet/models/imagenet_classes.hpp>
+#include <senet/models/zoo.hpp>
 #include <senet/ops/activation.hpp>
 #include <vector>
 #else
@@ -23,12 +23,6 @@ namespace senet_cli {
 namespace {
 
 #ifdef SENET_CLI_IMAGES
-/// The label of class `index`: ImageNet's names for 1000-class models, else "class N".
-std::string class_label(senet::Index index, senet::Index num_classes) {
-  if (num_classes == 1000) return senet::imagenet_classes()[static_cast<std::size_t>(index)];
-  return "class " + std::to_string(index);
-}
-
 /// A one-line progress bar with images/s on stderr, redrawn in place; silent unless enabled.
 class Progress {
  public:
@@ -56,6 +50,7 @@ class Progress {
 int classify(const Options& opt) {
   const std::string name = opt.get("--model");
   const std::string weights = opt.has("--weights") ? opt.get("--weights") : "";
+  const senet::ModelEntry& entry = senet::model_entry(name);
   const long top = opt.integer("--top", 5), batch = opt.integer("--batch", 8);
   if (opt.positional().empty()) throw UsageError{"classify needs at least one image or directory"};
   apply_threads(opt);
@@ -87,9 +82,10 @@ int classify(const Options& opt) {
       for (senet::Index r = 0; r < k; ++r) {
         const senet::Index c = order[static_cast<std::size_t>(r)];
         if (json)
-          tops.push_back({{"index", c}, {"label", class_label(c, classes)}, {"prob", p[c]}});
+          tops.push_back({{"index", c}, {"label", class_label(entry, c, classes)}, {"prob", p[c]}});
         else
-          std::printf("  %6.4f  %4ld  %s\n", double(p[c]), static_cast<long>(c), class_label(c, classes).c_str());
+          std::printf("  %6.4f  %4ld  %s\n", double(p[c]), static_cast<long>(c),
+                      class_label(entry, c, classes).c_str());
       }
       if (json) results.push_back({{"image", paths[i]}, {"top", tops}});
     }
@@ -108,12 +104,13 @@ int classify(const Options&) {
 
 Command classify_command() {
   return {"classify",
-          "--model NAME [--weights W] [--preset timm|caffe|bninception] [--size S] [--crop-pct P]\n"
+          "--model NAME [--weights W] [--preset timm|caffe|bninception|digits|fashion] [--size S] [--crop-pct P]\n"
           "[--interpolation bilinear|bicubic] [--top K] [--batch B] [--threads N] [--json]\n"
           "IMAGE_OR_DIR...",
           "top-K classes of each image (directories are walked)",
           "IMAGE_OR_DIR: png, jpg, jpeg, bmp, ppm, pgm or pnm files, and directories walked for them (in\n"
           "  sorted order). Without --weights the model runs on seeded random weights: its labels mean nothing.\n"
+          "Labels: the model's class names (ImageNet's, Fashion-MNIST's) when it has them, else class N.\n"
           "--top K: the classes shown (5); --batch B: images a forward pass (8).\n"
           "--json: a list of {image, top: [{index, label, prob}, ...]}.\n" +
               image_options_help() + loading_options_help(),

@@ -10,7 +10,6 @@
 #include <senet/core/error.hpp>
 #include <senet/io/npy.hpp>
 #include <senet/layers/excitation.hpp>
-#include <senet/models/imagenet_classes.hpp>
 #include <string>
 #include <vector>
 
@@ -62,12 +61,6 @@ senet::Tensor<float> rows(const senet::Tensor<float>& x, senet::Index first, sen
   return out;
 }
 
-/// The name of class `k` of a model with `classes` classes.
-std::string class_name(senet::Index k, senet::Index classes) {
-  if (classes == 1000) return senet::imagenet_classes()[std::size_t(k)];
-  return "class " + std::to_string(k);
-}
-
 int excite(const Options& opt) {
   const std::string name = opt.get("--model"), csv = opt.get("--csv");
   const std::string weights = opt.has("--weights") ? opt.get("--weights") : "";
@@ -109,7 +102,8 @@ int excite(const Options& opt) {
                   " of sample ", n, " is not a class index in [0, ", classes, ")");
       group[std::size_t(n)] = int(y[n]);
     }
-    for (senet::Index k = 0; k < classes; ++k) group_names.push_back(class_name(k, classes));
+    const senet::ModelEntry& entry = senet::model_entry(name);
+    for (senet::Index k = 0; k < classes; ++k) group_names.push_back(class_label(entry, k, classes));
   } else {
     for (senet::Index n = 0; n < N; ++n) {
       group[std::size_t(n)] = int(n);

@@ -24,8 +24,10 @@ OptionNames with_image_options(OptionNames own) {
 std::string image_options_help() {
   return "--preset: the pre-processing of the weights' source, by default the model's own: timm (RGB / 255,\n"
          "  ImageNet mean and std), caffe (BGR 0..255 minus 104, 117, 123), bninception (BGR 0..255 minus\n"
-         "  104, 117, 128). Each image is resized, short side to S / P with the --interpolation filter\n"
-         "  (bilinear), and centre-cropped to S x S (S: --size, the model's input size; P: --crop-pct, 0.875).\n"
+         "  104, 117, 128); digits (grey / 255, 8x8), fashion (grey, (x / 255 - 0.2860) / 0.3530, 28x28).\n"
+         "  Each image is resized, short side to S / P with the --interpolation filter (bilinear), and\n"
+         "  centre-cropped to S x S (S: --size, the model's input size; P: --crop-pct, 0.875, 1 for the grey\n"
+         "  presets).\n"
          "--max-pixels N: the largest decoded or resized image (default 89478485, PIL's limit).\n";
 }
 
@@ -70,10 +72,9 @@ struct ImageLoader::Settings {
 ImageLoader::ImageLoader(const Options& opt, const std::string& model, senet::Index input_size)
     : settings_(std::make_unique<Settings>()) {
   // The model's own preset unless --preset says otherwise.
-  const std::string& own = senet::model_entry(model).preset;
   senet::PreprocessOptions& pp = settings_->preprocess;
   pp = senet::preprocess_preset(
-      opt.choice("--preset", {"timm", "caffe", "bninception"}, own == "bninception" || own == "caffe" ? own : "timm"));
+      opt.choice("--preset", senet::preprocess_preset_names(), senet::model_entry(model).preset));
   pp.crop_pct = opt.real("--crop-pct", pp.crop_pct);
   pp.interpolation = opt.choice("--interpolation", {"bilinear", "bicubic"}, "bilinear") == "bicubic"
                          ? senet::Interpolation::bicubic

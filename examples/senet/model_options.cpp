@@ -153,4 +153,9 @@ void apply_threads(const Options& opt) {
   if (opt.has("--threads")) senet::set_num_threads(static_cast<int>(opt.integer("--threads", 1)));
 }
 
+std::string class_label(const senet::ModelEntry& entry, senet::Index index, senet::Index num_classes) {
+  if (entry.labels.size() == static_cast<std::size_t>(num_classes)) return entry.labels[static_cast<std::size_t>(index)];
+  return "class " + std::to_string(index);
+}
+
 }  // namespace senet_cli

@@ -35,6 +35,10 @@ std::unique_ptr<senet::Model<float>> build_model(const senet::ModelConfig& confi
 /// `--engine naive`.
 std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::string& weights);
 
+/// The name of class `index` of a model registered as `entry` with `num_classes` classes: the
+/// entry's class names when it has that many (ImageNet's, Fashion-MNIST's), else "class N".
+std::string class_label(const senet::ModelEntry& entry, senet::Index index, senet::Index num_classes);
+
 /// Sets the thread count of --threads, where given.
 void apply_threads(const Options& opt);
 

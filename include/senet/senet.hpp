@@ -1,7 +1,8 @@
 #pragma once
 /// \file senet.hpp
 /// Umbrella header: everything in senet except image decoding (`senet/io/image.hpp`, which needs
-/// stb_image: link `senet::image`) and the ImageNet class names (`senet/models/imagenet_classes.hpp`).
+/// stb_image: link `senet::image`). The class names of the registered models (ImageNet's,
+/// Fashion-MNIST's) come with the registry (`senet/models/zoo.hpp`, `ModelEntry::labels`).
 ///
 /// \code
 /// #include <senet/senet.hpp>
@@ -13,6 +14,7 @@
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
 #include "senet/core/threading.hpp"
+#include "senet/io/idx.hpp"
 #include "senet/io/npy.hpp"
 #include "senet/io/preprocess.hpp"
 #include "senet/io/safetensors.hpp"

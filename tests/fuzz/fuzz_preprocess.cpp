@@ -1,7 +1,7 @@
 // Fuzz target: pre-processing (senet/io/preprocess.hpp) of a small image, every parameter taken
 // from the input: image size, output size, crop_pct (including 0, negative, NaN, infinite, tiny
-// and huge values), interpolation, colour order, scale, std, pixel limit, the targets of a
-// direct resize and centre crop; the remaining bytes are the pixels.
+// and huge values), interpolation, colour order, grey or RGB output, scale, std, pixel limit,
+// the targets of a direct resize and centre crop; the remaining bytes are the pixels.
 //
 // Properties beyond "no crash": resize, center_crop and resize_short_side give the sizes they
 // promise; a same-size resize is a copy; a crop inside the image copies the pixels at
@@ -90,6 +90,7 @@ void check_preprocess(const Image& img, Reader& in, senet::Interpolation filter)
   if (flags & 4) o.std[1] = 0.0f;
   static const std::uint64_t kLimits[] = {senet::kDefaultMaxPixels, 1, 100, 4096};
   o.max_pixels = kLimits[(flags >> 3) % 4];
+  o.grayscale = (flags & 0x20) != 0;
   const bool ordinary = crop < 248 && !(flags & 6) && o.max_pixels == senet::kDefaultMaxPixels &&
                         static_cast<double>(size) / o.crop_pct >= 1.0;
 
@@ -102,7 +103,7 @@ void check_preprocess(const Image& img, Reader& in, senet::Interpolation filter)
     return;
   }
   const senet::Tensor<double> d = senet::preprocess<double>(img, o);
-  FUZZ_CHECK(f.shape() == senet::Shape({1, 3, o.size, o.size}) && d.shape() == f.shape());
+  FUZZ_CHECK(f.shape() == senet::Shape({1, o.channels(), o.size, o.size}) && d.shape() == f.shape());
   for (Index i = 0; i < f.size(); ++i) {
     FUZZ_CHECK(std::isfinite(f[i]));
     FUZZ_CHECK(d[i] == static_cast<double>(f[i]));

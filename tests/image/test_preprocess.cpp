@@ -6,8 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "image_fixtures.hpp"
@@ -259,6 +262,63 @@ TEST(Preprocess, CaffeIsBgrMinusMeans) {
   EXPECT_EQ(x[0], 250.0f - 104.0f);  // B
   EXPECT_EQ(x[1], 20.0f - 117.0f);   // G
   EXPECT_EQ(x[2], 10.0f - 123.0f);   // R
+}
+
+// Pillow 9.4's Image.new("RGB", (1, 1), c).convert("L").getpixel((0, 0)) for each colour c.
+TEST(Preprocess, GrayscaleIsPillowsLuma) {
+  PreprocessOptions o;
+  o.grayscale = true;
+  o.size = 1;
+  o.crop_pct = 1.0;
+  o.scale = 1.0f;
+  o.mean = {0, 0, 0};
+  o.std = {1, 1, 1};
+  const std::vector<std::pair<std::array<std::uint8_t, 3>, float>> cases = {
+      {{255, 0, 0}, 76}, {{0, 255, 0}, 150}, {{0, 0, 255}, 29}, {{10, 200, 77}, 129},
+      {{128, 128, 128}, 128}, {{255, 255, 255}, 255}, {{0, 0, 0}, 0}};
+  for (const auto& [rgb, luma] : cases) {
+    Image im(1, 1);
+    im.rgb = {rgb[0], rgb[1], rgb[2]};
+    const Tensor<float> x = preprocess<float>(im, o);
+    ASSERT_EQ(x.shape(), (Shape{1, 1, 1, 1}));
+    EXPECT_EQ(x[0], luma) << int(rgb[0]) << " " << int(rgb[1]) << " " << int(rgb[2]);
+  }
+  o.bgr = true;  // ignored for grey output
+  Image im(1, 1);
+  im.rgb = {10, 200, 77};
+  EXPECT_EQ(preprocess<float>(im, o)[0], 129.0f);
+}
+
+TEST(Preprocess, GreyPresets) {
+  const PreprocessOptions f = preprocess_preset("fashion");
+  EXPECT_TRUE(f.grayscale);
+  EXPECT_EQ(f.channels(), 1);
+  EXPECT_EQ(f.size, 28);
+  EXPECT_EQ(f.resize_size(), 28);
+  EXPECT_EQ(f.scale, 255.0f);
+  EXPECT_EQ(f.mean[0], static_cast<float>(0.2860));
+  EXPECT_EQ(f.std[0], static_cast<float>(0.3530));
+  const PreprocessOptions d = preprocess_preset("digits");
+  EXPECT_TRUE(d.grayscale);
+  EXPECT_EQ(d.size, 8);
+  EXPECT_EQ(d.resize_size(), 8);
+  EXPECT_EQ(d.mean[0], 0.0f);
+  EXPECT_EQ(d.std[0], 1.0f);
+  EXPECT_EQ(preprocess_preset("timm").channels(), 3);
+
+  // A 28x28 grey picture passes unchanged: (v / 255 - 0.2860) / 0.3530 in float32; a larger one
+  // is resized (short side 28) and centre-cropped.
+  Image im(28, 28);
+  for (std::size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = static_cast<std::uint8_t>((i / 3) % 256);
+  const Tensor<float> x = preprocess<float>(std::vector<Image>{im, noise_image(56, 40, 3)}, f);
+  ASSERT_EQ(x.shape(), (Shape{2, 1, 28, 28}));
+  for (Index i = 0; i < 28 * 28; ++i)
+    ASSERT_EQ(x[i], (static_cast<float>(i % 256) / 255.0f - static_cast<float>(0.2860)) / static_cast<float>(0.3530));
+
+  // Every registered model's preset exists, and the list names them all.
+  for (const std::string& name : preprocess_preset_names()) EXPECT_NO_THROW(preprocess_preset(name)) << name;
+  const std::string m = error_of([] { preprocess_preset("mnist"); });
+  EXPECT_NE(m.find("known: 'timm', 'caffe', 'bninception', 'digits', 'fashion'"), std::string::npos) << m;
 }
 
 TEST(Preprocess, RejectsBadOptions) {

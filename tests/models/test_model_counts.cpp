@@ -23,7 +23,9 @@
 
 #include <algorithm>
 #include <map>
+#include <variant>
 
+#include "senet/io/preprocess.hpp"
 #include "senet/models/zoo.hpp"
 
 namespace {
@@ -94,8 +96,16 @@ TEST(ModelCounts, Macs) {
 }
 
 TEST(ModelCounts, EveryRegisteredNameBuilds) {
-  EXPECT_EQ(senet::model_names().size(), 24u);
-  for (const auto& name : senet::model_names()) EXPECT_EQ(senet::create_model<double>(name, 7)->num_classes(), 7);
+  EXPECT_EQ(senet::model_names().size(), 26u);
+  for (const auto& name : senet::model_names()) {
+    EXPECT_EQ(senet::create_model<double>(name, 7)->num_classes(), 7);
+    // Its preset exists, and its class names, when it has them, name each of its classes.
+    const senet::ModelEntry& e = senet::model_entry(name);
+    EXPECT_NO_THROW(senet::preprocess_preset(e.preset)) << name;
+    if (!e.labels.empty())
+      EXPECT_EQ(e.labels.size(), static_cast<std::size_t>(std::visit([](const auto& c) { return c.num_classes; }, e.config)))
+          << name;
+  }
   EXPECT_THROW(senet::create_model<float>("seresnet51"), senet::Error);
 }
 

@@ -3,7 +3,8 @@
 /// Evaluation pre-processing that reproduces PIL + torchvision bit for bit: `senet::Image`
 /// (8-bit RGB), Pillow's antialiased `Image.resize`, torchvision's `Resize(int)` and
 /// `CenterCrop`, and the timm and Caffe normalisations, giving the `[N, 3, S, S]` tensor an
-/// SE-ResNet expects.
+/// SE-ResNet expects; or, for models of grey images (`PreprocessOptions::grayscale`), PIL's
+/// `convert("L")` luma and one normalised channel, `[N, 1, S, S]`.
 ///
 /// No third-party dependency: decoding files lives in the optional `senet/io/image.hpp`.
 ///
@@ -23,6 +24,8 @@
 ///   4. `Normalize(mean, std)`: `(x - mean) / std` in float32.
 /// Steps 1 and 2 are exact (integer arithmetic identical to Pillow's); steps 3 and 4 perform the
 /// same float32 operations in the same order, so the tensors are bit-identical to torchvision's.
+/// Grey output takes each pixel of the crop to Pillow's `convert("L")` luma between steps 2 and
+/// 3 (for a grey image, R = G = B, the same as converting before resizing).
 
 #include <algorithm>
 #include <array>
@@ -349,16 +352,24 @@ inline Image center_crop(const Image& image, Index size) { return center_crop(im
 ///
 /// timm's `seresnet50.a1_in1k` weights were evaluated with crop_pct 0.95 and bicubic resizing
 /// (their `pretrained_cfg`); set those two fields to match a checkpoint's configuration.
+///
+/// `grayscale` makes one output channel: the crop's luma as Pillow's `Image.convert("L")` computes
+/// it, `(R * 19595 + G * 38470 + B * 7471 + 0x8000) >> 16` (ITU-R 601-2), normalised with
+/// `scale`, `mean[0]` and `std[0]`; `bgr` is then ignored.
 struct PreprocessOptions {
   Index size = 224;                                       ///< output side S: [3, S, S]
   double crop_pct = 0.875;                                ///< centre-crop fraction; 224 / 0.875 = 256
   Interpolation interpolation = Interpolation::bilinear;  ///< filter of the short-side resize
   bool bgr = false;                                       ///< emit B, G, R instead of R, G, B
+  bool grayscale = false;                                 ///< emit one channel, the luma: [1, S, S]
   float scale = 255.0f;                                   ///< divisor of the 8-bit values (1: keep 0..255)
   /// Subtracted per output channel. `float(0.485)` of the double, as torch.as_tensor rounds it.
   std::array<float, 3> mean{static_cast<float>(0.485), static_cast<float>(0.456), static_cast<float>(0.406)};
   std::array<float, 3> std{static_cast<float>(0.229), static_cast<float>(0.224), static_cast<float>(0.225)};
   std::uint64_t max_pixels = kDefaultMaxPixels;  ///< largest resized image or crop, in pixels
+
+  /// Channels of the output: 1 when `grayscale`, else 3.
+  Index channels() const { return grayscale ? 1 : 3; }
 
   /// Short side after resizing: `floor(size / crop_pct)`; 0 when that is not a positive number,
   /// saturated at the largest `Index`.
@@ -370,11 +381,25 @@ struct PreprocessOptions {
   }
 };
 
-/// Named presets: "timm" (RGB, /255, ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224,
-/// 0.225): timm and Cadene's pretrainedmodels' ResNets), "caffe" (the original SENet Caffe models:
-/// BGR, 0..255, minus (104, 117, 123) in B, G, R order, std 1) and "bninception" (Cadene's
-/// bninception: BGR, 0..255, minus (104, 117, 128)). All: 224, crop_pct 0.875, bilinear. Any
-/// other name throws `senet::Error`.
+/// The names `preprocess_preset` knows, in display order.
+inline const std::vector<std::string>& preprocess_preset_names() {
+  static const std::vector<std::string> names{"timm", "caffe", "bninception", "digits", "fashion"};
+  return names;
+}
+
+/// Named presets:
+/// - "timm" (RGB, /255, ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225): timm
+///   and Cadene's pretrainedmodels' ResNets), "caffe" (the original SENet Caffe models: BGR,
+///   0..255, minus (104, 117, 123) in B, G, R order, std 1) and "bninception" (Cadene's
+///   bninception: BGR, 0..255, minus (104, 117, 128)); these three: 224, crop_pct 0.875, bilinear;
+/// - "digits" (`se_resnet_digits`): grey, 8x8, /255 with mean 0 and std 1, i.e. [0, 1] as the
+///   model's `images / 16` (white digits on black);
+/// - "fashion" (`se_resnet_fashion`, `resnet_fashion`): grey, 28x28, `(x / 255 - 0.2860) /
+///   0.3530`, the mean and standard deviation of Fashion-MNIST's training pixels (white garments
+///   on black, as in the dataset).
+/// The grey presets take crop_pct 1 (an image of the model's size passes unchanged; others have
+/// their short side resized to it, bilinear, and are centre-cropped). Any other name throws
+/// `senet::Error` listing the known ones.
 inline PreprocessOptions preprocess_preset(const std::string& name) {
   PreprocessOptions o;
   if (name == "timm") return o;
@@ -385,7 +410,19 @@ inline PreprocessOptions preprocess_preset(const std::string& name) {
     o.std = {1.0f, 1.0f, 1.0f};
     return o;
   }
-  throw Error("unknown pre-processing preset '" + name + "' (expected 'timm', 'caffe' or 'bninception')");
+  if (name == "digits" || name == "fashion") {
+    const bool digits = name == "digits";
+    o.grayscale = true;
+    o.size = digits ? 8 : 28;
+    o.crop_pct = 1.0;
+    const float mean = digits ? 0.0f : static_cast<float>(0.2860), stdv = digits ? 1.0f : static_cast<float>(0.3530);
+    o.mean = {mean, mean, mean};
+    o.std = {stdv, stdv, stdv};
+    return o;
+  }
+  std::string known;
+  for (const auto& n : preprocess_preset_names()) known += (known.empty() ? "'" : ", '") + n + "'";
+  throw Error("unknown pre-processing preset '" + name + "' (known: " + known + ")");
 }
 
 namespace detail {
@@ -404,9 +441,10 @@ inline void check_options(const PreprocessOptions& o) {
 }
 }  // namespace detail
 
-/// Pre-processes one image into `out`, which must hold `3 * options.size * options.size` values:
-/// [3, S, S], channel-major (the layout of one image of an NCHW batch). `T` is float or double;
-/// values are computed in float32 as torchvision does, then converted to `T`.
+/// Pre-processes one image into `out`, which must hold `options.channels() * options.size *
+/// options.size` values: [C, S, S] (C = 3, or 1 when `grayscale`), channel-major (the layout of
+/// one image of an NCHW batch). `T` is float or double; values are computed in float32 as
+/// torchvision does, then converted to `T`.
 template <class T>
 void preprocess_into(const Image& image, const PreprocessOptions& options, T* out) {
   detail::check_image(image, "preprocess");
@@ -420,6 +458,17 @@ void preprocess_into(const Image& image, const PreprocessOptions& options, T* ou
                          ? center_crop(image, options.size)
                          : center_crop(resize(image, w, h, options.interpolation), options.size);
   const std::size_t plane = static_cast<std::size_t>(options.size) * static_cast<std::size_t>(options.size);
+  if (options.grayscale) {
+    const float mean = options.mean[0], stdv = options.std[0], scale = options.scale;
+    for (std::size_t i = 0; i < plane; ++i) {
+      const std::uint8_t* p = &crop.rgb[i * 3];
+      // Pillow's rgb2l: fixed-point ITU-R 601-2 luma, rounded.
+      const std::uint32_t luma = (p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16;
+      const float v = static_cast<float>(luma) / scale;
+      out[i] = static_cast<T>((v - mean) / stdv);
+    }
+    return;
+  }
   for (std::size_t c = 0; c < 3; ++c) {
     const std::size_t src = options.bgr ? 2 - c : c;
     const float mean = options.mean[c], stdv = options.std[c], scale = options.scale;
@@ -432,21 +481,23 @@ void preprocess_into(const Image& image, const PreprocessOptions& options, T* ou
   }
 }
 
-/// Pre-processes a batch: [N, 3, S, S] with S = `options.size` (N = 0 gives [0, 3, S, S]).
+/// Pre-processes a batch: [N, C, S, S] with S = `options.size` and C = `options.channels()` (N = 0
+/// gives [0, C, S, S]).
 template <class T>
 Tensor<T> preprocess(const std::vector<Image>& images, const PreprocessOptions& options) {
   detail::check_options(options);
-  Tensor<T> out({static_cast<Index>(images.size()), 3, options.size, options.size});
-  const std::size_t per_image = 3 * static_cast<std::size_t>(options.size) * static_cast<std::size_t>(options.size);
+  Tensor<T> out({static_cast<Index>(images.size()), options.channels(), options.size, options.size});
+  const std::size_t per_image = static_cast<std::size_t>(options.channels()) *
+                                static_cast<std::size_t>(options.size) * static_cast<std::size_t>(options.size);
   for (std::size_t n = 0; n < images.size(); ++n) preprocess_into(images[n], options, out.data() + n * per_image);
   return out;
 }
 
-/// Pre-processes one image: [1, 3, S, S].
+/// Pre-processes one image: [1, C, S, S].
 template <class T>
 Tensor<T> preprocess(const Image& image, const PreprocessOptions& options) {
   detail::check_options(options);
-  Tensor<T> out({1, 3, options.size, options.size});
+  Tensor<T> out({1, options.channels(), options.size, options.size});
   preprocess_into(image, options, out.data());
   return out;
 }

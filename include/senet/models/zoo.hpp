@@ -1,16 +1,20 @@
 #pragma once
 /// \file zoo.hpp
 /// The registry of named architectures, one entry per name (`model_registry()`): its family's
-/// configuration, its pre-processing preset and a description. `create_model<T>(name)` builds
-/// one; adding a family means its own header and one line here.
+/// configuration, its pre-processing preset, a description and its class names.
+/// `create_model<T>(name)` builds one; adding a family means its own header and one line here.
 
 #include <algorithm>
+#include <array>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "senet/models/fashion_mnist_classes.hpp"
+#include "senet/models/imagenet_classes.hpp"
 #include "senet/models/inception.hpp"
 #include "senet/models/resnet.hpp"
 
@@ -19,14 +23,34 @@ namespace senet {
 /// How a registered model is built: the configuration its family's builder takes.
 using ModelConfig = std::variant<ResNetConfig, InceptionConfig>;
 
+/// The names of a model's classes in class-index order: a view of a static list such as
+/// `imagenet_classes()` or `fashion_mnist_classes()`; empty when the classes have no names.
+class ClassNames {
+ public:
+  ClassNames() = default;
+  template <std::size_t N>
+  ClassNames(const std::array<const char*, N>& names) : names_(names.data()), size_(N) {}  // NOLINT: implicit
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  /// The name of class `i` (`i < size()`).
+  const char* operator[](std::size_t i) const { return names_[i]; }
+
+ private:
+  const char* const* names_ = nullptr;
+  std::size_t size_ = 0;
+};
+
 /// One registered architecture: its configuration (builder, default input size, classes), the
-/// pre-processing preset its published weights expect (`preprocess_preset`), and a one-line
-/// description (`senet models`).
+/// pre-processing preset its published weights expect (`preprocess_preset`), a one-line
+/// description (`senet models`), and the names of the classes its published weights predict
+/// (`senet classify` prints them; empty: "class N").
 struct ModelEntry {
   std::string name;
   ModelConfig config;
   std::string preset;
   std::string description;
+  ClassNames labels;
 };
 
 namespace detail {
@@ -45,6 +69,25 @@ inline ResNetConfig digits_config() {
   cfg.in_channels = 1;
   cfg.num_classes = 10;
   cfg.input_size = 8;
+  return cfg;
+}
+
+/// The small SE-ResNet trained by examples/fashion/train.py on Fashion-MNIST (`se_resnet_fashion`),
+/// or without SE (`resnet_fashion`, `se` false): [N, 1, 28, 28] images normalised by the "fashion"
+/// preset -> 10 logits. The small stem keeps 28x28; basic blocks [2, 2, 2] of widths 16 / 32 / 64
+/// at 28x28 / 14x14 / 7x7; SE with `max(1, C / 4)` hidden channels in every block.
+inline ResNetConfig fashion_config(bool se) {
+  ResNetConfig cfg;
+  cfg.name = se ? "se_resnet_fashion" : "resnet_fashion";
+  cfg.block = BlockType::basic;
+  cfg.layers = {2, 2, 2};
+  cfg.stem = StemType::small;
+  cfg.width = 16;
+  cfg.se = se;
+  cfg.se_options = {4, SERounding::floor};
+  cfg.in_channels = 1;
+  cfg.num_classes = 10;
+  cfg.input_size = 28;
   return cfg;
 }
 
@@ -121,7 +164,7 @@ inline const std::vector<ModelEntry>& model_registry() {
   static const std::vector<ModelEntry> entries = [] {
     std::vector<ModelEntry> e;
     const auto resnet = [&e](const std::string& name, const std::string& description) {
-      e.push_back({name, *detail::imagenet_resnet_config(name), "timm", description});
+      e.push_back({name, *detail::imagenet_resnet_config(name), "timm", description, imagenet_classes()});
     };
     for (const char* d : {"18", "34", "50", "101", "152"})
       resnet(std::string("resnet") + d, std::string("ResNet-") + d + " (torchvision / timm)");
@@ -135,13 +178,17 @@ inline const std::vector<ModelEntry>& model_registry() {
     resnet("legacy_seresnext50_32x4d", "SE-ResNeXt-50 32x4d (Caffe / Cadene, timm legacy)");
     resnet("legacy_seresnext101_32x4d", "SE-ResNeXt-101 32x4d (Caffe / Cadene, timm legacy)");
     e.push_back({"legacy_senet154", detail::senet154_config(), "timm",
-                 "SENet-154 (Cadene's senet154, timm legacy_senet154: ImageNet mean / std)"});
+                 "SENet-154 (Cadene's senet154, timm legacy_senet154: ImageNet mean / std)", imagenet_classes()});
     e.push_back({"bn_inception", InceptionConfig{"bn_inception", false}, "bninception",
-                 "BN-Inception (Cadene's bninception, Caffe names, convolutions with biases)"});
+                 "BN-Inception (Cadene's bninception, Caffe names, convolutions with biases)", imagenet_classes()});
     e.push_back({"se_bn_inception", InceptionConfig{"se_bn_inception", true}, "bninception",
-                 "SE-BN-Inception (the SENet authors': SE after every module's concatenation)"});
+                 "SE-BN-Inception (the SENet authors': SE after every module's concatenation)", imagenet_classes()});
     e.push_back({"se_resnet_digits", detail::digits_config(), "digits",
-                 "small SE-ResNet trained on scikit-learn's 8x8 digits (examples/digits)"});
+                 "small SE-ResNet trained on scikit-learn's 8x8 digits (examples/digits)", {}});
+    e.push_back({"se_resnet_fashion", detail::fashion_config(true), "fashion",
+                 "small SE-ResNet trained on Fashion-MNIST, 28x28 grey (examples/fashion)", fashion_mnist_classes()});
+    e.push_back({"resnet_fashion", detail::fashion_config(false), "fashion",
+                 "se_resnet_fashion without SE, trained the same way (examples/fashion)", fashion_mnist_classes()});
     return e;
   }();
   return entries;

@@ -1,7 +1,7 @@
 // check_accuracy LOGITS.npy LABELS.npy MIN_ACCURACY: prints the top-1 accuracy of the logits
 // [N, C] against the labels [N] (float class indices) and exits 0 when it is at least
 // MIN_ACCURACY, 1 when it is lower or a file is missing or malformed, 2 for usage errors.
-// The second half of the ctest digits.senet_run (tests/digits/CMakeLists.txt).
+// Checks the logits `senet run` wrote for the shipped models (tests/digits, tests/fashion).
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
