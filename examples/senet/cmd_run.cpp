@@ -27,7 +27,7 @@ int run(const Options& opt) {
 
 Command run_command() {
   return {"run",
-          "--model NAME --weights W.safetensors --input X.npy --output Y.npy [--threads N]",
+          "--model NAME --weights W.safetensors|W.pth --input X.npy --output Y.npy [--threads N]",
           "the logits of the images of X.npy, written to Y.npy",
           "X: float32 [N, 3, H, W] -> Y: float32 logits [N, classes], the class count taken from the\n"
           "  checkpoint's classifier.\n" +

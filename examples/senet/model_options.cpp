@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <optional>
 #include <senet/core/threading.hpp>
-#include <senet/io/safetensors.hpp>
 #include <senet/io/weights.hpp>
+#include <senet/io/weights_file.hpp>
 #include <senet/models/prepared.hpp>
 #include <senet/models/random_init.hpp>
 #include <utility>
@@ -21,20 +21,22 @@ namespace {
 const std::vector<std::string> kSeOptions = {"--se-reduction", "--se-rounding", "--se-squeeze", "--se-gate",
                                              "--se-bias",      "--se-position", "--se-stages"};
 
-/// The weight-loading limits of --max-header-bytes and --allow-non-finite.
+/// The weight-loading limits of --max-header-bytes (a safetensors header or a .pth's data.pkl)
+/// and --allow-non-finite.
 senet::LoadWeightsOptions weights_options(const Options& opt) {
   senet::LoadWeightsOptions o;
   o.file.max_header_bytes =
       static_cast<std::uint64_t>(opt.integer("--max-header-bytes", static_cast<long>(o.file.max_header_bytes)));
+  o.pth.max_pickle_bytes = o.file.max_header_bytes;
   o.allow_non_finite = opt.has("--allow-non-finite");
   return o;
 }
 
 /// The classifier width stored in a checkpoint (`fc.weight` / `last_linear.weight`), if any.
-std::optional<senet::Index> checkpoint_classes(const std::string& weights, const senet::SafetensorsOptions& limits) {
-  const auto file = senet::SafetensorsFile::open(weights, limits);
+std::optional<senet::Index> checkpoint_classes(const std::string& weights, const senet::LoadWeightsOptions& limits) {
+  const auto file = senet::WeightsFile::open(weights, limits.file, limits.pth);
   for (const char* key : {"fc.weight", "last_linear.weight"})
-    if (file.contains(key) && file.entry(key).shape.size() == 2) return file.entry(key).shape[0];
+    if (file.contains(key) && file.shape(key).size() == 2) return file.shape(key)[0];
   return std::nullopt;
 }
 
@@ -70,9 +72,10 @@ std::string se_options_help() {
 std::string loading_options_help() {
   return "--engine fast|naive: the prepared engine (BatchNorm folded, AVX-512/AVX2 direct convolutions,\n"
          "  fused SE; the default where the model supports it) or the reference path.\n"
-         "Limits: --max-header-bytes N (safetensors header, default 16777216), --allow-non-finite (load\n"
-         "  weights holding NaN or inf; refused by default), --max-activation-mb N (activation memory one\n"
-         "  forward may take, default 4096).\n" +
+         "Weights: .safetensors or a PyTorch state_dict saved by torch.save (.pth, .pt), told apart by content.\n"
+         "Limits: --max-header-bytes N (a safetensors header or a .pth's data.pkl, default 16777216),\n"
+         "  --allow-non-finite (load weights holding NaN or inf; refused by default), --max-activation-mb N\n"
+         "  (activation memory one forward may take, default 4096).\n" +
          se_options_help();
 }
 
@@ -126,7 +129,7 @@ std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::s
   senet::ModelConfig cfg = model_config_from(opt);
   const senet::LoadWeightsOptions load_options = weights_options(opt);
   if (!weights.empty()) {
-    if (auto classes = checkpoint_classes(weights, load_options.file))
+    if (auto classes = checkpoint_classes(weights, load_options))
       std::visit([&](auto& c) { c.num_classes = *classes; }, cfg);
   }
   auto model = build_model(cfg);

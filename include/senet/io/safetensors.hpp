@@ -144,6 +144,27 @@ void convert(Dtype dtype, const unsigned char* src, T* dst, std::size_t n) {
   }
 }
 
+/// Counts into `found` the NaN and infinite values among `count` elements of `dtype` at `src`
+/// (elements `done`.. of their tensor) as converted to `T`, converting 256 at a time on the
+/// stack: no allocation, nothing kept. Shared by the readers' `find_non_finite`.
+template <class T>
+void count_non_finite(Dtype dtype, std::size_t itemsize, const unsigned char* src, std::size_t done,
+                      std::size_t count, NonFiniteValues& found) {
+  constexpr std::size_t kBlock = 256;
+  T values[kBlock];
+  for (std::size_t start = 0; start < count; start += kBlock) {
+    const std::size_t m = std::min(kBlock, count - start);
+    convert(dtype, src + start * itemsize, values, m);
+    for (std::size_t i = 0; i < m; ++i) {
+      if (std::isfinite(values[i])) continue;
+      if (found.count++ == 0) {
+        found.first = done + start + i;
+        found.first_value = static_cast<double>(values[i]);
+      }
+    }
+  }
+}
+
 inline std::string where(const std::string& path, const std::string& key) {
   return path + ": tensor '" + printable(key) + "': ";
 }
@@ -371,20 +392,7 @@ class SafetensorsFile {
     NonFiniteValues found;
     const std::size_t itemsize = static_cast<std::size_t>(st::find_dtype(entry(key).dtype)->itemsize);
     read_chunks(key, [&](st::Dtype dtype, const unsigned char* src, std::size_t done, std::size_t count) {
-      // Converted 256 at a time on the stack: no allocation, nothing kept.
-      constexpr std::size_t kBlock = 256;
-      T values[kBlock];
-      for (std::size_t start = 0; start < count; start += kBlock) {
-        const std::size_t m = std::min(kBlock, count - start);
-        st::convert(dtype, src + start * itemsize, values, m);
-        for (std::size_t i = 0; i < m; ++i) {
-          if (std::isfinite(values[i])) continue;
-          if (found.count++ == 0) {
-            found.first = done + start + i;
-            found.first_value = static_cast<double>(values[i]);
-          }
-        }
-      }
+      st::count_non_finite<T>(dtype, itemsize, src, done, count, found);
     });
     return found;
   }

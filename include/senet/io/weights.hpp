@@ -1,7 +1,8 @@
 #pragma once
 /// \file weights.hpp
-/// Strict loading and saving of a whole model's parameters and buffers as safetensors, by the
-/// dotted PyTorch names `Module::visit_parameters` gives (`layer1.0.se.fc1.weight`).
+/// Strict loading of a whole model's parameters and buffers from safetensors or PyTorch
+/// checkpoints, and saving as safetensors, by the dotted PyTorch names `Module::visit_parameters`
+/// gives (`layer1.0.se.fc1.weight`).
 
 #include <algorithm>
 #include <cstddef>
@@ -13,7 +14,9 @@
 
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
+#include "senet/io/pth.hpp"
 #include "senet/io/safetensors.hpp"
+#include "senet/io/weights_file.hpp"
 #include "senet/layers/module.hpp"
 
 namespace senet {
@@ -25,9 +28,13 @@ struct LoadWeightsOptions {
   bool allow_non_finite = false;
   /// Limits of the safetensors reader (the header size).
   SafetensorsOptions file;
+  /// Limits of the PyTorch checkpoint reader (data.pkl's size, the tensor count).
+  PthOptions pth;
 };
 
-/// Loads every parameter and buffer of `model` from the safetensors file at `path`.
+/// Loads every parameter and buffer of `model` from the checkpoint at `path`: a safetensors file
+/// or a PyTorch state_dict saved by `torch.save` (`.pth`, `.pt`; PyTorch >= 1.6), told apart by
+/// content (`WeightsFile`, `detect_weights_format`).
 ///
 /// Strict: each visited name must be a floating-point tensor in the file with exactly the
 /// visited tensor's shape, and the file must hold no other floating-point tensor. Integer
@@ -38,11 +45,11 @@ struct LoadWeightsOptions {
 /// NaN or infinite values (after conversion to `T`) is an error too, which names the file, every
 /// such key, how many values and the first one. The model is modified only when all of this
 /// holds; a file that changes on disk while being read can still leave it part-loaded (and
-/// throws). F64, F32, F16 and BF16 tensors are converted to `T`. The header's limits are
-/// `options.file` (`SafetensorsOptions`).
+/// throws). F64, F32, F16 and BF16 tensors are converted to `T`. The readers' limits are
+/// `options.file` (`SafetensorsOptions`) and `options.pth` (`PthOptions`).
 template <class T>
 void load_weights(Module<T>& model, const std::string& path, const LoadWeightsOptions& options = {}) {
-  const SafetensorsFile file = SafetensorsFile::open(path, options.file);
+  const WeightsFile file = WeightsFile::open(path, options.file, options.pth);
 
   struct Target {
     std::string name;
@@ -60,21 +67,20 @@ void load_weights(Module<T>& model, const std::string& path, const LoadWeightsOp
       missing.push_back(name + " (expected " + to_string(t.shape()) + ")");
       return;
     }
-    const SafetensorsEntry& e = file.entry(name);
     if (!file.is_floating(name)) {
-      wrong_dtype.push_back(name + ": dtype " + e.dtype + " is not floating point (expected " + to_string(t.shape()) +
-                            ")");
+      wrong_dtype.push_back(name + ": dtype " + file.dtype(name) + " is not floating point (expected " +
+                            to_string(t.shape()) + ")");
       return;
     }
-    if (e.shape != t.shape()) {
-      misshaped.push_back(name + ": expected " + to_string(t.shape()) + ", got " + to_string(e.shape));
+    if (file.shape(name) != t.shape()) {
+      misshaped.push_back(name + ": expected " + to_string(t.shape()) + ", got " + to_string(file.shape(name)));
       return;
     }
     targets.push_back({name, &t});
   }));
   for (const std::string& key : file.keys())
     if (!visited.count(key) && file.is_floating(key))
-      unexpected.push_back(detail::printable(key) + " " + to_string(file.entry(key).shape));
+      unexpected.push_back(detail::printable(key) + " " + to_string(file.shape(key)));
 
   const std::size_t problems =
       missing.size() + unexpected.size() + misshaped.size() + wrong_dtype.size() + duplicated.size();
