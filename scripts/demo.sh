@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The senet demo: builds the senet tool, then
 #   1. runs the shipped SE-ResNet trained on Fashion-MNIST (and its plain twin) on the 10,000 test
-#      images with `senet run` (accuracy), writes a few test images as PNG files and classifies
-#      them with `senet classify`, showing each image's true label beside senet's;
+#      images with `senet run` (accuracy), writes a few test images as PNG files (the first eight
+#      and two it gets wrong) and classifies them with `senet classify`, showing each image's true
+#      label beside senet's;
 #   2. runs the shipped SE-ResNet digits model on scikit-learn's held-out digits (accuracy, and a
 #      few digits drawn in the terminal with the prediction beside each);
 #   3. classifies two real photographs (scikit-learn's china.jpg and flower.jpg) with SE-ResNet-50:
@@ -39,10 +40,13 @@ for model, what in (("se_resnet_fashion", "with SE"), ("resnet_fashion", "the sa
 images, _ = fashion_data.load_raw("test")
 import os
 os.makedirs(f"{work}/fashion_png", exist_ok=True)
-for i in range(10):  # the first ten test images, as 28x28 grey PNG files
+# The first eight test images and the first two that se_resnet_fashion gets wrong, as 28x28 grey PNG files.
+wrong = np.flatnonzero(np.load(f"{work}/se_resnet_fashion_logits.npy").argmax(1) != y)
+picks = list(range(8)) + [int(i) for i in wrong[:2]]
+for i in picks:
     Image.fromarray(images[i]).save(f"{work}/fashion_png/test{i:05d}.png")
 with open(f"{work}/fashion_png/truth.txt", "w") as f:
-    f.writelines(f"test{i:05d}.png {fashion_data.CLASSES[y[i]]}\n" for i in range(10))
+    f.writelines(f"test{i:05d}.png {fashion_data.CLASSES[y[i]]}\n" for i in picks)
 PY
 echo "\$ senet classify --model se_resnet_fashion --weights examples/fashion/se_resnet_fashion.safetensors --top 2 test00000.png"
 "$senet" classify --model se_resnet_fashion --weights "$fashion/se_resnet_fashion.safetensors" --top 2 \

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -104,14 +103,6 @@ std::unique_ptr<senet::Model<float>> load_prepared(const std::string& name) {
   return fast;
 }
 
-/// Naive-engine logits on the whole test set, computed once per model.
-const senet::Tensor<float>& naive_logits(const std::string& name) {
-  static std::map<std::string, senet::Tensor<float>> cache;
-  auto it = cache.find(name);
-  if (it == cache.end()) it = cache.emplace(name, logits_of(*load(name), kTest)).first;
-  return it->second;
-}
-
 TEST(Fashion, TestSetAsExpected) {
   ASSERT_EQ(raw_images().shape(), (senet::Shape{kTest, kSide, kSide}));
   ASSERT_EQ(labels().shape(), (senet::Shape{kTest}));
@@ -176,9 +167,11 @@ TEST(Fashion, PresetEqualsTheTrainingNormalisation) {
   for (senet::Index i = 0; i < x.size(); ++i) ASSERT_EQ(x[i], images()[i]) << "value " << i;
 }
 
+// ctest runs each TEST in its own process: the naive and the prepared engine's accuracies are
+// separate tests, and their logits agree with PyTorch's (LogitsMatchPyTorch).
 TEST(Fashion, TestAccuracy) {
   for (const char* name : kModels) {
-    const senet::Tensor<float>& logits = naive_logits(name);
+    const senet::Tensor<float> logits = logits_of(*load(name), kTest);
     ASSERT_EQ(logits.shape(), (senet::Shape{kTest, kClasses}));
     const double acc = accuracy(logits);
     std::printf("[ fashion  ] senet %s test accuracy %.4f (%d/%d), naive engine\n", name, acc,
@@ -194,11 +187,8 @@ TEST(Fashion, TestAccuracyPrepared) {
     const double acc = accuracy(logits);
     std::printf("[ fashion  ] senet %s test accuracy %.4f (%d/%d), prepared engine\n", name, acc,
                 static_cast<int>(acc * kTest + 0.5), static_cast<int>(kTest));
+    RecordProperty(std::string(name) + "_accuracy", std::to_string(acc));
     EXPECT_GE(acc, kMinAccuracy) << name;
-    // The engine folds BN and sums in another order: the same logits to float rounding.
-    const double err = senet::test::relative_error(logits, naive_logits(name));
-    std::printf("[ parity   ] %s prepared vs naive, 10,000 images: max rel err %.2e\n", name, err);
-    EXPECT_LE(err, senet::test::parity_tolerance<float>()) << name;
   }
 }
 
