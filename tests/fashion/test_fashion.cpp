@@ -33,7 +33,9 @@ constexpr senet::Index kSide = 28;
 constexpr double kMinAccuracy = 0.91;
 const char* const kModels[] = {"se_resnet_fashion", "resnet_fashion"};
 
-std::string weights_of(const std::string& model) { return std::string(SENET_FASHION_WEIGHTS_DIR) + "/" + model + ".safetensors"; }
+std::string weights_of(const std::string& model) {
+  return std::string(SENET_FASHION_WEIGHTS_DIR) + "/" + model + ".safetensors";
+}
 
 /// The test images as the IDX file holds them: [10000, 28, 28], 0..255.
 const senet::Tensor<float>& raw_images() {
@@ -70,7 +72,8 @@ senet::Index argmax_row(const senet::Tensor<float>& logits, senet::Index n) {
 /// Fraction of the first `labels().size()` rows whose arg-max logit is the label.
 double accuracy(const senet::Tensor<float>& logits) {
   senet::Index correct = 0;
-  for (senet::Index n = 0; n < labels().size(); ++n) correct += argmax_row(logits, n) == static_cast<senet::Index>(labels()[n]);
+  for (senet::Index n = 0; n < labels().size(); ++n)
+    correct += argmax_row(logits, n) == static_cast<senet::Index>(labels()[n]);
   return double(correct) / double(labels().size());
 }
 

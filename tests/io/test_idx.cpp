@@ -105,13 +105,16 @@ TEST(Idx, RejectsMalformedFilesClearly) {
   expect_contains(error_for(header(0x08, {2, 3}).substr(0, 9)), "too short for the 2 dimensions of its IDX header");
   expect_contains(error_for(header(0x08, {2, 3}) + "12345"),
                   "file is 17 bytes long; the IDX dimensions [2, 3] of 1-byte elements need 18 (truncated?)");
-  expect_contains(error_for(header(0x0C, {2}) + std::string(12, '\0')), "file is 20 bytes long; the IDX dimensions [2] of 4-byte elements need 16 (trailing bytes)");
+  expect_contains(error_for(header(0x0C, {2}) + std::string(12, '\0')),
+                  "file is 20 bytes long; the IDX dimensions [2] of 4-byte elements need 16 (trailing bytes)");
   // Dimensions the file does not hold are refused before anything is allocated, also when their
   // product overflows 64 bits.
-  expect_contains(error_for(header(0x08, {60000, 28, 28}) + "12345678"),
-                  "file is 24 bytes long; the IDX dimensions [60000, 28, 28] of 1-byte elements need 47040016 (truncated?)");
-  expect_contains(error_for(header(0x0E, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}) + "12345678"),
-                  "the IDX dimensions [4294967295, 4294967295, 4294967295] describe more than 2^64 bytes (file is 24 bytes long)");
+  expect_contains(
+      error_for(header(0x08, {60000, 28, 28}) + "12345678"),
+      "file is 24 bytes long; the IDX dimensions [60000, 28, 28] of 1-byte elements need 47040016 (truncated?)");
+  expect_contains(
+      error_for(header(0x0E, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}) + "12345678"),
+      "the IDX dimensions [4294967295, 4294967295, 4294967295] describe more than 2^64 bytes (file is 24 bytes long)");
 }
 
 TEST(Idx, NamesMissingFilesAndDirectories) {

@@ -103,7 +103,8 @@ TEST(ModelCounts, EveryRegisteredNameBuilds) {
     const senet::ModelEntry& e = senet::model_entry(name);
     EXPECT_NO_THROW(senet::preprocess_preset(e.preset)) << name;
     if (!e.labels.empty())
-      EXPECT_EQ(e.labels.size(), static_cast<std::size_t>(std::visit([](const auto& c) { return c.num_classes; }, e.config)))
+      EXPECT_EQ(e.labels.size(),
+                static_cast<std::size_t>(std::visit([](const auto& c) { return c.num_classes; }, e.config)))
           << name;
   }
   EXPECT_THROW(senet::create_model<float>("seresnet51"), senet::Error);

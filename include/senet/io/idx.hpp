@@ -89,8 +89,9 @@ Tensor<T> read_idx(const std::string& path) {
   SENET_CHECK(static_cast<bool>(in), path, ": cannot read the IDX header");
   SENET_CHECK(!(magic[0] == 0x1F && magic[1] == 0x8B), path,
               ": is gzip-compressed; decompress it first (gunzip) to read it as an IDX file");
-  SENET_CHECK(magic[0] == 0 && magic[1] == 0, path, ": not an IDX file (it must start with two zero bytes, starts with ",
-              detail::idx_hex(magic[0]), " ", detail::idx_hex(magic[1]), ")");
+  SENET_CHECK(magic[0] == 0 && magic[1] == 0, path,
+              ": not an IDX file (it must start with two zero bytes, starts with ", detail::idx_hex(magic[0]), " ",
+              detail::idx_hex(magic[1]), ")");
   const unsigned char type = magic[2];
   const std::size_t itemsize = detail::idx_itemsize(type);
   SENET_CHECK(itemsize > 0, path, ": unknown IDX element type ", detail::idx_hex(type),

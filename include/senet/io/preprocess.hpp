@@ -357,7 +357,7 @@ inline Image center_crop(const Image& image, Index size) { return center_crop(im
 /// it, `(R * 19595 + G * 38470 + B * 7471 + 0x8000) >> 16` (ITU-R 601-2), normalised with
 /// `scale`, `mean[0]` and `std[0]`; `bgr` is then ignored.
 struct PreprocessOptions {
-  Index size = 224;                                       ///< output side S: [3, S, S]
+  Index size = 224;                                       ///< output side S: [C, S, S]
   double crop_pct = 0.875;                                ///< centre-crop fraction; 224 / 0.875 = 256
   Interpolation interpolation = Interpolation::bilinear;  ///< filter of the short-side resize
   bool bgr = false;                                       ///< emit B, G, R instead of R, G, B
