@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes senet's file readers: builds the libFuzzer targets of tests/fuzz (safetensors, npy,
-# image, preprocess) with clang, AddressSanitizer and UndefinedBehaviorSanitizer, then runs each
-# for a bounded time from a copy of its committed seed and regression corpus, with its dictionary
+# image, preprocess, pth) with clang, AddressSanitizer and UndefinedBehaviorSanitizer, then runs
+# each for a bounded time from a copy of its committed seed and regression corpus, with its dictionary
 # (tests/fuzz/TARGET.dict) where there is one; nothing is written into the repository. Fails
 # when any target finds a crash, a sanitizer report, a leak, an input slower than the timeout or
 # an allocation over the memory limit, and prints where the reproducer is.
@@ -23,12 +23,12 @@ rss_mb=${SENET_FUZZ_RSS_MB:-2048}
 build=${SENET_FUZZ_BUILD:-$SENET_ROOT/build-fuzz}
 work=${SENET_FUZZ_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/senet-fuzz.XXXXXX")}
 targets=("$@")
-((${#targets[@]})) || targets=(safetensors npy image preprocess)
+((${#targets[@]})) || targets=(safetensors npy image preprocess pth)
 
 # Longest input per target: enough for every header and a small image, small enough to run fast.
-declare -A max_len=([safetensors]=4096 [npy]=2048 [image]=16384 [preprocess]=1024)
+declare -A max_len=([safetensors]=4096 [npy]=2048 [image]=16384 [preprocess]=1024 [pth]=8192)
 for t in "${targets[@]}"; do
-  [[ -n ${max_len[$t]:-} ]] || { echo "fuzz: unknown target '$t' (safetensors npy image preprocess)" >&2; exit 2; }
+  [[ -n ${max_len[$t]:-} ]] || { echo "fuzz: unknown target '$t' (safetensors npy image preprocess pth)" >&2; exit 2; }
 done
 
 # Debian's clang (package clang, or clang-14 for the versioned names) with libclang-rt-14-dev.

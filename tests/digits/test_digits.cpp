@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "senet/io/npy.hpp"
 #include "senet/io/weights.hpp"
@@ -105,6 +107,35 @@ TEST(Digits, LogitsMatchPyTorch) {
   for (senet::Index n = 0; n < kHeldOut; ++n) differ += argmax_row(logits, n) != argmax_row(expected, n);
   EXPECT_EQ(differ, 0) << "predictions that differ from PyTorch's";
   EXPECT_DOUBLE_EQ(accuracy(logits, labels()), accuracy(expected, labels()));
+}
+
+// The same checkpoint as PyTorch saves it, torch.save(model.state_dict()) of its PyTorch twin
+// (tests/fixtures/make_pth_fixtures.py): the same parameters bit for bit, so the same logits.
+template <class T>
+class DigitsPth : public ::testing::Test {};
+TYPED_TEST_SUITE(DigitsPth, senet::test::Scalars);
+
+TYPED_TEST(DigitsPth, TorchSavedStateDictLoadsTheSameWeights) {
+  using T = TypeParam;
+  auto from_pth = senet::create_model<T>("se_resnet_digits");
+  senet::load_weights(*from_pth, senet::test::fixture("pth/digits.pth"));  // strict, as for safetensors
+  auto from_safetensors = senet::create_model<T>("se_resnet_digits");
+  senet::load_weights(*from_safetensors, SENET_DIGITS_WEIGHTS);
+  std::vector<const senet::Tensor<T>*> a, b;
+  from_pth->visit_parameters(
+      [&](const std::string&, const senet::Tensor<T>& t, senet::ParameterKind) { a.push_back(&t); });
+  from_safetensors->visit_parameters(
+      [&](const std::string&, const senet::Tensor<T>& t, senet::ParameterKind) { b.push_back(&t); });
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_EQ(a.size(), 59u);  // the 68 tensors of the state_dict but its 9 num_batches_tracked
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i]->shape(), b[i]->shape());
+    EXPECT_EQ(std::memcmp(a[i]->data(), b[i]->data(), a[i]->bytes()), 0) << "parameter " << i;
+  }
+  const auto logits = from_pth->forward(senet::read_npy<T>(senet::test::fixture("digits_heldout.npy")));
+  const auto& expected = senet_logits<T>();
+  ASSERT_EQ(logits.shape(), expected.shape());
+  EXPECT_EQ(std::memcmp(logits.data(), expected.data(), logits.bytes()), 0);
 }
 
 TEST(Digits, DoubleLogitsMatchPyTorch) {

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/): a handful of small
 valid and edge-case inputs each, deterministic (fixed seed). Needs Debian's python3-pil for the
-images; everything else is built byte by byte.
+images; everything else is built byte by byte, but for the pth target's copies of the checkpoints
+torch.save wrote (tests/fixtures/data/pth).
 
     /usr/bin/python3 tests/fuzz/make_corpus.py
 """
@@ -160,6 +161,154 @@ out("npy", "none_descr_tuple_order", npy("<f4", None, f32(1), header="{'descr': 
 core = struct.pack("<IHHHH", 12, 4, 2, 1, 24)
 pixels = bytes(rng.randrange(256) for _ in range(24))
 out("image", "os2.bmp", b"BM" + struct.pack("<IHHI", 14 + 12 + 24, 0, 0, 26) + core + pixels)
+
+# ---- pth: PyTorch checkpoints; fuzz_pth.cpp loads into fc.weight [2, 3] and bn.running_mean [3].
+# Archives are laid out as torch.save lays them out (stored entries with 64-byte aligned data
+# behind an "FB" padding field, a zip64 end record and locator before the end record); pickles
+# are written opcode by opcode as Python's pickler writes a state_dict.
+
+
+def crc32(data):
+    import zlib
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def zip_archive(entries, zip64_end=True, zip64_fields=(), comment=b""):
+    """entries: (name, data) pairs; names in zip64_fields get saturated sizes and offset in the
+    central directory and the real ones in a zip64 extra field."""
+    body, offsets = b"", []
+    for name, data in entries:
+        name = name.encode()
+        offsets.append(len(body))
+        pad = -(len(body) + 30 + len(name) + 4) % 64
+        body += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0x0800, 0, 0, 0, crc32(data), len(data), len(data),
+                            len(name), 4 + pad) + name + struct.pack("<HH", 0x4246, pad) + b"Z" * pad + data
+    directory = b""
+    for (name, data), offset in zip(entries, offsets):
+        wide = name in zip64_fields
+        extra = struct.pack("<HHQQQ", 1, 24, len(data), len(data), offset) if wide else b""
+        size, at = (0xFFFFFFFF, 0xFFFFFFFF) if wide else (len(data), offset)
+        name = name.encode()
+        directory += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0x031E, 20, 0x0800, 0, 0, 0, crc32(data), size,
+                                 size, len(name), len(extra), 0, 0, 0, 0, at) + name + extra
+    n, start = len(entries), len(body)
+    tail = b""
+    if zip64_end:
+        end64 = start + len(directory)
+        tail = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 0x031E, 45, 0, 0, n, n, len(directory), start)
+        tail += struct.pack("<IIQI", 0x07064B50, 0, end64, 1)
+    tail += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(directory), start, len(comment)) + comment
+    return body + directory + tail
+
+
+class Pickle:
+    """Opcodes of a state_dict pickle; memo=True stores and reuses strings and globals with
+    BINPUT / BINGET (or MEMOIZE at protocol 4) as the pickler does."""
+
+    def __init__(self, protocol=2, memo=True):
+        self.b, self.protocol, self.memo, self.seen = b"\x80" + bytes([protocol]), protocol, memo, {}
+        if protocol >= 4:
+            self.b += b"\x95" + struct.pack("<Q", 0)  # one FRAME around everything; its length set at the end
+
+    def _put(self, key):
+        if not self.memo:
+            return
+        self.seen[key] = len(self.seen)
+        self.b += b"\x94" if self.protocol >= 4 else b"q" + bytes([self.seen[key]])
+
+    def _get(self, key):
+        if self.memo and key in self.seen:
+            self.b += b"h" + bytes([self.seen[key]])
+            return True
+        return False
+
+    def str(self, s):
+        if not self._get(("s", s)):
+            raw = s.encode()
+            self.b += (b"\x8c" + bytes([len(raw)]) if self.protocol >= 4 else b"X" + struct.pack("<I", len(raw))) + raw
+            self._put(("s", s))
+        return self
+
+    def glob(self, module, name):
+        if not self._get(("g", module, name)):
+            if self.protocol >= 4:
+                self.str(module).str(name)
+                self.b += b"\x93"
+            else:
+                self.b += b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+            self._put(("g", module, name))
+        return self
+
+    def int(self, v):
+        self.b += b"K" + bytes([v]) if 0 <= v < 256 else b"J" + struct.pack("<i", v)
+        return self
+
+    def op(self, b):
+        self.b += b
+        return self
+
+    def ints(self, values):
+        self.op(b"(")
+        for v in values:
+            self.int(v)
+        return self.op(b"t")
+
+    def ordered_dict(self):
+        return self.glob("collections", "OrderedDict").op(b")R")
+
+    def tensor(self, storage, key, numel, offset, sizes, strides, location="cpu", parameter=False):
+        if parameter:
+            self.glob("torch._utils", "_rebuild_parameter").op(b"(")
+        self.glob("torch._utils", "_rebuild_tensor_v2").op(b"((").str("storage").glob("torch", storage).str(key)
+        self.str(location).int(numel).op(b"tQ").int(offset).ints(sizes).ints(strides).op(b"\x89").ordered_dict()
+        self.op(b"tR")
+        if parameter:
+            self.op(b"\x88").ordered_dict().op(b"tR")
+        return self
+
+    def state_dict(self, tensors):
+        self.ordered_dict().op(b"(")
+        for name, args in tensors:
+            self.str(name).tensor(*args)
+        self.op(b"u}").str("_metadata").ordered_dict().str("").op(b"}").str("version").int(1)
+        self.op(b"sssb.")
+        if self.protocol >= 4:
+            self.b = self.b[:3] + struct.pack("<Q", len(self.b) - 11) + self.b[11:]
+        return self.b
+
+
+def pth(pickle, storages, archive="archive", **kw):
+    entries = [(archive + "/data.pkl", pickle)] + [(archive + "/data/" + k, v) for k, v in storages]
+    return zip_archive(entries + [(archive + "/version", b"3\n")], **kw)
+
+
+pair = [("fc.weight", ("FloatStorage", "0", 6, 0, [2, 3], [3, 1])),
+        ("bn.running_mean", ("FloatStorage", "1", 3, 0, [3], [1])),
+        ("bn.num_batches_tracked", ("LongStorage", "2", 1, 0, [], []))]
+pair_data = [("0", f32(*values(6))), ("1", f32(*values(3))), ("2", struct.pack("<q", 7))]
+out("pth", "tiny_f32", pth(Pickle().state_dict(pair), pair_data, archive="tiny_f32"))
+out("pth", "protocol4_memoize", pth(Pickle(4).state_dict(pair), pair_data))
+out("pth", "no_memo_no_zip64", pth(Pickle(2, memo=False).state_dict(pair), pair_data, zip64_end=False))
+views = [("fc.weight", ("FloatStorage", "w", 9, 2, [2, 3], [1, 2])),          # transposed, offset 2
+         ("bn.running_mean", ("HalfStorage", "m", 3, 0, [3], [1], "cuda:0", True)),  # a parameter
+         ("bn.bias", ("FloatStorage", "w", 9, 1, [3], [0])),                    # broadcast within its storage
+         ("x.channels_last", ("DoubleStorage", "d", 8, 0, [1, 2, 2, 2], [8, 1, 4, 2]))]
+out("pth", "views_half_double_param", pth(
+    Pickle().state_dict(views), [("w", f32(*values(9))), ("m", struct.pack("<3e", *values(3))),
+                                 ("d", struct.pack("<8d", *values(8)))],
+    zip64_fields=("archive/data.pkl", "archive/data/w"), comment=b"fuzz"))
+out("pth", "nan_inf_bf16", pth(
+    Pickle().state_dict([("fc.weight", ("BFloat16Storage", "0", 6, 0, [2, 3], [3, 1])),
+                         ("bn.running_mean", ("FloatStorage", "1", 3, 0, [3], [1]))]),
+    [("0", b"\x80\x3f\xc0\x7f\x80\xff\x49\x40\x00\x00\x01\x00"), ("1", f32(0.5, float("nan"), 3.0))]))
+out("pth", "forbidden_global", pth(b"\x80\x02cos\nsystem\n(X\x04\x00\x00\x00echotR.", []))
+out("pth", "legacy_pickle", b"\x80\x02\x8a\x0alFFFF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03.")
+good = pth(Pickle().state_dict(pair), pair_data)
+out("pth", "truncated", good[: len(good) * 3 // 4])
+# What torch.save itself wrote (tests/fixtures/make_pth_fixtures.py): every dtype and layout.
+for name in ("tensors.pth", "tensors_protocol4.pth", "checkpoint.pth", "expanded.pth"):
+    with open(os.path.join(HERE, "..", "fixtures", "data", "pth", name), "rb") as f:
+        out("pth", "torch_" + name.replace(".pth", ""), f.read())
 
 total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(os.path.join(HERE, "corpus")) for f in fs)
 print("corpus: %d bytes" % total)

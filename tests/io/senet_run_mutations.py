@@ -4,21 +4,23 @@
 Makes COUNT seeded random mutations of a valid weights file and COUNT of a valid .npy input
 (bit flips, byte overwrites with interesting values, truncation, extension, non-finite floats,
 edits of the safetensors JSON header or the .npy header dict: offsets, shapes, dtypes, keys,
-lengths), runs `senet run` on each (the other file intact) several at a time, and fails when any
-run
+lengths; for a PyTorch .pth checkpoint, edits of its ZIP directory, local headers and end
+records, and of its data.pkl and storages with the archive rebuilt around them so that the
+checksum holds), runs `senet run` on each (the other file intact) several at a time, and fails
+when any run
   * is killed by a signal or exits with a status other than 0 and 1,
   * outlives the timeout (a hang),
   * prints a sanitizer report ('Sanitizer', 'runtime error') on stderr,
-  * exits 1 without exactly one clean line `senet: error: MESSAGE` on stderr (no control
-    characters, nothing else), or
+  * exits 1 without exactly one clean line `senet: error: MESSAGE` on stderr (valid UTF-8, no
+    control characters, nothing else), or
   * exits 0 without writing a .npy file;
 and when either file's mutations never produce both outcomes (the mutations would be too weak
 or the tool refuses everything). Failing inputs are kept (--keep, default a temporary
 directory) and the command to reproduce each is printed.
 
-    senet_run_mutations.py --senet build/bin/senet --weights W.safetensors --input X.npy
+    senet_run_mutations.py --senet build/bin/senet --weights W.safetensors|W.pth --input X.npy
                            [--model se_resnet_digits] [--count 2000] [--jobs 4] [--timeout 60]
-                           [--seed 1] [--keep DIR]
+                           [--seed 1] [--keep DIR] [--which both|weights|input]
 
 $SENET_MUTATIONS, when set, is the default of --count (a sanitizer build may want fewer: under
 GCC's ASan + UBSan each run costs about ten times a Release run).
@@ -169,6 +171,175 @@ def edit_safetensors(rng, data):
     return join_safetensors(rng, header, body, text)
 
 
+# ---- PyTorch checkpoint (.pth) edits: the archive's fields, or its entries re-zipped
+
+
+def zip_entries(data):
+    """[(name, bytes)] of a stored zip archive, in directory order."""
+    import io
+    import zipfile
+    z = zipfile.ZipFile(io.BytesIO(data))
+    return [(i.filename, z.read(i)) for i in z.infolist()]
+
+
+def zip_layout(data):
+    """(entries, end, zip64_end): per entry its central and local header and data offsets; the
+    offsets of the end of central directory record and the zip64 one (-1 if none)."""
+    end = data.rfind(b"PK\x05\x06")
+    n, _, directory = struct.unpack("<HII", data[end + 10:end + 20])
+    out, pos = [], directory
+    for _ in range(n):
+        name_len, extra_len, comment_len = struct.unpack("<HHH", data[pos + 28:pos + 34])
+        local = struct.unpack("<I", data[pos + 42:pos + 46])[0]
+        local_name, local_extra = struct.unpack("<HH", data[local + 26:local + 30])
+        out.append({"central": pos, "local": local, "data": local + 30 + local_name + local_extra,
+                    "name": data[pos + 46:pos + 46 + name_len].decode("utf-8", "replace")})
+        pos += 46 + name_len + extra_len + comment_len
+    return out, end, data.rfind(b"PK\x06\x06")
+
+
+def build_zip(entries, method=None, zip64_fields=(), zip64_end=True, comment=b""):
+    """A stored zip archive of (name, bytes) laid out as torch.save lays it out; `method` maps
+    names to a (method, flags) pair written in their headers (the data is not compressed)."""
+    import zlib
+    method = method or {}
+    body, offsets = b"", []
+    for name, payload in entries:
+        raw = name.encode()
+        m, flags = method.get(name, (0, 0x0800))
+        offsets.append(len(body))
+        pad = -(len(body) + 30 + len(raw) + 4) % 64
+        body += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, m, 0, 0, zlib.crc32(payload) & 0xFFFFFFFF,
+                            len(payload), len(payload), len(raw), 4 + pad) + raw
+        body += struct.pack("<HH", 0x4246, pad) + b"Z" * pad + payload
+    directory = b""
+    for (name, payload), offset in zip(entries, offsets):
+        raw = name.encode()
+        m, flags = method.get(name, (0, 0x0800))
+        wide = name in zip64_fields
+        extra = struct.pack("<HHQQQ", 1, 24, len(payload), len(payload), offset) if wide else b""
+        size, at = (0xFFFFFFFF, 0xFFFFFFFF) if wide else (len(payload), offset)
+        directory += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0x031E, 20, flags, m, 0, 0,
+                                 zlib.crc32(payload) & 0xFFFFFFFF, size, size, len(raw), len(extra), 0, 0, 0, 0,
+                                 at) + raw + extra
+    n, start = len(entries), len(body)
+    tail = b""
+    if zip64_end:
+        tail = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 0x031E, 45, 0, 0, n, n, len(directory), start)
+        tail += struct.pack("<IIQI", 0x07064B50, 0, start + len(directory), 1)
+    tail += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(directory), start, len(comment)) + comment
+    return body + directory + tail
+
+
+PICKLE_OPCODES = b"()tRQbsuhqj}.K0NXJMc\x80\x85\x86\x87\x88\x89\x8a\x8c\x93\x94\x95ilGda]\xff"
+PICKLE_SWAPS = [(b"FloatStorage", [b"HalfStorage", b"DoubleStorage", b"LongStorage", b"BFloat16Storage",
+                                   b"ByteStorage", b"QInt8Storage", b"ComplexFloatStorage"]),
+                (b"_rebuild_tensor_v2", [b"_rebuild_parameter", b"_rebuild_qtensor", b"_rebuild_tensor"]),
+                (b"collections\nOrderedDict", [b"os\nsystem", b"builtins\neval", b"collections\ndeque"]),
+                (b"torch._utils", [b"torch", b"__torch__"]), (b"storage", [b"storagx"]), (b"cpu", [b"cuda:0", b"cpx"]),
+                (b"_metadata", [b"_metadatb", b"__class__"]), (b"version", [b"xersion"])]
+
+
+def edit_pickle(rng, pickle):
+    kind = rng.randrange(6)
+    if kind == 0:  # one byte becomes another opcode
+        i = rng.randrange(len(pickle))
+        return pickle[:i] + bytes([rng.choice(PICKLE_OPCODES)]) + pickle[i + 1:]
+    if kind == 1:  # a global, a storage type or a string swapped
+        old, news = rng.choice(PICKLE_SWAPS)
+        hits = [i for i in range(len(pickle)) if pickle.startswith(old, i)]
+        if hits:
+            i = rng.choice(hits)
+            return pickle[:i] + rng.choice(news) + pickle[i + len(old):]
+        return pickle
+    if kind == 2:  # a small integer (a size, stride, offset, element count, memo index) changed
+        hits = [i for i in range(len(pickle) - 1) if pickle[i] in b"Khq"]
+        if hits:
+            i = rng.choice(hits)
+            return pickle[:i + 1] + bytes([rng.choice([0, 1, 2, 3, 7, 16, 64, 255, pickle[i + 1] ^ 1])]) + pickle[i + 2:]
+        return pickle
+    if kind == 3:  # an integer made wide
+        i = rng.randrange(len(pickle))
+        value = rng.choice([-1, 1 << 31, (1 << 63) - 1, 1 << 40])
+        return pickle[:i] + b"\x8a\x08" + struct.pack("<q", value if value < (1 << 63) else -1) + pickle[i:]
+    if kind == 4:  # cut
+        return pickle[:rng.randrange(len(pickle))]
+    return pickle[:rng.randrange(len(pickle))] + rng.choice([b"(" * 100, b"}q\x00h\x00" * 50, b"N" * 1000])
+
+
+def edit_pth(rng, data):
+    kind = rng.randrange(8)
+    if kind <= 2:  # a field of the archive itself
+        layout, end, zip64 = zip_layout(data)
+        b = bytearray(data)
+        if kind == 0:  # a central directory field
+            at = rng.choice(layout)["central"]
+            off, width = rng.choice([(0, 4), (8, 2), (10, 2), (16, 4), (20, 4), (24, 4), (28, 2), (30, 2), (34, 2),
+                                     (42, 4)])
+        elif kind == 1:  # a local header field
+            at = rng.choice(layout)["local"]
+            off, width = rng.choice([(0, 4), (6, 2), (8, 2), (18, 4), (22, 4), (26, 2), (28, 2), (30, 1)])
+        elif zip64 >= 0 and rng.random() < 0.5:  # the zip64 end record and its locator
+            at = zip64
+            off, width = rng.choice([(0, 4), (4, 8), (16, 4), (20, 4), (24, 8), (32, 8), (40, 8), (48, 8), (56, 4),
+                                     (64, 8)])
+        else:  # the end of central directory record
+            at = end
+            off, width = rng.choice([(0, 4), (4, 2), (6, 2), (8, 2), (10, 2), (12, 4), (16, 4), (20, 2)])
+        v = rng.choice(INTERESTING_INT + [len(data), at, at + 1]) % (1 << (8 * width))
+        b[at + off:at + off + width] = v.to_bytes(width, "little")
+        return bytes(b)
+    entries = zip_entries(data)
+    names = [n for n, _ in entries]
+    method, zip64_fields, comment = {}, (), b""
+    if kind == 3 or kind == 4:  # data.pkl edited (twice as often as the rest)
+        i = next(i for i, n in enumerate(names) if n.endswith("/data.pkl"))
+        entries[i] = (names[i], edit_pickle(rng, entries[i][1]))
+    elif kind == 5:  # a storage shortened, lengthened, renamed or dropped
+        i = rng.choice([i for i, n in enumerate(names) if "/data/" in n])
+        name, payload = entries[i]
+        choice = rng.randrange(4)
+        if choice == 0:
+            entries[i] = (name, payload[:-rng.choice([1, 2, 4, 8])])
+        elif choice == 1:
+            entries[i] = (name, payload + bytes(rng.choice([1, 4, 8])))
+        elif choice == 2:
+            entries[i] = (name + rng.choice(["0", "x", "/", ""]) if rng.random() < 0.5 else name.upper(), payload)
+        else:
+            del entries[i]
+    elif kind == 6:  # entries added, duplicated, reordered, renamed; byteorder records
+        choice = rng.randrange(5)
+        prefix = names[0].split("/")[0]
+        if choice == 0:
+            entries.append((prefix + "/byteorder", rng.choice([b"little", b"big", b"middle", b""])))
+        elif choice == 1:
+            entries.append(rng.choice(entries))
+        elif choice == 2:
+            rng.shuffle(entries)
+        elif choice == 3:
+            entries = [(("other/" + n.split("/", 1)[-1]) if rng.random() < 0.3 else n, d) for n, d in entries]
+        else:
+            entries = entries[:rng.randrange(1, len(entries) + 1)]
+    else:  # compression, encryption, zip64 fields, a comment, no zip64 end records
+        choice = rng.randrange(4)
+        if choice == 0:
+            method = {rng.choice(names): rng.choice([(8, 0x0800), (12, 0x0800), (0, 0x0801), (99, 0x0841)])}
+        elif choice == 1:
+            zip64_fields = set(rng.sample(names, rng.randrange(1, len(names) + 1)))
+        else:
+            comment = rng.choice([b"", b"c" * 100, b"PK\x05\x06" + bytes(18)])
+        return build_zip(entries, method, zip64_fields, zip64_end=choice != 3, comment=comment)
+    return build_zip(entries, method, zip64_fields, comment=comment)
+
+
+def pth_header_end(data):
+    """End of data.pkl's data: the local header and the pickle are where damage matters most."""
+    layout, _, _ = zip_layout(data)
+    pickle = next(e for e in layout if e["name"].endswith("/data.pkl"))
+    entries = zip_entries(data)
+    return pickle["data"] + len(next(d for n, d in entries if n == pickle["name"]))
+
+
 # ---- .npy header edits
 
 NPY_HEADER_RE = re.compile(rb"\{.*\}", re.S)
@@ -236,7 +407,11 @@ def edit_npy(rng, data):
 
 
 def mutate(rng, data, is_weights):
-    header_end = (8 + struct.unpack("<Q", data[:8])[0]) if is_weights else len(split_npy(data)[1]) + 10
+    is_pth = is_weights and data[:4] == b"PK\x03\x04"
+    if is_pth:
+        header_end = pth_header_end(data)
+    else:
+        header_end = (8 + struct.unpack("<Q", data[:8])[0]) if is_weights else len(split_npy(data)[1]) + 10
     m = rng.randrange(6)
     if m == 0:
         return "bitflip", bit_flips(rng, data, header_end)
@@ -248,6 +423,8 @@ def mutate(rng, data, is_weights):
         return "extend", extend(rng, data, header_end)
     if m == 4:
         return "nonfinite", non_finite(rng, data, header_end)
+    if is_pth:
+        return "archive", edit_pth(rng, data)
     return "header", (edit_safetensors if is_weights else edit_npy)(rng, data)
 
 
@@ -264,6 +441,8 @@ def judge(rc, stderr, out_path):
         return "killed by signal %d" % -rc
     if rc not in (0, 1):
         return "exit status %d" % rc
+    if stderr.startswith("(not valid UTF-8)"):
+        return "stderr is not valid UTF-8"
     if rc == 1 and not CLEAN_ERROR.fullmatch(stderr):
         return "exit 1 without one clean 'senet: error:' line"
     if rc == 0:
@@ -288,10 +467,14 @@ def main():
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per run; longer is a hang")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", help="directory for failing inputs (default: a new temporary one)")
+    ap.add_argument("--which", choices=["both", "weights", "input"], default="both",
+                    help="which file to mutate (default both; the other stays intact)")
     args = ap.parse_args()
+    chosen = ("weights", "input") if args.which == "both" else (args.which,)
 
     with open(args.weights, "rb") as f:
         weights = f.read()
+    weights_ext = ".pth" if weights[:4] == b"PK\x03\x04" else ".safetensors"
     with open(args.input, "rb") as f:
         npy = f.read()
     # Memory-backed where there is one: thousands of small files are written and read back.
@@ -303,7 +486,7 @@ def main():
 
     def run(task):
         index, which, kind, data = task
-        path = os.path.join(work, "%s%05d%s" % (which, index, ".safetensors" if which == "weights" else ".npy"))
+        path = os.path.join(work, "%s%05d%s" % (which, index, weights_ext if which == "weights" else ".npy"))
         out = os.path.join(work, "out%s%05d.npy" % (which, index))
         with open(path, "wb") as f:
             f.write(data)
@@ -313,6 +496,8 @@ def main():
         try:
             p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, timeout=args.timeout)
             rc, stderr = p.returncode, p.stderr.decode("utf-8", "replace")
+            if stderr.encode("utf-8") != p.stderr:
+                stderr = "(not valid UTF-8) " + stderr
         except subprocess.TimeoutExpired as e:
             rc, stderr = None, (e.stderr or b"").decode("utf-8", "replace")
         problem = judge(rc, stderr, out)
@@ -329,6 +514,8 @@ def main():
     def tasks():
         rng = random.Random(args.seed)
         for which, data in (("weights", weights), ("input", npy)):
+            if which not in chosen:
+                continue
             for i in range(args.count):
                 kind, mutated = mutate(rng, data, which == "weights")
                 yield i, which, kind, mutated
@@ -355,13 +542,13 @@ def main():
     elapsed = time.time() - start
     shutil.rmtree(work, ignore_errors=True)
 
-    for which in ("weights", "input"):
+    for which in chosen:
         summary = ", ".join("exit %s: %d" % ("timeout" if rc is None else rc, n)
                             for (w, rc), n in sorted(counts.items(), key=lambda kv: str(kv[0][1])) if w == which)
         print("%s: %d mutations: %s" % (which, args.count, summary))
-    print("%d runs in %.1f s with %d jobs" % (2 * args.count, elapsed, args.jobs))
+    print("%d runs in %.1f s with %d jobs" % (len(chosen) * args.count, elapsed, args.jobs))
 
-    weak = [w for w in ("weights", "input") if not counts.get((w, 0)) or not counts.get((w, 1))]
+    weak = [w for w in chosen if not counts.get((w, 0)) or not counts.get((w, 1))]
     for which, kind, problem, stderr, cmd in failures[:20]:
         print("FAIL (%s mutation of the %s): %s\n  reproduce: %s\n  stderr: %s" %
               (kind, which, problem, " ".join(cmd), stderr.strip()[:2000].replace("\n", "\n          ")))

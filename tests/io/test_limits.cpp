@@ -159,6 +159,16 @@ TEST(Printable, EscapesControlCharactersAndCutsAtCharacterBoundaries) {
   EXPECT_EQ(printable("abcdef", 3), "abc...");
   // Cutting inside a two-byte character backs up to its start.
   EXPECT_EQ(printable("ab\xc3\xa9z", 3), "ab...");
+  // Bytes that are not UTF-8 are escaped: a stray continuation, a lone or cut lead byte, overlong
+  // forms, surrogates and code points past U+10FFFF; valid 3- and 4-byte characters are kept.
+  EXPECT_EQ(printable("a\x93" "b"), "a\\x93b");
+  EXPECT_EQ(printable("\xc3"), "\\xc3");
+  EXPECT_EQ(printable("\xc3(x"), "\\xc3(x");
+  EXPECT_EQ(printable("\xc0\xaf"), "\\xc0\\xaf");
+  EXPECT_EQ(printable("\xe0\x80\xaf"), "\\xe0\\x80\\xaf");
+  EXPECT_EQ(printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");
+  EXPECT_EQ(printable("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");
+  EXPECT_EQ(printable("\xe2\x82\xac \xf0\x9f\x98\x80"), "\xe2\x82\xac \xf0\x9f\x98\x80");
 }
 
 // ---- non-finite weights

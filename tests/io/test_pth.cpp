@@ -470,6 +470,15 @@ TEST(PthLimits, NamesFromTheFileAreEscapedInMessages) {
   EXPECT_TRUE(has(m, "tensor 'a\\x0ab\\x1b[31m'")) << m;
   EXPECT_FALSE(has(m, "\n")) << m;
   EXPECT_FALSE(has(m, "\x1b")) << m;
+  // Bytes that are not UTF-8, in a tensor's name and in an archive's.
+  write_file(p.str(), pth_bytes(state_dict_pickle({{"w\x93", "FloatStorage", "0", 1, 0, {2}, {1}}}),
+                                {{"0", f32_bytes({1})}}, "arch\xff")
+                          .bytes);
+  const std::string n = error_of([&] { senet::PthFile::open(p.str()); });
+  EXPECT_TRUE(has(n, "tensor 'w\\x93'")) << n;
+  write_file(p.str(), zip_bytes({{"arch\xff/data.pk", "x"}}).bytes);
+  const std::string o = error_of([&] { senet::PthFile::open(p.str()); });
+  EXPECT_TRUE(has(o, "no 'arch\\xff/data.pkl'")) << o;
 }
 
 // ---- Damaged files: each a senet::Error naming the file and what is wrong.

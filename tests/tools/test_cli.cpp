@@ -290,6 +290,48 @@ TEST_F(Cli, BadInputsExitOneWithOneLine) {
   EXPECT_FALSE(fs::exists(y));
 }
 
+// A state_dict as torch.save writes it (.pth) gives the same logits as the safetensors of the same
+// weights, bit for bit: the shipped digits model in both forms (tests/fixtures/make_pth_fixtures.py).
+TEST_F(Cli, RunReadsPyTorchCheckpoints) {
+  const std::string x = senet::test::fixture("digits_heldout.npy");
+  const std::string pth = senet::test::fixture("pth/digits.pth");
+  std::string logits[2];
+  int i = 0;
+  for (const std::string& weights : {std::string(SENET_DIGITS_WEIGHTS), pth}) {
+    const std::string out = path("digits_" + std::to_string(i) + ".npy");
+    const Result r = run("run --model se_resnet_digits --weights " + weights + " --input " + x + " --output " + out +
+                         " --threads 1");
+    ASSERT_EQ(r.status, 0) << weights << "\n" << r.err;
+    logits[i++] = slurp(out);
+  }
+  ASSERT_FALSE(logits[0].empty());
+  EXPECT_EQ(logits[0], logits[1]);
+  EXPECT_EQ(senet::read_npy<float>(path("digits_1.npy")).shape(), (senet::Shape{360, 10}));
+  // The naive engine and the other commands read it too.
+  EXPECT_EQ(run("run --model se_resnet_digits --engine naive --weights " + pth + " --input " + x + " --output " +
+                path("digits_naive.npy"))
+                .status,
+            0);
+  EXPECT_EQ(
+      run("excite --model se_resnet_digits --weights " + pth + " --input " + x + " --csv " + path("e.csv")).status, 0);
+
+  // Refused files: one clean line naming the file and what to do.
+  const std::string rest = " --input " + x + " --output " + path("never_pth.npy");
+  expect_error("run --model se_resnet_digits --weights " + senet::test::fixture("pth/legacy.pth") + rest,
+               "legacy.pth: a PyTorch checkpoint in the legacy format");
+  expect_error("run --model se_resnet_digits --weights " + senet::test::fixture("pth/module.pth") + rest,
+               "global 'torch.nn.modules.container.Sequential' is not allowed");
+  const std::string whole = slurp(pth);
+  std::ofstream(path("truncated.pth"), std::ios::binary) << whole.substr(0, whole.size() / 2);
+  expect_error("run --model se_resnet_digits --weights " + path("truncated.pth") + rest,
+               "truncated.pth: no end of central directory record");
+  expect_error("run --model seresnet18 --weights " + pth + rest, "missing key: layer4.0.conv1.weight");
+  // --max-header-bytes bounds data.pkl as it does a safetensors header.
+  expect_error("run --model se_resnet_digits --max-header-bytes 100 --weights " + pth + rest,
+               "over the limit of 100 bytes (PthOptions::max_pickle_bytes");
+  EXPECT_FALSE(fs::exists(path("never_pth.npy")));
+}
+
 }  // namespace
 
 #ifdef SENET_CLI_IMAGES

@@ -53,10 +53,37 @@ inline double bits_to_double(std::uint64_t bits) {
   return d;
 }
 
+/// The length of the valid UTF-8 sequence starting at `p[0]` (of `n` bytes), or 0 when there is
+/// none there (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF, cut short).
+inline std::size_t utf8_sequence(const unsigned char* p, std::size_t n) {
+  const unsigned c = p[0];
+  if (c < 0x80) return 1;
+  std::size_t len = 0;
+  unsigned lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (n < len || p[1] < lo || p[1] > hi) return 0;
+  for (std::size_t i = 2; i < len; ++i)
+    if ((p[i] & 0xC0u) != 0x80u) return 0;
+  return len;
+}
+
 /// `text` made safe to quote in a one-line error message: control characters (including
-/// newlines) and DEL become `\xNN`, and text longer than `max_bytes` is cut at a character
-/// boundary and ends in "...". Names read from files (tensor keys, dtypes) go through this, so a
-/// damaged file cannot put terminal escapes or megabytes of text into a message.
+/// newlines), DEL and bytes that are not valid UTF-8 become `\xNN`, and text longer than
+/// `max_bytes` is cut at a character boundary and ends in "...". Names read from files (tensor
+/// keys, dtypes, archive entries) go through this, so a damaged file cannot put terminal escapes,
+/// broken UTF-8 or megabytes of text into a message.
 inline std::string printable(const std::string& text, std::size_t max_bytes = 200) {
   std::size_t end = text.size();
   if (end > max_bytes) {
@@ -64,16 +91,20 @@ inline std::string printable(const std::string& text, std::size_t max_bytes = 20
     while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0u) == 0x80u) --end;  // UTF-8 continuation
   }
   static const char kHex[] = "0123456789abcdef";
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   std::string out;
   out.reserve(end + 3);
-  for (std::size_t i = 0; i < end; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) {
+  for (std::size_t i = 0; i < end;) {
+    const unsigned char c = bytes[i];
+    const std::size_t len = utf8_sequence(bytes + i, end - i);
+    if (len == 0 || c < 0x20 || c == 0x7F) {
       out += "\\x";
       out += kHex[c >> 4];
       out += kHex[c & 0xF];
+      ++i;
     } else {
-      out += static_cast<char>(c);
+      out.append(text, i, len);
+      i += len;
     }
   }
   if (end < text.size()) out += "...";
