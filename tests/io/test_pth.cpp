@@ -413,6 +413,16 @@ TEST(PthLimits, TensorCountLimit) {
   EXPECT_TRUE(has(m, "more than 2 storages (PthOptions::max_tensors)")) << m;
   tight.max_tensors = 3;
   EXPECT_EQ(senet::PthFile::open(p.str(), tight).keys().size(), 3u);
+  // So are the names: three of one tensor.
+  Pickle names;
+  names.proto().empty_dict().mark().str("a");
+  push_tensor(names, {"t", "FloatStorage", "0", 1, 0, {1}, {1}}).put(0);
+  names.str("b").get(0).str("c").get(0).setitems().stop();
+  write_file(p.str(), pth_bytes(names.bytes, {{"0", f32_bytes({1})}}).bytes);
+  EXPECT_EQ(senet::PthFile::open(p.str()).keys(), (std::vector<std::string>{"a", "b", "c"}));
+  tight.max_tensors = 2;
+  EXPECT_TRUE(has(error_of([&] { senet::PthFile::open(p.str(), tight); }),
+                  "a dict of more than 2 entries (PthOptions::max_tensors)"));
   // The archive's entry count is bounded by the same limit (plus 16).
   tight.max_tensors = 0;
   std::vector<ZipEntry> many;
@@ -453,7 +463,7 @@ TEST(PthLimits, RankOver64IsRefused) {
       p.str(),
       pth_bytes(state_dict_pickle({{"x", "FloatStorage", "0", 1, 0, ones, ones}}), {{"0", f32_bytes({1})}}).bytes);
   EXPECT_TRUE(has(error_of([&] { senet::PthFile::open(p.str()); }),
-                  "tensor 'x': shape has 65 dimensions, more than the 64 allowed"));
+                  "the tensor's size has 65 dimensions, more than the 64 allowed"));
   const std::vector<std::int64_t> ones64(64, 1);
   write_file(
       p.str(),
@@ -664,6 +674,8 @@ INSTANTIATE_TEST_SUITE_P(
         Damaged{"PopAcrossMark", with_pickle(proto().empty_dict().mark().stop().bytes), "needs a value"},
         Damaged{"MemoNeverStored", with_pickle(proto().get(3).stop().bytes),
                 "memo entry 3 is read but was never stored"},
+        Damaged{"MemoIndexHuge", with_pickle(proto().none().raw("r\xff\xff\xff\x7f").stop().bytes),
+                "memo index 2147483647 is beyond the 1048576 accepted"},
         Damaged{"TupleWithoutMark", with_pickle(proto().none().tuple().bytes), "TUPLE without a MARK"},
         Damaged{"TopLevelNotADict", with_pickle(proto().none().stop().bytes), "the pickled object is None, not a dict"},
         Damaged{"EntryNotATensor", with_pickle(proto().empty_dict().str("x").integer(3).setitem().stop().bytes),
