@@ -97,7 +97,9 @@ TYPED_TEST(TorchWritten, EveryTensorEqualsTheExpectedValues) {
       const senet::Tensor<T> want = expected.template read<T>(key);
       ASSERT_EQ(got.shape(), want.shape());
       // Bit for bit: both convert the same stored value (and -0 keeps its sign).
-      if (got.size() > 0) EXPECT_EQ(std::memcmp(got.data(), want.data(), got.bytes()), 0);
+      if (got.size() > 0) {
+        EXPECT_EQ(std::memcmp(got.data(), want.data(), got.bytes()), 0);
+      }
       EXPECT_EQ(file.template find_non_finite<T>(key).count, 0u);
     }
     EXPECT_EQ(floating, 15u);
@@ -164,6 +166,14 @@ TEST(TorchWritten, WeightsFileChoosesTheReaderByContent) {
   TempPth misnamed;
   fs::copy_file(pth_fixture("tensors.safetensors"), misnamed.str(), fs::copy_options::overwrite_existing);
   EXPECT_EQ(senet::WeightsFile::open(misnamed.str()).format(), senet::WeightsFormat::safetensors);
+  // A safetensors header of 128 + 256 k bytes starts with 0x80, as a pickle does: still safetensors.
+  for (const std::size_t length : {128, 384, 1408}) {
+    std::string header = R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+    header.resize(length, ' ');
+    write_file(misnamed.str(), safetensors_bytes(header, f32_bytes({2.5f})));
+    EXPECT_EQ(senet::detect_weights_format(misnamed.str()), senet::WeightsFormat::safetensors) << length;
+    EXPECT_EQ(senet::WeightsFile::open(misnamed.str()).read<float>("x")[0], 2.5f) << length;
+  }
   // Neither: the extension picks the reader whose message the user needs.
   TempPth garbage;
   write_file(garbage.str(), "not a checkpoint at all");
