@@ -23,10 +23,10 @@
 /// PyTorch before 1.6 (the message says how to convert it).
 ///
 /// Limits (`PthOptions`): `data.pkl` may be at most `max_pickle_bytes` long (16 MiB), hold at
-/// most `max_tensors` tensors and storages (65,536) and nest containers 16 deep; a tensor has at
-/// most 64 dimensions and at most as many elements as its storage (a broadcast view such as
-/// `x.expand(...)` of more is refused: save `x.contiguous()`), so that no file makes senet
-/// allocate more than its own size.
+/// most `max_tensors` tensors, storages and names (65,536) and nest containers 16 deep; a tensor
+/// has at most 64 dimensions and at most as many elements as its storage (a broadcast view such
+/// as `x.expand(...)` of more is refused: save `x.contiguous()`), so that reading a tensor never
+/// allocates more than the file's size.
 
 #include <algorithm>
 #include <cstddef>
@@ -51,12 +51,13 @@ namespace senet {
 
 /// Limits applied by `PthFile::open` (and `load_weights`) to a PyTorch checkpoint.
 struct PthOptions {
-  /// Largest `data.pkl` accepted, in bytes. SE-ResNet-50's state_dict pickles to about 40 KB,
-  /// one of 1000 tensors to about 100 KB; the default, 16 MiB, only stops damaged or hostile
-  /// files. Parsing needs at most about 40 bytes of memory per pickle byte.
+  /// Largest `data.pkl` accepted, in bytes. SE-ResNet-50's state_dict pickles to 47 KB (384
+  /// tensors), SE-ResNet-152's to 142 KB (1,132 tensors); the default, 16 MiB, only stops damaged
+  /// or hostile files. Parsing needs at most about 10 bytes of memory per pickle byte (measured:
+  /// 150 MB for the costliest 16 MiB pickles we could make).
   std::uint64_t max_pickle_bytes = std::uint64_t{16} << 20;
-  /// Most tensors, and most storages, a checkpoint may hold (the archive may have 16 entries
-  /// more). SE-ResNet-152 has 1,252 tensors.
+  /// Most tensors, storages and entries of one dict a checkpoint may hold (the archive may have
+  /// 16 entries more).
   std::uint64_t max_tensors = 65536;
   /// Check `data.pkl` against the CRC-32 of the archive's directory: a flipped bit in the pickle
   /// could otherwise change a stride, and so the weights, silently. (Storages are not checked,

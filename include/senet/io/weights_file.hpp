@@ -26,11 +26,11 @@ enum class WeightsFormat {
 };
 
 /// The format of the checkpoint at `path`, from its first bytes: a zip archive (`PK\x03\x04`, or
-/// an empty one) or a pickle stream (`\x80`: the legacy torch.save format, which `PthFile` refuses
-/// with the way to convert it) is `pth`; an 8-byte length followed by `{` is `safetensors`.
-/// Anything else (a damaged file) goes by its extension, `.pth`, `.pt` and `.bin` being `pth`, so
-/// that the error comes from the reader the user meant; otherwise, and when the file cannot be
-/// read, `safetensors` (whose reader then says what is wrong).
+/// an empty one) is `pth`; an 8-byte length followed by `{` is `safetensors`; a pickle stream
+/// (`\x80`: the legacy torch.save format, which `PthFile` refuses with the way to convert it) is
+/// `pth`. Anything else (a damaged file) goes by its extension, `.pth`, `.pt` and `.bin` being
+/// `pth`, so that the error comes from the reader the user meant; otherwise, and when the file
+/// cannot be read, `safetensors` (whose reader then says what is wrong).
 inline WeightsFormat detect_weights_format(const std::string& path) {
   unsigned char head[9] = {};
   std::ifstream in(path, std::ios::binary);
@@ -39,8 +39,9 @@ inline WeightsFormat detect_weights_format(const std::string& path) {
   if (got >= 4 && head[0] == 'P' && head[1] == 'K' &&
       ((head[2] == 3 && head[3] == 4) || (head[2] == 5 && head[3] == 6)))
     return WeightsFormat::pth;
-  if (got >= 2 && head[0] == 0x80 && head[1] <= 5) return WeightsFormat::pth;
+  // Before the pickle's 0x80: a safetensors header of 128, 384, ... bytes starts with it too.
   if (got >= 9 && head[8] == '{') return WeightsFormat::safetensors;
+  if (got >= 2 && head[0] == 0x80 && head[1] <= 5) return WeightsFormat::pth;
   const std::size_t dot = path.find_last_of("./");
   std::string ext = dot != std::string::npos && path[dot] == '.' ? path.substr(dot) : std::string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });

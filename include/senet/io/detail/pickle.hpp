@@ -23,9 +23,12 @@
 ///     STOP
 ///
 /// Limits: values nest at most `kMaxDepth` containers deep, the stack holds at most `kMaxStack`
-/// values, and at most `Limits::max_tensors` tensors and storages are made; memory use is
-/// otherwise linear in the pickle's size (at most about 40 bytes per byte, for a pickle of
-/// nothing but one-byte container opcodes).
+/// values, a tensor has at most `kMaxRank` dimensions, storage keys and devices are at most
+/// `kMaxKeyBytes` long, and at most `Limits::max_tensors` tensors, storages and dict entries are
+/// made. Memory use is otherwise linear in the pickle's size: strings are views of the pickle,
+/// tuples share one array, the memo is an array of at most `kMaxStack` values, and a pickle made
+/// to use the most costs about 10 bytes per byte. No value is ever copied by a reference to it (BINGET), so no
+/// pickle costs more than linear time either.
 
 #include <algorithm>
 #include <cstddef>
@@ -33,7 +36,7 @@
 #include <map>
 #include <set>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -44,10 +47,15 @@ namespace senet::detail::pickle {
 
 /// Deepest nesting of containers (tuples, dicts) accepted: a state_dict needs 3 or 4.
 inline constexpr std::size_t kMaxDepth = 16;
-/// Most values on the stack at once: Python's pickler writes dict items in batches of 1000.
+/// Most values on the stack at once (Python's pickler writes dict items in batches of 1000), and
+/// the largest memo index (the pickler numbers the objects it writes from 0).
 inline constexpr std::size_t kMaxStack = std::size_t{1} << 20;
 /// Longest module or class name of a GLOBAL.
 inline constexpr std::size_t kMaxGlobalBytes = 256;
+/// Longest storage key or device name (torch writes "0", "1", ... and "cpu", "cuda:0").
+inline constexpr std::size_t kMaxKeyBytes = 1024;
+/// Most dimensions of a tensor (as safetensors').
+inline constexpr std::size_t kMaxRank = 64;
 
 /// A storage class `torch.save` names in persistent ids, and the dtype it holds (safetensors'
 /// dtype names).
@@ -164,7 +172,7 @@ inline const char* opcode_name(unsigned char op) {
 
 /// The limits `parse_state_dict` applies beyond its constants.
 struct Limits {
-  std::uint64_t max_tensors = 65536;             ///< tensors and storages, each
+  std::uint64_t max_tensors = 65536;             ///< tensors, storages and names, each
   const char* max_tensors_name = "max_tensors";  ///< how the message names that limit
 };
 
@@ -177,8 +185,7 @@ class Machine {
  public:
   Machine(const unsigned char* data, std::size_t size, std::string where, const Limits& limits)
       : p_(data), size_(size), where_(std::move(where)), limits_(limits) {
-    tuples_.emplace_back();  // index 0: the empty tuple, shared
-    tuple_depth_.push_back(1);
+    tuples_.push_back({0, 0, 1});  // index 0: the empty tuple, shared
   }
 
   StateDict run() {
@@ -198,8 +205,8 @@ class Machine {
           break;
         }
         case 'c': {  // GLOBAL module\nname\n
-          const std::string module = line();
-          const std::string name = line();
+          const std::string_view module = line();
+          const std::string_view name = line();
           push(resolve_global(module, name));
           break;
         }
@@ -207,7 +214,7 @@ class Machine {
           const Value name = pop(), module = pop();
           if (name.kind != Kind::string || module.kind != Kind::string)
             fail("STACK_GLOBAL needs a module and a name as strings");
-          push(resolve_global(strings_[index(module)], strings_[index(name)]));
+          push(resolve_global(text(module), text(name)));
           break;
         }
         case 'q':  // BINPUT
@@ -216,8 +223,8 @@ class Machine {
         case 'r':  // LONG_BINPUT
           memo_put(uint(4));
           break;
-        case 0x94:  // MEMOIZE
-          memo_put(memo_.size());
+        case 0x94:                // MEMOIZE
+          memo_put(memo_count_);  // Python's len(memo)
           break;
         case 'h':  // BINGET
           memo_get(byte());
@@ -234,19 +241,20 @@ class Machine {
           break;
         case 't': {  // TUPLE
           const std::size_t start = pop_mark();
-          std::vector<Value> items(stack_.begin() + static_cast<std::ptrdiff_t>(start), stack_.end());
+          const Value t = make_tuple(start, stack_.size() - start);
           stack_.resize(start);
-          push(make_tuple(std::move(items)));
+          push(t);
           break;
         }
         case 0x85:
         case 0x86:
         case 0x87: {  // TUPLE1, TUPLE2, TUPLE3
           const std::size_t n = op - 0x84u;
-          if (stack_.size() < n) fail(cat(opcode_name(op), " needs ", n, " values on the stack"));
-          std::vector<Value> items(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
+          if (stack_.size() - (marks_.empty() ? 0 : marks_.back()) < n)
+            fail(cat(opcode_name(op), " needs ", n, " values on the stack"));
+          const Value t = make_tuple(stack_.size() - n, n);
           stack_.resize(stack_.size() - n);
-          push(make_tuple(std::move(items)));
+          push(t);
           break;
         }
         case '}':  // EMPTY_DICT
@@ -327,15 +335,34 @@ class Machine {
   }
 
  private:
-  enum class Kind : std::uint8_t { none, boolean, integer, string, tuple, dict, global, storage, tensor };
+  enum class Kind : std::uint8_t { none, boolean, integer, string, tuple, dict, global, storage, tensor, unset };
   struct Value {
     Kind kind = Kind::none;
     std::int64_t v = 0;  // the integer or boolean, or the index into the arena of its kind
   };
   struct Dict {
     std::vector<std::pair<Value, Value>> items;
-    std::size_t depth = 1;
+    std::uint32_t depth = 1;
     bool ordered = false;  // made by collections.OrderedDict(): takes BUILD's _metadata
+  };
+  /// A string: bytes of the pickle itself.
+  struct Span {
+    std::size_t begin, size;
+  };
+  /// A tuple: `size` values of `tuple_items_` from `begin`.
+  struct TupleRef {
+    std::size_t begin;
+    std::uint32_t size, depth;
+  };
+  /// A tuple's values, valid until the next tuple is made.
+  struct Items {
+    const Value* data;
+    std::size_t n;
+    std::size_t size() const { return n; }
+    bool empty() const { return n == 0; }
+    const Value& operator[](std::size_t i) const { return data[i]; }
+    const Value* begin() const { return data; }
+    const Value* end() const { return data + n; }
   };
   // The callables a GLOBAL may name; storage types follow as kStorageGlobal + their index.
   enum GlobalId : std::int64_t { kOrderedDict, kRebuildTensorV2, kRebuildParameter, kStorageGlobal };
@@ -359,6 +386,7 @@ class Machine {
       case Kind::global: return "a class or function";
       case Kind::storage: return "a storage";
       case Kind::tensor: return "a tensor";
+      case Kind::unset: return "nothing";
     }
     // clang-format on
     return "a value";
@@ -377,22 +405,31 @@ class Machine {
     return v;
   }
   /// A GLOBAL's text argument up to '\n'.
-  std::string line() {
+  std::string_view line() {
     const std::size_t start = pos_;
     while (pos_ < size_ && p_[pos_] != '\n') {
       if (pos_ - start >= kMaxGlobalBytes) fail(cat("a GLOBAL name longer than ", kMaxGlobalBytes, " bytes"));
       ++pos_;
     }
     if (pos_ >= size_) fail("the pickle ends inside a GLOBAL's name (truncated?)");
-    std::string s(reinterpret_cast<const char*>(p_ + start), pos_ - start);
+    const std::string_view s(reinterpret_cast<const char*>(p_ + start), pos_ - start);
     ++pos_;
     return s;
   }
   void push_string(std::uint64_t n) {
     if (n > size_ - pos_) fail(cat("a string of ", n, " bytes runs past the end of the pickle (truncated?)"));
-    strings_.emplace_back(reinterpret_cast<const char*>(p_ + pos_), static_cast<std::size_t>(n));
+    strings_.push_back({pos_, static_cast<std::size_t>(n)});
     pos_ += static_cast<std::size_t>(n);
     push({Kind::string, static_cast<std::int64_t>(strings_.size() - 1)});
+  }
+  /// The bytes of string value `v`.
+  std::string_view text(Value v) const {
+    const Span& s = strings_[index(v)];
+    return {reinterpret_cast<const char*>(p_ + s.begin), s.size};
+  }
+  /// `text` of at most `max_bytes`, quotable in a message.
+  static std::string quoted(std::string_view text, std::size_t max_bytes = 200) {
+    return printable(std::string(text.substr(0, max_bytes + 8)), max_bytes);
   }
 
   // ---- the stack, marks and memo
@@ -421,11 +458,17 @@ class Machine {
     marks_.pop_back();
     return start;
   }
-  void memo_put(std::uint64_t key) { memo_[key] = top(); }
+  void memo_put(std::uint64_t key) {
+    if (key >= kMaxStack) fail(cat("memo index ", key, " is beyond the ", kMaxStack, " accepted"));
+    const Value v = top();
+    if (key >= memo_.size()) memo_.resize(static_cast<std::size_t>(key) + 1, Value{Kind::unset, 0});
+    memo_count_ += memo_[static_cast<std::size_t>(key)].kind == Kind::unset;
+    memo_[static_cast<std::size_t>(key)] = v;
+  }
   void memo_get(std::uint64_t key) {
-    const auto it = memo_.find(key);
-    if (it == memo_.end()) fail(cat("memo entry ", key, " is read but was never stored"));
-    push(it->second);
+    if (key >= memo_.size() || memo_[static_cast<std::size_t>(key)].kind == Kind::unset)
+      fail(cat("memo entry ", key, " is read but was never stored"));
+    push(memo_[static_cast<std::size_t>(key)]);
   }
 
   static std::size_t index(Value v) { return static_cast<std::size_t>(v.v); }
@@ -433,20 +476,22 @@ class Machine {
   // ---- containers
 
   std::size_t depth(Value v) const {
-    if (v.kind == Kind::tuple) return tuple_depth_[index(v)];
+    if (v.kind == Kind::tuple) return tuples_[index(v)].depth;
     if (v.kind == Kind::dict) return dicts_[index(v)].depth;
     return 0;
   }
   void check_depth(std::size_t d) const {
     if (d > kMaxDepth) fail(cat("containers nest more than ", kMaxDepth, " deep (not a state_dict)"));
   }
-  Value make_tuple(std::vector<Value> items) {
-    if (items.empty()) return {Kind::tuple, 0};
+  /// A tuple of the `n` values of the stack from `first`.
+  Value make_tuple(std::size_t first, std::size_t n) {
+    if (n == 0) return {Kind::tuple, 0};
     std::size_t d = 0;
-    for (const Value& v : items) d = std::max(d, depth(v));
+    for (std::size_t i = first; i < first + n; ++i) d = std::max(d, depth(stack_[i]));
     check_depth(d + 1);
-    tuples_.push_back(std::move(items));
-    tuple_depth_.push_back(d + 1);
+    tuples_.push_back({tuple_items_.size(), static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(d + 1)});
+    tuple_items_.insert(tuple_items_.end(), stack_.begin() + static_cast<std::ptrdiff_t>(first),
+                        stack_.begin() + static_cast<std::ptrdiff_t>(first + n));
     return {Kind::tuple, static_cast<std::int64_t>(tuples_.size() - 1)};
   }
   Value make_dict(bool ordered) {
@@ -458,16 +503,21 @@ class Machine {
     if (dict.kind != Kind::dict) fail(cat("SETITEM on ", kind_name(dict.kind), ", not a dict"));
     if (key.kind != Kind::string) fail(cat("a dict key is ", kind_name(key.kind), ", not a string"));
     Dict& d = dicts_[index(dict)];
-    const std::size_t new_depth = std::max(d.depth, depth(value) + 1);
+    if (d.items.size() >= limits_.max_tensors)
+      fail(cat("a dict of more than ", limits_.max_tensors, " entries (", limits_.max_tensors_name, ")"));
+    const std::size_t new_depth = std::max<std::size_t>(d.depth, depth(value) + 1);
     check_depth(new_depth);
-    d.depth = new_depth;
+    d.depth = static_cast<std::uint32_t>(new_depth);
     d.items.emplace_back(key, value);
   }
-  const std::vector<Value>& tuple_items(Value v) const { return tuples_[index(v)]; }
+  Items tuple_items(Value v) const {
+    const TupleRef& t = tuples_[index(v)];
+    return {tuple_items_.data() + t.begin, t.size};
+  }
 
   // ---- globals, calls and persistent ids
 
-  Value resolve_global(const std::string& module, const std::string& name) {
+  Value resolve_global(std::string_view module, std::string_view name) {
     const auto global = [](std::int64_t id) { return Value{Kind::global, id}; };
     if (module == "collections" && name == "OrderedDict") return global(kOrderedDict);
     if (module == "torch._utils" && name == "_rebuild_tensor_v2") return global(kRebuildTensorV2);
@@ -487,7 +537,7 @@ class Machine {
       why =
           "only a state_dict (a dict of tensors) is read, not a whole model or other Python objects: save "
           "model.state_dict()";
-    fail(cat("global '", printable(module, 100), ".", printable(name, 100), "' is not allowed: ", why,
+    fail(cat("global '", quoted(module, 100), ".", quoted(name, 100), "' is not allowed: ", why,
              "; nothing in the file is run"));
   }
 
@@ -513,8 +563,11 @@ class Machine {
 
   std::vector<std::uint64_t> extents(Value v, const char* what) const {
     if (v.kind != Kind::tuple) fail(cat("the tensor's ", what, " is ", kind_name(v.kind), ", not a tuple"));
+    const Items items = tuple_items(v);
+    if (items.size() > kMaxRank)
+      fail(cat("the tensor's ", what, " has ", items.size(), " dimensions, more than the ", kMaxRank, " allowed"));
     std::vector<std::uint64_t> out;
-    for (const Value& x : tuple_items(v)) out.push_back(non_negative(x, what));
+    for (const Value& x : items) out.push_back(non_negative(x, what));
     return out;
   }
 
@@ -522,7 +575,7 @@ class Machine {
     if (callable.kind != Kind::global) fail(cat("REDUCE calls ", kind_name(callable.kind), ", not a known class"));
     if (args.kind != Kind::tuple)
       fail(cat("REDUCE of ", global_name(callable.v), " with ", kind_name(args.kind), " as arguments"));
-    const std::vector<Value>& a = tuple_items(args);
+    const Items a = tuple_items(args);  // no tuple is made while `a` is in use
     switch (callable.v) {
       case kOrderedDict:
         if (!a.empty()) fail("collections.OrderedDict called with arguments (only OrderedDict() is read)");
@@ -566,26 +619,26 @@ class Machine {
       fail(cat("BUILD on ", kind_name(target.kind), " (only an OrderedDict's _metadata is read)"));
     if (state.kind != Kind::dict) fail(cat("BUILD with ", kind_name(state.kind), " as state (expected a dict)"));
     for (const auto& [key, value] : dicts_[index(state)].items)
-      if (strings_[index(key)] != "_metadata")
-        fail(cat("BUILD sets the attribute '", printable(strings_[index(key)], 100),
-                 "' of an OrderedDict (only _metadata is read)"));
+      if (text(key) != "_metadata")
+        fail(cat("BUILD sets the attribute '", quoted(text(key), 100), "' of an OrderedDict (only _metadata is read)"));
   }
 
   /// BINPERSID ('storage', torch.<Type>Storage, key, location, numel): a storage of the archive.
   Value persistent_load(Value pid) {
     if (pid.kind != Kind::tuple || tuple_items(pid).size() != 5)
       fail("a persistent id that is not ('storage', type, key, location, numel)");
-    const std::vector<Value>& a = tuple_items(pid);
-    if (a[0].kind != Kind::string || strings_[index(a[0])] != "storage")
-      fail("a persistent id that does not name a storage");
+    const Items a = tuple_items(pid);
+    if (a[0].kind != Kind::string || text(a[0]) != "storage") fail("a persistent id that does not name a storage");
     if (a[1].kind != Kind::global || a[1].v < kStorageGlobal)
       fail("a persistent id whose storage type is not a torch.<Type>Storage class");
     if (a[2].kind != Kind::string || a[3].kind != Kind::string)
       fail("a persistent id whose key or location is not a string");
+    if (text(a[2]).size() > kMaxKeyBytes || text(a[3]).size() > kMaxKeyBytes)
+      fail(cat("a storage key or device name longer than ", kMaxKeyBytes, " bytes"));
     Storage s;
     s.type = &kStorageTypes[static_cast<std::size_t>(a[1].v - kStorageGlobal)];
-    s.key = strings_[index(a[2])];
-    s.location = strings_[index(a[3])];
+    s.key = std::string(text(a[2]));
+    s.location = std::string(text(a[3]));
     s.numel = non_negative(a[4], "the storage's element count");
     // The same storage is named again by every tensor that views it; it must be the same each time.
     const auto it = storage_index_.find(s.key);
@@ -608,15 +661,16 @@ class Machine {
     if (result.kind != Kind::dict)
       fail(cat("the pickled object is ", kind_name(result.kind),
                ", not a dict of tensors (only a state_dict is read: torch.save(model.state_dict(), f))"));
-    std::set<std::string> names;
-    for (const auto& [key, value] : dicts_[index(result)].items) {
-      const std::string& name = strings_[index(key)];
+    std::set<std::string_view> names;
+    const std::vector<std::pair<Value, Value>>& items = dicts_[index(result)].items;  // at most max_tensors
+    for (const auto& [key, value] : items) {
+      const std::string_view name = text(key);
       if (value.kind != Kind::tensor)
-        fail(cat("entry '", printable(name), "' of the dict is ", kind_name(value.kind),
+        fail(cat("entry '", quoted(name), "' of the dict is ", kind_name(value.kind),
                  ", not a tensor: only a state_dict is read (from a training checkpoint, save the state_dict alone: "
                  "torch.save(checkpoint['state_dict'], f))"));
-      if (!names.insert(name).second) fail(cat("the dict names tensor '", printable(name), "' more than once"));
-      out_.entries.emplace_back(name, index(value));
+      if (!names.insert(name).second) fail(cat("the dict names tensor '", quoted(name), "' more than once"));
+      out_.entries.emplace_back(std::string(name), index(value));
     }
     return std::move(out_);
   }
@@ -629,10 +683,11 @@ class Machine {
 
   std::vector<Value> stack_;
   std::vector<std::size_t> marks_;
-  std::unordered_map<std::uint64_t, Value> memo_;
-  std::vector<std::string> strings_;
-  std::vector<std::vector<Value>> tuples_;
-  std::vector<std::size_t> tuple_depth_;
+  std::vector<Value> memo_;  // by index; Kind::unset where nothing was stored
+  std::size_t memo_count_ = 0;
+  std::vector<Span> strings_;
+  std::vector<TupleRef> tuples_;
+  std::vector<Value> tuple_items_;
   std::vector<Dict> dicts_;
   std::map<std::string, std::size_t> storage_index_;
   StateDict out_;
