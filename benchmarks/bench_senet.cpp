@@ -2,9 +2,11 @@
 // stage's shape (naive, and fused vs unfused in the fast engine), and whole models. Counters report GFLOP/s (2 FLOPs per multiply-accumulate).
 #include <benchmark/benchmark.h>
 
+#include <optional>
 #include <random>
 
 #include "senet/layers/conv2d.hpp"
+#include "senet/layers/excitation.hpp"
 #include "senet/layers/se_block.hpp"
 #include "senet/ops/linear.hpp"
 #include "senet/models/prepared.hpp"
@@ -177,6 +179,34 @@ BENCHMARK_CAPTURE(BM_Model, legacy_seresnet50_fast, "legacy_seresnet50", true)
     ->Arg(1)
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);
+
+// What recording excitations costs: the prepared model at its own input size, batch `range(0)`,
+// without (`range(1)` 0) and with (1) an `ExcitationScope` open around every forward. Run the
+// pairs interleaved (--benchmark_enable_random_interleaving=true --benchmark_repetitions=N),
+// so that the machine's drift hits both alike.
+void BM_Recording(benchmark::State& state, const char* name) {
+  auto model = senet::create_model<float>(name);
+  senet::randomize_parameters(*model, 42);
+  const senet::Index n = state.range(0), size = model->input_size();
+  const std::int64_t macs = model->total_macs(size, n);
+  model = senet::prepare(std::move(model));
+  const auto x = random_tensor({n, model->in_channels(), size, size});
+  senet::ExcitationRecorder recorder;
+  std::optional<senet::ExcitationScope> scope;
+  if (state.range(1)) scope.emplace(*model, recorder);
+  for (auto _ : state) benchmark::DoNotOptimize(model->forward(x).data());
+  set_flops(state, double(macs));
+}
+BENCHMARK_CAPTURE(BM_Recording, seresnet50, "seresnet50")
+    ->ArgNames({"batch", "record"})
+    ->ArgsProduct({{1}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0);
+BENCHMARK_CAPTURE(BM_Recording, se_resnet_fashion, "se_resnet_fashion")
+    ->ArgNames({"batch", "record"})
+    ->ArgsProduct({{1, 64}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(0.5);
 
 }  // namespace
 
