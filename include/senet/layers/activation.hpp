@@ -1,6 +1,6 @@
 #pragma once
 /// \file activation.hpp
-/// Parameter-free element-wise layers `ReLU<T>`, `Sigmoid<T>`, `Tanh<T>` and the row-wise
+/// Parameter-free element-wise layers `ReLU<T>`, `Sigmoid<T>`, `Tanh<T>`, `Hardswish<T>` and the row-wise
 /// `Softmax<T>` over `[N, K]` logits. Any input shape; the output has the input's shape.
 
 #include "senet/layers/module.hpp"
@@ -46,6 +46,13 @@ template <class T>
 class Tanh : public detail::ElementwiseLayer<T, tanh_inplace<T>> {
  public:
   std::string type_name() const override { return "Tanh"; }
+};
+
+/// `x * relu6(x + 3) / 6`, as `torch.nn.Hardswish` (MobileNetV3).
+template <class T>
+class Hardswish : public detail::ElementwiseLayer<T, hard_swish_inplace<T>> {
+ public:
+  std::string type_name() const override { return "Hardswish"; }
 };
 
 /// Softmax over dimension 1 of `[N, K]` logits, as `torch.nn.Softmax(dim=1)`.

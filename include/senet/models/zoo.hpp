@@ -16,12 +16,13 @@
 #include "senet/models/fashion_mnist_classes.hpp"
 #include "senet/models/imagenet_classes.hpp"
 #include "senet/models/inception.hpp"
+#include "senet/models/mobilenet_v3.hpp"
 #include "senet/models/resnet.hpp"
 
 namespace senet {
 
 /// How a registered model is built: the configuration its family's builder takes.
-using ModelConfig = std::variant<ResNetConfig, InceptionConfig>;
+using ModelConfig = std::variant<ResNetConfig, InceptionConfig, MobileNetV3Config>;
 
 /// The names of a model's classes in class-index order: a view of a static list such as
 /// `imagenet_classes()` or `fashion_mnist_classes()`; empty when the classes have no names.
@@ -183,6 +184,10 @@ inline const std::vector<ModelEntry>& model_registry() {
                  "BN-Inception (Cadene's bninception, Caffe names, convolutions with biases)", imagenet_classes()});
     e.push_back({"se_bn_inception", InceptionConfig{"se_bn_inception", true}, "bninception",
                  "SE-BN-Inception (the SENet authors': SE after every module's concatenation)", imagenet_classes()});
+    e.push_back({"mobilenet_v3_large", MobileNetV3Config{"mobilenet_v3_large", MobileNetV3Variant::large}, "timm",
+                 "MobileNetV3-Large (torchvision: SE with hard-sigmoid gate in 8 of 15 blocks)", imagenet_classes()});
+    e.push_back({"mobilenet_v3_small", MobileNetV3Config{"mobilenet_v3_small", MobileNetV3Variant::small}, "timm",
+                 "MobileNetV3-Small (torchvision: SE with hard-sigmoid gate in 9 of 11 blocks)", imagenet_classes()});
     e.push_back({"se_resnet_digits", detail::digits_config(), "digits",
                  "small SE-ResNet trained on scikit-learn's 8x8 digits (examples/digits)", {}});
     e.push_back({"se_resnet_fashion", detail::fashion_config(true), "fashion",
@@ -238,6 +243,10 @@ std::unique_ptr<Model<T>> create_model(const ResNetConfig& cfg) {
 template <class T>
 std::unique_ptr<Model<T>> create_model(const InceptionConfig& cfg) {
   return std::make_unique<BNInception<T>>(cfg);
+}
+template <class T>
+std::unique_ptr<Model<T>> create_model(const MobileNetV3Config& cfg) {
+  return std::make_unique<MobileNetV3<T>>(cfg);
 }
 template <class T>
 std::unique_ptr<Model<T>> create_model(const ModelConfig& cfg) {

@@ -34,6 +34,12 @@ void hard_sigmoid_inplace(T* x, Index n) {
   for (Index i = 0; i < n; ++i) x[i] = std::min(std::max(x[i] + T(3), T(0)), T(6)) / T(6);
 }
 
+/// `x = x * relu6(x + 3) / 6` over `n` values (PyTorch's `hardswish`, in its order of operations).
+template <class T>
+void hard_swish_inplace(T* x, Index n) {
+  for (Index i = 0; i < n; ++i) x[i] = x[i] * std::min(std::max(x[i] + T(3), T(0)), T(6)) / T(6);
+}
+
 /// Softmax over the last dimension of a `[rows, cols]` tensor, in place (max-subtracted, so
 /// large logits do not overflow).
 template <class T>
