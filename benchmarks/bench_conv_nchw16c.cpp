@@ -78,7 +78,7 @@ void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered =
   senet::Tensor<float> y(senet::conv2d_nchw16c_output_shape(xb.shape(), packed, pr.p));
   senet::Conv2dEpilogue e;
   e.bias = pr.bias.data();
-  e.relu = true;
+  e.activation = senet::Activation::relu;
   for (auto _ : state) {
     senet::conv2d_nchw16c(x, packed, pr.p, e, senet::view_nchw16c(y, packed.out_channels), path);
     benchmark::DoNotOptimize(y.data());

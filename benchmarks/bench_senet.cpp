@@ -120,7 +120,7 @@ void BM_SEBottleneckTail(benchmark::State& state) {
     e.bias = conv3.packed_bias.data();
     e.scale = scale;
     e.residual = residual;
-    e.relu = relu;
+    e.activation = relu ? senet::Activation::relu : senet::Activation::none;
     senet::conv2d_nchw16c(in, conv3.weights, conv3.params, e, out);
   };
   senet::Tensor<float> h2 = senet::to_nchw16c(random_tensor({1, planes, hw, hw}, 4));

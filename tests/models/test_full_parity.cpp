@@ -47,6 +47,6 @@ TEST(FullParity, Seresnet50) { check_full_parity("seresnet50"); }
 TEST(FullParity, LegacySeresnet50) { check_full_parity("legacy_seresnet50"); }
 TEST(FullParity, Seresnext50) { check_full_parity("seresnext50_32x4d"); }
 TEST(FullParity, SeBnInception) { check_full_parity("se_bn_inception"); }
-TEST(FullParity, MobilenetV3Large) { check_full_parity("mobilenet_v3_large", ".pth", /*engine=*/false); }
+TEST(FullParity, MobilenetV3Large) { check_full_parity("mobilenet_v3_large", ".pth"); }
 
 }  // namespace

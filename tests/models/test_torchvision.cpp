@@ -8,6 +8,7 @@
 // fixtures.macs_match_pytorch_hooks re-derives layer by layer with forward hooks on torchvision.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -124,20 +125,38 @@ TYPED_TEST(TorchvisionParity, MatchesTorchvision) {
   }
 }
 
-// `prepare` on every kernel path: the same logits (the engine has no hard-swish step yet, so it
-// keeps the reference path and says why).
+// The fast engine on every kernel path (depthwise convolutions as lane groups of 1, hard-swish in
+// the epilogues, SE after an activation as a scaling pass, the two-layer head), image by image
+// and with three images run together on two threads.
 TEST(TorchvisionParity, PreparedMatchesTorchvision) {
   for (const auto& c : torchvision_cases()) {
     for (const auto path : senet::test::available_paths()) {
       SCOPED_TRACE(c.name() + " / " + senet::to_string(path));
-      auto model = std::make_unique<senet::MobileNetV3<float>>(case_config(c.spec));
+      std::unique_ptr<senet::Model<float>> model = std::make_unique<senet::MobileNetV3<float>>(case_config(c.spec));
       senet::load_weights(*model, c.file(".pth"));
       senet::PrepareOptions options;
       options.kernels = path;
-      const auto fast = senet::prepare(std::move(model), options);
+      std::string why;
+      const auto fast = senet::PreparedNetwork::try_prepare(model, options, &why);
+      ASSERT_NE(fast, nullptr) << why;
       const auto x = senet::read_npy<float>(c.file(".input.npy"));
       const auto expected = senet::read_npy<double>(c.file(".output.npy"));
-      EXPECT_LE(senet::test::relative_error(fast->forward(x), expected), senet::test::parity_tolerance<float>());
+      const double err = senet::test::relative_error(fast->forward(x), expected);
+      EXPECT_LE(err, senet::test::parity_tolerance<float>());
+      std::printf("[ prepared ] %-26s %-8s max rel err %.2e\n", c.name().c_str(), senet::to_string(path), err);
+      // the first image again as a third: run layer by layer on two threads, the same logits
+      const senet::Index N = x.dim(0), image = x.size() / N, classes = expected.dim(1);
+      senet::Tensor<float> x3({N + 1, x.dim(1), x.dim(2), x.dim(3)});
+      std::copy(x.begin(), x.end(), x3.begin());
+      std::copy(x.begin(), x.begin() + image, x3.begin() + N * image);
+      senet::Tensor<double> expected3({N + 1, classes});
+      std::copy(expected.begin(), expected.end(), expected3.begin());
+      std::copy(expected.begin(), expected.begin() + classes, expected3.begin() + N * classes);
+      const int saved = senet::num_threads();
+      senet::set_num_threads(2);
+      const auto y3 = fast->forward(x3);
+      senet::set_num_threads(saved);
+      EXPECT_LE(senet::test::relative_error(y3, expected3), senet::test::parity_tolerance<float>());
     }
   }
 }

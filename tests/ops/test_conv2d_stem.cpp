@@ -76,7 +76,7 @@ bool check_stem(Conv2dPath path, const StemCase& c, std::mt19937& rng) {
     for (float& v : ref) v = std::max(v, 0.0f);
 
   Bordered y(c.N, c.K, ref.dim(2), ref.dim(3), c.border, kNaN);
-  senet::conv2d_stem_nchw16c(x, senet::pack_conv2d_stem_weights(w), p, c.bias ? b.data() : nullptr, c.relu, y.view,
+  senet::conv2d_stem_nchw16c(x, senet::pack_conv2d_stem_weights(w), p, c.bias ? b.data() : nullptr, c.relu ? senet::Activation::relu : senet::Activation::none, y.view,
                              path);
   EXPECT_LE(scaled_max_diff(senet::from_nchw16c(y.image(), c.K), ref), 1e-5) << to_string(path) << " " << describe(c);
   EXPECT_TRUE(y.padding_lanes_are_zero()) << to_string(path) << " " << describe(c);
@@ -182,9 +182,9 @@ TEST_P(Conv2dStemPathTest, ThreadCountDoesNotChangeResult) {
   Bordered y1(2, 70, 15, 21, 1, kNaN), y2(2, 70, 15, 21, 1, kNaN);
   const int saved = senet::num_threads();
   senet::set_num_threads(1);
-  senet::conv2d_stem_nchw16c(x, packed, p, b.data(), true, y1.view, GetParam());
+  senet::conv2d_stem_nchw16c(x, packed, p, b.data(), senet::Activation::relu, y1.view, GetParam());
   senet::set_num_threads(2);
-  senet::conv2d_stem_nchw16c(x, packed, p, b.data(), true, y2.view, GetParam());
+  senet::conv2d_stem_nchw16c(x, packed, p, b.data(), senet::Activation::relu, y2.view, GetParam());
   senet::set_num_threads(saved);
   for (Index i = 0; i < y1.buf.size(); ++i) ASSERT_EQ(y1.buf[i], y2.buf[i]) << i;
 #else
@@ -220,9 +220,9 @@ TEST(Conv2dStem, RejectsMismatchedShapesAndGroups) {
   Conv2dParams p = window_params<Conv2dParams>(7, 7, 2, 2, 3, 3, 1, 1);
   Tensor<float> x({1, 3, 16, 16});
   Bordered y(1, 64, 8, 8, 1, 0.0f);
-  EXPECT_NO_THROW(senet::conv2d_stem_nchw16c(x, packed, p, nullptr, true, y.view));
+  EXPECT_NO_THROW(senet::conv2d_stem_nchw16c(x, packed, p, nullptr, senet::Activation::relu, y.view));
   auto error_with = [&](FeatureView v) {
-    return error_of([&] { senet::conv2d_stem_nchw16c(x, packed, p, nullptr, true, v); });
+    return error_of([&] { senet::conv2d_stem_nchw16c(x, packed, p, nullptr, senet::Activation::relu, v); });
   };
   for (int field = 0; field < 4; ++field) {
     FeatureView bad = y.view;
@@ -233,15 +233,15 @@ TEST(Conv2dStem, RejectsMismatchedShapesAndGroups) {
     EXPECT_NE(error_with(bad).find("output view must be 1 x 64 x 8 x 8"), std::string::npos) << field;
   }
   Tensor<float> x4({1, 4, 16, 16});  // 4 channels, the weights have 3
-  EXPECT_THROW(senet::conv2d_stem_nchw16c(x4, packed, p, nullptr, true, y.view), senet::Error);
+  EXPECT_THROW(senet::conv2d_stem_nchw16c(x4, packed, p, nullptr, senet::Activation::relu, y.view), senet::Error);
   Tensor<float> x5({1, 3, 16, 16, 1});
-  EXPECT_THROW(senet::conv2d_stem_nchw16c(x5, packed, p, nullptr, true, y.view), senet::Error);
+  EXPECT_THROW(senet::conv2d_stem_nchw16c(x5, packed, p, nullptr, senet::Activation::relu, y.view), senet::Error);
   Tensor<float> tiny({1, 3, 1, 1});  // 7x7 unpadded does not fit
   p.pad_h = p.pad_w = 0;
-  EXPECT_THROW(senet::conv2d_stem_nchw16c(tiny, packed, p, nullptr, true, y.view), senet::Error);
+  EXPECT_THROW(senet::conv2d_stem_nchw16c(tiny, packed, p, nullptr, senet::Activation::relu, y.view), senet::Error);
   p = window_params<Conv2dParams>(7, 7, 2, 2, 3, 3, 1, 1);
   p.groups = 3;
-  EXPECT_THROW(senet::conv2d_stem_nchw16c(x, packed, p, nullptr, true, y.view), senet::Error);
+  EXPECT_THROW(senet::conv2d_stem_nchw16c(x, packed, p, nullptr, senet::Activation::relu, y.view), senet::Error);
 }
 
 // ---- max_pool2d_nchw16c ----

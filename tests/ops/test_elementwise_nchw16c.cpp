@@ -90,14 +90,14 @@ TEST(ElementwiseNchw16c, ScaleAddActMatchesArithmetic) {
     for (Index c = 0; c < C; ++c) s[std::size_t(n * Kp + c)] = float(c + 1) / 10.0f - float(n);
   for (int variant = 0; variant < 8; ++variant) {
     const bool scale = variant & 1, residual = variant & 2, relu = variant & 4;
+    const senet::Activation act = relu ? senet::Activation::relu : senet::Activation::none;
     SCOPED_TRACE(variant);
     const Bordered xb = Bordered::of(x, 1, 0.0f), rb = Bordered::of(r, 1, 0.0f);
     Bordered yb(N, C, H, W, 1, 0.0f);
     const senet::FeatureView none{};
-    senet::scale_add_act_nchw16c(xb.view, scale ? s.data() : nullptr, residual ? rb.view : none, relu, yb.view);
+    senet::scale_add_act_nchw16c(xb.view, scale ? s.data() : nullptr, residual ? rb.view : none, act, yb.view);
     Bordered inplace = Bordered::of(x, 1, 0.0f);
-    senet::scale_add_act_nchw16c(inplace.view, scale ? s.data() : nullptr, residual ? rb.view : none, relu,
-                                 inplace.view);
+    senet::scale_add_act_nchw16c(inplace.view, scale ? s.data() : nullptr, residual ? rb.view : none, act, inplace.view);
     const Tensor<float> got = senet::from_nchw16c(yb.image(), C), got_inplace = senet::from_nchw16c(inplace.image(), C);
     for (Index i = 0; i < x.size(); ++i) {
       const Index n = i / (C * H * W), c = i / (H * W) % C;

@@ -3,15 +3,16 @@
 /// `senet::prepare` and `senet::PreparedNetwork`: the fast float engine for any composed model.
 ///
 /// `prepare` lowers the model's module tree (`Sequential`, `Residual`, `Concat`, convolutions,
-/// BatchNorm, ReLU, SE blocks, pooling, the global-pool + linear head) to a flat list of steps on
+/// BatchNorm, ReLU and hard-swish, SE blocks, pooling, the head: global average pool, then linear
+/// layers each optionally followed by an activation) to a flat list of steps on
 /// channel-blocked activations (`NCHW16c`), folding and fusing as it goes:
-/// - BatchNorm folds into the convolution before it; bias and ReLU ride in its epilogue;
+/// - BatchNorm folds into the convolution before it; bias and the activation ride in its epilogue;
 /// - an SE block right after a convolution becomes part of that convolution's step: its gates
 ///   either come from the convolution's input before it runs (a 1x1 stride-1 convolution is
 ///   linear, so the mean of its output is `W mean(x) + b`: the gates are known when it runs and
 ///   its epilogue applies them in registers), or from its output in one more pass, chosen per
 ///   input shape by which moves fewer bytes;
-/// - the residual add (and the ReLU after it) joins the epilogue of whatever produced the body's
+/// - the residual add (and an activation after it) joins the epilogue of whatever produced the body's
 ///   output (the convolution, or the SE scale pass);
 /// - concatenated branches are written straight into their channel range of one output where
 ///   every range starts on a 16-channel block and one slot runs one image; else (any offset, a
@@ -22,8 +23,8 @@
 /// thread when a batch runs image by image. `forward` then allocates nothing after the first
 /// call at a shape.
 ///
-/// A model containing anything else (other activations, a head that is not a global average pool
-/// and a linear layer, a grouped first convolution, ...) is left as it is by `prepare`: the naive path
+/// A model containing anything else (other activations, a head that does not start with a global
+/// average pool and end with a linear layer, a grouped first convolution, ...) is left as it is by `prepare`: the naive path
 /// runs it, slower, never wrong. The naive path stays the oracle: the tests compare the two on
 /// every fixture and kernel path.
 ///
@@ -177,7 +178,7 @@ struct EngineStep {
   int conv = -1;      // conv: the convolution
   int se = -1;        // conv, scale: the SE block whose gates scale the output
   int residual = -1;  // conv, scale: the value added after the scale
-  bool relu = false;  // conv, scale: max(0, .) last
+  Activation act = Activation::none;  // conv, scale: applied last
   Pool2dParams pool;  // max_pool, avg_pool
   Index channel_offset = 0;  // concat_copy
   bool direct = false;       // concat_copy: every branch of this concatenation may write into it in place
@@ -248,15 +249,24 @@ class PreparedNetwork : public Model<float> {
 #else
         const Index slot = 0;
 #endif
-        run_steps(x.data() + n * image, ws.image_shape, ws, slot, ws.features.data() + n * head_->in_features(),
+        run_steps(x.data() + n * image, ws.image_shape, ws, slot, ws.features.data() + n * pooled_channels_,
                   Observed{observer, n});
       }
     } else {
       run_steps(x.data(), x.shape(), ws, 0, ws.features.data(), Observed{observer, 0});
     }
-    Tensor<float> logits({N, head_->out_features()}, uninitialized);
-    linear(ws.features.data(), N, head_->weight(), head_->bias() ? head_->bias()->data() : nullptr, logits.data(),
-           head_->out_features());
+    // The head: its hidden layers alternate between two buffers of the workspace.
+    const float* in = ws.features.data();
+    for (std::size_t i = 0; i + 1 < head_.size(); ++i) {
+      const Linear<float>& fc = head_[i].fc;
+      float* out = ws.head_hidden.data() + Index(i % 2) * N * head_width_;
+      linear(in, N, fc.weight(), fc.bias() ? fc.bias()->data() : nullptr, out, fc.out_features());
+      activate_inplace(out, N * fc.out_features(), head_[i].act);
+      in = out;
+    }
+    const Linear<float>& last = head_.back().fc;
+    Tensor<float> logits({N, last.out_features()}, uninitialized);
+    linear(in, N, last.weight(), last.bias() ? last.bias()->data() : nullptr, logits.data(), last.out_features());
     return logits;
   }
 
@@ -284,8 +294,7 @@ class PreparedNetwork : public Model<float> {
 
  private:
   static constexpr int kInput = -1;   // the network's NCHW input
-  static constexpr int kPooled = -2;  // the global pool's [N, C] features
-  static constexpr int kLogits = -3;  // the head's output
+  static constexpr int kPooled = -2;  // the global pool's [N, C] features, and the head's layers
 
   explicit PreparedNetwork(const PrepareOptions& options) : path_(resolve_conv2d_path(options.kernels)) {}
 
@@ -296,8 +305,9 @@ class PreparedNetwork : public Model<float> {
       for (const auto& row : model->summary(model->input_size())) row_params_[row.name] = row.params;
       int x = kInput;
       model->for_each_child([&](const std::string& name, const Module<float>& child) { x = lower(child, x, name); });
-      if (!head_) throw detail::Unsupported{"it does not end with a global average pool and a linear layer"};
-      if (x != kLogits) throw detail::Unsupported{"it does not end with its linear layer"};
+      if (x != kPooled || head_.empty())
+        throw detail::Unsupported{"it does not end with a global average pool and a linear layer"};
+      if (head_.back().act != Activation::none) throw detail::Unsupported{"it does not end with its linear layer"};
     } catch (const detail::Unsupported& u) {
       return u.what;
     }
@@ -342,14 +352,13 @@ class PreparedNetwork : public Model<float> {
       for (std::size_t i = 0; i < seq->size(); ++i) x = lower((*seq)[i], x, join_name(path, seq->name(i)));
       return x;
     }
-    if (x == kLogits) throw detail::Unsupported{path + " follows the classifier"};
-    if (x == kPooled && !dynamic_cast<const Linear<float>*>(&m) && !dynamic_cast<const Flatten<float>*>(&m))
-      throw detail::Unsupported{path + " (" + m.type_name() + ") follows the global pool"};
+    if (x == kPooled) return lower_head(m, path);
     if (const auto* res = dynamic_cast<const Residual<float>*>(&m)) return lower_residual(*res, x, path);
     if (const auto* cat = dynamic_cast<const Concat<float>*>(&m)) return lower_concat(*cat, x, path);
     if (const auto* conv = dynamic_cast<const Conv2d<float>*>(&m)) return lower_conv(*conv, x, path);
     if (const auto* bn = dynamic_cast<const BatchNorm2d<float>*>(&m)) return lower_batch_norm(*bn, x, path);
-    if (dynamic_cast<const ReLU<float>*>(&m)) return lower_relu(x, path);
+    if (dynamic_cast<const ReLU<float>*>(&m)) return lower_activation(Activation::relu, x, path);
+    if (dynamic_cast<const Hardswish<float>*>(&m)) return lower_activation(Activation::hard_swish, x, path);
     if (const auto* se = dynamic_cast<const SEBlock<float>*>(&m)) return lower_se(*se, x, path);
     if (const auto* pool = dynamic_cast<const MaxPool2d<float>*>(&m))
       return lower_pool(detail::StepKind::max_pool, pool->params(), x, path);
@@ -366,15 +375,29 @@ class PreparedNetwork : public Model<float> {
       pooled_channels_ = values_[std::size_t(x)].channels;
       return kPooled;
     }
-    if (dynamic_cast<const Flatten<float>*>(&m) && x == kPooled) return kPooled;
-    if (const auto* fc = dynamic_cast<const Linear<float>*>(&m)) {
-      if (x != kPooled) throw detail::Unsupported{path + ": a linear layer other than the head"};
-      if (fc->in_features() != pooled_channels_)
-        throw detail::Unsupported{path + ": the linear layer does not take the pooled channels"};
-      head_.emplace(*fc);
-      return kLogits;
-    }
+    if (dynamic_cast<const Linear<float>*>(&m)) throw detail::Unsupported{path + ": a linear layer before the global pool"};
     throw detail::Unsupported{path + " (" + m.type_name() + ") has no fast step"};
+  }
+
+  /// After the global pool: linear layers, each optionally followed by one activation.
+  int lower_head(const Module<float>& m, const std::string& path) {
+    if (dynamic_cast<const Flatten<float>*>(&m)) return kPooled;
+    if (const auto* fc = dynamic_cast<const Linear<float>*>(&m)) {
+      const Index width = head_.empty() ? pooled_channels_ : head_.back().fc.out_features();
+      if (fc->in_features() != width)
+        throw detail::Unsupported{path + ": the linear layer does not take the " + std::to_string(width) + " features"};
+      if (!head_.empty()) head_width_ = std::max(head_width_, width);
+      head_.push_back({*fc, Activation::none});
+      return kPooled;
+    }
+    Activation act = Activation::none;
+    if (dynamic_cast<const ReLU<float>*>(&m)) act = Activation::relu;
+    if (dynamic_cast<const Hardswish<float>*>(&m)) act = Activation::hard_swish;
+    if (act != Activation::none && !head_.empty() && head_.back().act == Activation::none) {
+      head_.back().act = act;
+      return kPooled;
+    }
+    throw detail::Unsupported{path + " (" + m.type_name() + ") follows the global pool"};
   }
 
   void need_feature_map(int x, const std::string& path) const {
@@ -407,7 +430,7 @@ class PreparedNetwork : public Model<float> {
 
   int lower_batch_norm(const BatchNorm2d<float>& bn, int x, const std::string& path) {
     detail::EngineStep* p = producer(x);
-    if (!fresh(x) || p->kind != detail::StepKind::conv || p->se >= 0 || p->residual >= 0 || p->relu)
+    if (!fresh(x) || p->kind != detail::StepKind::conv || p->se >= 0 || p->residual >= 0 || p->act != Activation::none)
       throw detail::Unsupported{path + ": a BatchNorm that does not directly follow a convolution"};
     std::vector<float> s, t;
     bn.folded(s, t);
@@ -415,18 +438,19 @@ class PreparedNetwork : public Model<float> {
     return x;
   }
 
-  int lower_relu(int x, const std::string& path) {
+  int lower_activation(Activation act, int x, const std::string& path) {
     need_feature_map(x, path);
     detail::EngineStep* p = producer(x);
-    if (fresh(x) && (p->kind == detail::StepKind::conv || p->kind == detail::StepKind::scale)) {
-      p->relu = true;
+    if (fresh(x) && (p->kind == detail::StepKind::conv || p->kind == detail::StepKind::scale) &&
+        p->act == Activation::none) {
+      p->act = act;
       return x;
     }
-    return add_scale(x, -1, -1, true, path);
+    return add_scale(x, -1, -1, act, path);
   }
 
   /// `y = act(x * gates(se) + residual)`, in place when `x` is fresh.
-  int add_scale(int x, int se, int residual, bool relu, const std::string& path) {
+  int add_scale(int x, int se, int residual, Activation act, const std::string& path) {
     need_feature_map(x, path);
     detail::EngineStep s;
     s.kind = detail::StepKind::scale;
@@ -434,7 +458,7 @@ class PreparedNetwork : public Model<float> {
     s.input = x;
     s.se = se;
     s.residual = residual;
-    s.relu = relu;
+    s.act = act;
     const auto& v = values_[std::size_t(x)];
     s.output = fresh(x) ? x : new_value(v.channels, v.height, v.width);
     return add_step(s);
@@ -447,11 +471,11 @@ class PreparedNetwork : public Model<float> {
     const int index = int(ses_.size()) - 1;
     detail::EngineStep* p = producer(x);
     if (fresh(x) && p->kind == detail::StepKind::conv && !convs_[std::size_t(p->conv)].stem && p->se < 0 &&
-        p->residual < 0 && !p->relu) {
+        p->residual < 0 && p->act == Activation::none) {
       p->se = index;
       return x;
     }
-    return add_scale(x, index, -1, false, path);
+    return add_scale(x, index, -1, Activation::none, path);
   }
 
   int lower_pool(detail::StepKind kind, const Pool2dParams& params, int x, const std::string& path) {
@@ -479,11 +503,11 @@ class PreparedNetwork : public Model<float> {
     int y = body;
     detail::EngineStep* p = producer(body);
     if (fresh(body) && (p->kind == detail::StepKind::conv || p->kind == detail::StepKind::scale) && p->residual < 0 &&
-        !p->relu && !(p->kind == detail::StepKind::conv && convs_[std::size_t(p->conv)].stem)) {
+        p->act == Activation::none && !(p->kind == detail::StepKind::conv && convs_[std::size_t(p->conv)].stem)) {
       p->residual = shortcut;
       read(shortcut);
     } else {
-      y = add_scale(body, -1, shortcut, false, path);
+      y = add_scale(body, -1, shortcut, Activation::none, path);
     }
     return lower(res.after(), y, path);
   }
@@ -554,9 +578,11 @@ class PreparedNetwork : public Model<float> {
     Index channels = 0, hidden = 0;  // widest SE descriptor (16-padded) and hidden layer
     Index batch = 0;         // images one slot runs at once
     Index features = 0;      // floats of the pooled features, [N, C]
+    Index head_hidden = 0;   // floats of the head's hidden layers (two buffers)
 
     std::uint64_t bytes() const {
-      return sizeof(float) * std::uint64_t(slots * slot_floats + slots * batch * (3 * channels + hidden) + features);
+      return sizeof(float) * std::uint64_t(slots * slot_floats + slots * batch * (3 * channels + hidden) + features +
+                                           head_hidden);
     }
   };
 
@@ -564,6 +590,7 @@ class PreparedNetwork : public Model<float> {
     Tensor<float> arena;
     std::vector<float> descriptors;  // per slot: squeezed, mean [batch, channels], hidden, gates
     std::vector<float> features;     // [N, pooled channels]
+    std::vector<float> head_hidden;  // two [N, head_width_]
   };
 
   /// A workspace taken from the model's pool for one call and given back after it.
@@ -607,6 +634,7 @@ class PreparedNetwork : public Model<float> {
     l.batch = l.image_shape[0];
     l.slots = l.by_image ? threads : 1;
     l.features = N * pooled_channels_;
+    l.head_hidden = head_.size() > 1 ? 2 * N * head_width_ : 0;
     l.values = values_;
     l.steps.assign(steps_.size(), {});
     auto& vals = l.values;
@@ -773,6 +801,7 @@ class PreparedNetwork : public Model<float> {
     if (ws.arena.size() < total) ws.arena = Tensor<float>({total});
     ws.descriptors.assign(std::size_t(l.slots * l.batch * (3 * l.channels + l.hidden)), 0.0f);
     ws.features.assign(std::size_t(l.features), 0.0f);
+    ws.head_hidden.assign(std::size_t(l.head_hidden), 0.0f);
     static_cast<Layout&>(ws) = std::move(l);
   }
 
@@ -817,26 +846,26 @@ class PreparedNetwork : public Model<float> {
         case detail::StepKind::conv: {
           const auto& c = convs_[std::size_t(s.conv)];
           if (c.stem) {
-            conv2d_stem_nchw16c(x, shape, c.stem_weights, c.params, c.packed_bias.data(), s.relu, out, path_);
+            conv2d_stem_nchw16c(x, shape, c.stem_weights, c.params, c.packed_bias.data(), s.act, out, path_);
             break;
           }
           Conv2dEpilogue e;
           e.bias = c.packed_bias.data();
           if (s.se < 0) {
             e.residual = residual;
-            e.relu = s.relu;
+            e.activation = s.act;
             conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
           } else if (ws.steps[i].fused_se) {
             squeeze_nchw16c(in, SESqueeze::avg, mean);
             c.mean_of_output(mean, B, squeezed);
             e.scale = gates(s.se, B, out.channels, squeezed, hidden, g, seen);
             e.residual = residual;
-            e.relu = s.relu;
+            e.activation = s.act;
             conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
           } else {
             conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
             squeeze_nchw16c(out, ses_[std::size_t(s.se)].options().squeeze, squeezed);
-            scale_add_act_nchw16c(out, gates(s.se, B, out.channels, squeezed, hidden, g, seen), residual, s.relu, out);
+            scale_add_act_nchw16c(out, gates(s.se, B, out.channels, squeezed, hidden, g, seen), residual, s.act, out);
           }
           break;
         }
@@ -846,7 +875,7 @@ class PreparedNetwork : public Model<float> {
             squeeze_nchw16c(in, ses_[std::size_t(s.se)].options().squeeze, squeezed);
             scale = gates(s.se, B, in.channels, squeezed, hidden, g, seen);
           }
-          scale_add_act_nchw16c(in, scale, residual, s.relu, out);
+          scale_add_act_nchw16c(in, scale, residual, s.act, out);
           if (s.output != s.input) zero_border(out);
           break;
         }
@@ -877,7 +906,13 @@ class PreparedNetwork : public Model<float> {
   std::vector<int> readers_;  // while lowering
   std::vector<bool> pinned_;  // while lowering
   Index pooled_channels_ = 0;
-  std::optional<Linear<float>> head_;
+  /// The layers after the global pool: linear, each with the activation that follows it.
+  struct HeadLayer {
+    Linear<float> fc;
+    Activation act;
+  };
+  std::vector<HeadLayer> head_;
+  Index head_width_ = 0;  // the widest hidden layer of the head
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<Workspace>> idle_;
 };

@@ -10,6 +10,28 @@
 
 namespace senet {
 
+/// The activation a fused epilogue applies last (the fast engine's convolutions and scaling
+/// passes, `Conv2dEpilogue`).
+enum class Activation {
+  none,
+  relu,       ///< `max(x, 0)`
+  hard_swish  ///< `x * relu6(x + 3) / 6` (MobileNetV3)
+};
+
+/// `act(v)` for one value, as the in-place functions below compute it.
+template <class T>
+T activate(T v, Activation act) {
+  switch (act) {
+    case Activation::relu:
+      return v < T(0) ? T(0) : v;
+    case Activation::hard_swish:
+      return v * std::min(std::max(v + T(3), T(0)), T(6)) / T(6);
+    case Activation::none:
+      break;
+  }
+  return v;
+}
+
 /// `x = max(x, 0)` over `n` values; NaN stays NaN, as in PyTorch.
 template <class T>
 void relu_inplace(T* x, Index n) {
@@ -38,6 +60,13 @@ void hard_sigmoid_inplace(T* x, Index n) {
 template <class T>
 void hard_swish_inplace(T* x, Index n) {
   for (Index i = 0; i < n; ++i) x[i] = x[i] * std::min(std::max(x[i] + T(3), T(0)), T(6)) / T(6);
+}
+
+/// `x = act(x)` over `n` values.
+template <class T>
+void activate_inplace(T* x, Index n, Activation act) {
+  if (act == Activation::relu) relu_inplace(x, n);
+  if (act == Activation::hard_swish) hard_swish_inplace(x, n);
 }
 
 /// Softmax over the last dimension of a `[rows, cols]` tensor, in place (max-subtracted, so

@@ -3,7 +3,7 @@
 /// Direct FP32 convolution on channel-blocked activations (`NCHW16c`, see nchw16c.hpp), the core of
 /// senet's fast engine: register-blocked AVX-512 / AVX2 microkernels with the patches read in place
 /// (implicit GEMM, no im2col), weights packed once, and a fused epilogue (bias, SE scale, residual,
-/// ReLU) applied while the output tile is still in registers.
+/// activation) applied while the output tile is still in registers.
 ///
 /// Layouts
 /// - Activations: `NCHW16c` tensors or `FeatureView`s (bordered). Padding lanes of the input may
@@ -171,7 +171,7 @@ struct Conv2dEpilogue {
   /// Added after the scale: a view with the output's image and border (it may be the output itself:
   /// each element is read before it is written), or a view with `data == nullptr` for none.
   FeatureView residual;
-  bool relu = false;  ///< `max(0, .)` last
+  Activation activation = Activation::none;  ///< applied last
 };
 
 /// The output image of `conv2d_nchw16c(x, w, p, ...)` (data null, border `border`); throws on a
@@ -215,7 +215,7 @@ struct Conv16cGeom {
   // none), `prefetch_lines` cache lines per tap.
   const float* prefetch = nullptr;
   Index prefetch_lines = 0;
-  bool relu = false;
+  Activation act = Activation::none;
 };
 
 /// One output tile: `x` at the tile's first input pixel (channel block 0, tap 0), `w` at its first
@@ -226,14 +226,14 @@ using Conv16cTileFn = void (*)(const Conv16cGeom&, const float* x, const float* 
 
 /// `y[16 p + k] = act((acc[p][k] + bias[k]) * scale[k] + res[16 p + k])`; `scale` and `res` may be null.
 template <int P>
-void tile_store_portable(const float (&acc)[P][16], const float* bias, const float* scale, const float* res, bool relu,
+void tile_store_portable(const float (&acc)[P][16], const float* bias, const float* scale, const float* res, Activation act,
                          float* y) {
   for (int p = 0; p < P; ++p)
     for (int k = 0; k < 16; ++k) {
       float v = acc[p][k] + bias[k];
       if (scale) v *= scale[k];
       if (res) v += res[p * 16 + k];
-      if (relu) v = std::max(v, 0.0f);
+      v = activate(v, act);
       y[p * 16 + k] = v;
     }
 }
@@ -257,7 +257,7 @@ void conv16c_tile_portable(const Conv16cGeom& g, const float* x, const float* w,
           }
         }
       }
-  tile_store_portable<P>(acc, bias, scale, res, g.relu, y);
+  tile_store_portable<P>(acc, bias, scale, res, g.act, y);
 }
 
 /// Portable lane-group tile: `P` pixels x 16 output channels, each lane summing over the
@@ -279,7 +279,7 @@ void conv16c_lanes_tile_portable(const Conv16cGeom& g, const float* x, const flo
             acc[p][k] += xp[p * g.x_pix + c] * wp[r * 16 + c];
           }
     }
-  tile_store_portable<P>(acc, bias, scale, res, g.relu, y);
+  tile_store_portable<P>(acc, bias, scale, res, g.act, y);
 }
 
 #if SENET_X86_SIMD
@@ -308,7 +308,7 @@ SENET_TARGET_AVX512 void conv16c_tile_avx512(const Conv16cGeom& g, const float* 
 #pragma GCC unroll 16
         for (int c = 0; c < 16; ++c) tile_fma_avx512<P, V>(acc, wp + c * Kp, xp + c, pix);
       }
-  tile_store_avx512<P, V>(acc, bias, scale, res, g.relu, y, g.y_kb);
+  tile_store_avx512<P, V>(acc, bias, scale, res, g.act, y, g.y_kb);
 }
 
 /// AVX2 tile: `P` pixels x 16 output channels as two ymm halves, `2P` accumulators.
@@ -329,7 +329,7 @@ SENET_TARGET_AVX2 void conv16c_tile_avx2(const Conv16cGeom& g, const float* x, c
 #pragma GCC unroll 16
         for (int c = 0; c < 16; ++c) tile_fma_avx2<P>(acc, wp + c * Kp, xp + c, pix);
       }
-  tile_store_avx2<P>(acc, bias, scale, res, g.relu, y);
+  tile_store_avx2<P>(acc, bias, scale, res, g.act, y);
 }
 
 /// AVX-512 lane-group tile: `P` pixels x 16 output channels for groups of `G` channels, `P * G`
@@ -371,7 +371,7 @@ SENET_TARGET_AVX512 void conv16c_lanes_tile_avx512(const Conv16cGeom& g, const f
 #pragma GCC unroll 32
     for (int p = 0; p < P; ++p) sum[p][0] = _mm512_add_ps(sum[p][0], _mm512_maskz_permutexvar_ps(__mmask16(0xFFFF), from, acc[p][r]));
   }
-  tile_store_avx512<P, 1>(sum, bias, scale, res, g.relu, y, g.y_kb);
+  tile_store_avx512<P, 1>(sum, bias, scale, res, g.act, y, g.y_kb);
 }
 
 /// AVX2 lane-group tile: `P` pixels x 16 output channels as two ymm halves (a group never spans
@@ -412,7 +412,7 @@ SENET_TARGET_AVX2 void conv16c_lanes_tile_avx2(const Conv16cGeom& g, const float
     for (int p = 0; p < P; ++p)
       for (int h = 0; h < 2; ++h) sum[p][h] = _mm256_add_ps(sum[p][h], _mm256_permutevar8x32_ps(acc[p][r][h], from));
   }
-  tile_store_avx2<P>(sum, bias, scale, res, g.relu, y);
+  tile_store_avx2<P>(sum, bias, scale, res, g.act, y);
 }
 
 #endif  // SENET_X86_SIMD
@@ -571,7 +571,7 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   g.x_tap_w = p.dilation_w * kChannelBlock;
   g.x_pix = p.stride_w * kChannelBlock;
   g.y_kb = y.block_stride();
-  g.relu = epilogue.relu;
+  g.act = epilogue.activation;
   g.lane_group = w.lane_group;
   Index x_oh = p.stride_h * x_row;  // one output row further
   Index y_row = y.row_stride();

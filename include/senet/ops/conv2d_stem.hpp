@@ -2,7 +2,7 @@
 /// \file conv2d_stem.hpp
 /// Direct FP32 convolution for a network's first layer: an input with few channels (an RGB image,
 /// `C <= 16`) in plain `NCHW`, an output in the blocked `NCHW16c` layout of the fast engine,
-/// written into a (possibly bordered) `FeatureView` with a fused bias + ReLU.
+/// written into a (possibly bordered) `FeatureView` with a fused bias and activation.
 ///
 /// Why a kernel of its own: `conv2d_nchw16c` pads the input channels to 16, so on SE-ResNet-50's
 /// stem (7x7 stride 2, C = 3) it does 5.3x the work; im2col + GEMM unfolds 147 rows per output
@@ -77,7 +77,7 @@ struct StemGeom {
   Index x_pix = 0;    // one output pixel further along the row: stride_w
   Index Kp = 0;       // one weight row: all padded output channels
   Index y_kb = 0;     // between output channel blocks: y.block_stride()
-  bool relu = false;
+  Activation act = Activation::none;
 };
 
 /// One output tile: `x` at the tile's first input pixel (channel 0, tap 0), `w` at its first output
@@ -104,7 +104,7 @@ void stem_tile_portable(const StemGeom& g, const float* x, const float* w, const
   for (int p = 0; p < P; ++p)
     for (int k = 0; k < 16; ++k) {
       const float v = acc[p][k] + bias[k];
-      y[p * 16 + k] = g.relu ? std::max(v, 0.0f) : v;
+      y[p * 16 + k] = activate(v, g.act);
     }
 }
 
@@ -128,7 +128,7 @@ SENET_TARGET_AVX512 void stem_tile_avx512(const StemGeom& g, const float* x, con
       const float* wr = w + (c * g.kh + i) * g.kw * Kp;
       for (Index j = 0; j < g.kw; ++j) tile_fma_avx512<P, V>(acc, wr + j * Kp, xr + j * g.x_tap_w, pix);
     }
-  tile_store_avx512<P, V>(acc, bias, nullptr, nullptr, g.relu, y, g.y_kb);
+  tile_store_avx512<P, V>(acc, bias, nullptr, nullptr, g.act, y, g.y_kb);
 }
 
 /// AVX2 tile: `P` pixels x 16 output channels as two ymm halves, `2P` accumulators.
@@ -145,7 +145,7 @@ SENET_TARGET_AVX2 void stem_tile_avx2(const StemGeom& g, const float* x, const f
       const float* wr = w + (c * g.kh + i) * g.kw * Kp;
       for (Index j = 0; j < g.kw; ++j) tile_fma_avx2<P>(acc, wr + j * Kp, xr + j * g.x_tap_w, pix);
     }
-  tile_store_avx2<P>(acc, bias, nullptr, nullptr, g.relu, y);
+  tile_store_avx2<P>(acc, bias, nullptr, nullptr, g.act, y);
 }
 
 #endif  // SENET_X86_SIMD
@@ -196,7 +196,7 @@ StemTileRow stem_portable_row(std::integer_sequence<int, Ps...>) {
 
 }  // namespace detail
 
-/// Direct convolution of a few-channel `NCHW` input into an `NCHW16c` view, with bias and ReLU:
+/// Direct convolution of a few-channel `NCHW` input into an `NCHW16c` view, with bias and activation:
 /// `y = act(conv2d(x, w) + bias)` as `senet::conv2d` computes it (up to summation order).
 ///
 /// `x`: `[N, C, H, W]` (`x_shape`), `C = w.in_channels`; `bias`: `[K]` or null; `y`: `N x K x OH x OW`
@@ -204,7 +204,7 @@ StemTileRow stem_portable_row(std::integer_sequence<int, Ps...>) {
 /// then zeroes `y`'s border. Any kernel, stride, padding and dilation; groups must be 1.
 /// `y` must not overlap `x`. (Taking a pointer lets a caller convolve some images of a batch.)
 inline void conv2d_stem_nchw16c(const float* x_data, const Shape& x_shape, const PackedStemWeights& w,
-                                const Conv2dParams& p, const float* bias, bool relu, const FeatureView& y,
+                                const Conv2dParams& p, const float* bias, Activation act, const FeatureView& y,
                                 Conv2dPath path = Conv2dPath::automatic) {
   SENET_CHECK(x_shape.size() == 4, "conv2d_stem_nchw16c: input must be [N, C, H, W], got ", to_string(x_shape));
   SENET_CHECK(p.groups == 1, "conv2d_stem_nchw16c: only groups = 1 is supported, got ", p.groups);
@@ -255,7 +255,7 @@ inline void conv2d_stem_nchw16c(const float* x_data, const Shape& x_shape, const
   g.x_pix = p.stride_w;
   g.Kp = Kp;
   g.y_kb = y.block_stride();
-  g.relu = relu;
+  g.act = act;
   const Index x_row = p.stride_h * Wp;  // one output row further
 
   // Tile shape and kernel table of the chosen path: table[vectors - 1][pixels - 1].
@@ -301,9 +301,9 @@ inline void conv2d_stem_nchw16c(const float* x_data, const Shape& x_shape, const
 
 /// `conv2d_stem_nchw16c` on a tensor `x` `[N, C, H, W]`.
 inline void conv2d_stem_nchw16c(const Tensor<float>& x, const PackedStemWeights& w, const Conv2dParams& p,
-                                const float* bias, bool relu, const FeatureView& y,
+                                const float* bias, Activation act, const FeatureView& y,
                                 Conv2dPath path = Conv2dPath::automatic) {
-  conv2d_stem_nchw16c(x.data(), x.shape(), w, p, bias, relu, y, path);
+  conv2d_stem_nchw16c(x.data(), x.shape(), w, p, bias, act, y, path);
 }
 
 }  // namespace senet

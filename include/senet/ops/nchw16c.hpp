@@ -17,6 +17,7 @@
 #include "senet/core/error.hpp"
 #include "senet/core/tensor.hpp"
 #include "senet/core/threading.hpp"
+#include "senet/ops/activation.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -269,11 +270,23 @@ SENET_TARGET_AVX512 __attribute__((always_inline)) inline void tile_fma_avx512(_
   }
 }
 
+/// `act(v)` on 16 lanes, as `senet::activate` (hard-swish divides by 6, as PyTorch does).
+SENET_TARGET_AVX512 __attribute__((always_inline)) inline __m512 activate_avx512(__m512 r, Activation act) {
+  const __m512 zero = _mm512_setzero_ps();
+  if (act == Activation::relu) return _mm512_max_ps(r, zero);
+  if (act == Activation::hard_swish) {
+    const __m512 six = _mm512_set1_ps(6.0f);
+    const __m512 gate = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, _mm512_set1_ps(3.0f)), zero), six);
+    return _mm512_div_ps(_mm512_mul_ps(r, gate), six);
+  }
+  return r;
+}
+
 /// `y[v * y_kb + 16 p ..] = act((acc[p][v] + bias) * scale + res)`; `scale` and `res` may be null.
 template <int P, int V>
 SENET_TARGET_AVX512 __attribute__((always_inline)) inline void tile_store_avx512(
-    __m512 (&acc)[P][V], const float* bias, const float* scale, const float* res, bool relu, float* y, Index y_kb) {
-  const __m512 zero = _mm512_setzero_ps();
+    __m512 (&acc)[P][V], const float* bias, const float* scale, const float* res, Activation act, float* y,
+    Index y_kb) {
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) {
     const __m512 bv = _mm512_loadu_ps(bias + 16 * v);
@@ -283,7 +296,7 @@ SENET_TARGET_AVX512 __attribute__((always_inline)) inline void tile_store_avx512
       __m512 r = _mm512_add_ps(acc[p][v], bv);
       if (scale) r = _mm512_mul_ps(r, sv);
       if (res) r = _mm512_add_ps(r, _mm512_loadu_ps(res + v * y_kb + p * 16));
-      if (relu) r = _mm512_max_ps(r, zero);
+      r = activate_avx512(r, act);
       _mm512_storeu_ps(y + v * y_kb + p * 16, r);
     }
   }
@@ -306,8 +319,8 @@ SENET_TARGET_AVX2 __attribute__((always_inline)) inline void tile_fma_avx2(__m25
 template <int P>
 SENET_TARGET_AVX2 __attribute__((always_inline)) inline void tile_store_avx2(__m256 (&acc)[P][2], const float* bias,
                                                                             const float* scale, const float* res,
-                                                                            bool relu, float* y) {
-  const __m256 zero = _mm256_setzero_ps();
+                                                                            Activation act, float* y) {
+  const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.0f), three = _mm256_set1_ps(3.0f);
 #pragma GCC unroll 2
   for (int h = 0; h < 2; ++h) {
     const __m256 bv = _mm256_loadu_ps(bias + 8 * h);
@@ -317,7 +330,9 @@ SENET_TARGET_AVX2 __attribute__((always_inline)) inline void tile_store_avx2(__m
       __m256 r = _mm256_add_ps(acc[p][h], bv);
       if (scale) r = _mm256_mul_ps(r, sv);
       if (res) r = _mm256_add_ps(r, _mm256_loadu_ps(res + p * 16 + 8 * h));
-      if (relu) r = _mm256_max_ps(r, zero);
+      if (act == Activation::relu) r = _mm256_max_ps(r, zero);
+      if (act == Activation::hard_swish)
+        r = _mm256_div_ps(_mm256_mul_ps(r, _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r, three), zero), six)), six);
       _mm256_storeu_ps(y + p * 16 + 8 * h, r);
     }
   }
