@@ -136,7 +136,7 @@ void BM_SEBottleneckTail(benchmark::State& state) {
       run_conv3(x, y, false, {}, nullptr);
       senet::squeeze_nchw16c(y, senet::SESqueeze::avg, z.data());
       se.excite(z.data(), 1, hidden.data(), gates.data(), c);
-      senet::scale_add_act_nchw16c(y, gates.data(), r, true, y);
+      senet::scale_add_act_nchw16c(y, gates.data(), r, senet::Activation::relu, y);
     } else {
       senet::squeeze_nchw16c(x, senet::SESqueeze::avg, mean.data());
       conv3.mean_of_output(mean.data(), 1, z.data());
