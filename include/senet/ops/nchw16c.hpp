@@ -27,6 +27,7 @@
 #include <immintrin.h>
 #define SENET_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define SENET_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define SENET_TARGET_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma")))
 #else
 #define SENET_X86_SIMD 0
 #endif
@@ -132,7 +133,23 @@ inline void zero_border(const FeatureView& v) {
   }
 }
 
-/// Which microkernel `conv2d_nchw16c` runs.
+/// The arithmetic of a convolution's packed weights (`pack_conv2d_weights_nchw16c`). Activations
+/// stay FP32 in memory either way.
+enum class ConvPrecision {
+  fp32,  ///< FP32 weights, FP32 multiply-adds
+  /// bfloat16 weights (rounded to nearest even when packed); each input is rounded to bfloat16 as
+  /// the kernel reads it, and the exact products are summed in FP32 (`vdpbf16ps` on AVX512_BF16):
+  /// twice the FP32 peak, with 8 bits of mantissa in the factors.
+  bf16,
+};
+
+/// `"fp32"`, `"bf16"`.
+inline const char* to_string(ConvPrecision precision) { return precision == ConvPrecision::bf16 ? "bf16" : "fp32"; }
+
+/// Which microkernel `conv2d_nchw16c` runs. The path names the instruction set; the packed
+/// weights' `ConvPrecision` names the arithmetic. With bf16 weights: `avx512` runs `vdpbf16ps`
+/// tiles and needs AVX512_BF16 besides AVX-512; `portable` computes in FP32 on the bf16-rounded
+/// input and weights (the same result up to summation order); `avx2` has no bf16 tiles.
 enum class Conv2dPath {
   automatic,  ///< the best the CPU supports
   avx512,     ///< AVX-512F (with BW/DQ/VL) + FMA
@@ -154,34 +171,46 @@ inline const char* to_string(Conv2dPath path) {
   }
 }
 
-/// Whether this build and this CPU can run `path` (`automatic` and `portable` always can).
-inline bool conv2d_path_supported(Conv2dPath path) {
+/// Whether this build and this CPU can run `path` on weights of `precision` (`automatic` and
+/// `portable` always can; bf16 on `avx512` needs AVX512_BF16 too, and `avx2` cannot).
+inline bool conv2d_path_supported(Conv2dPath path, ConvPrecision precision = ConvPrecision::fp32) {
 #if SENET_X86_SIMD
   switch (path) {
     case Conv2dPath::avx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma") &&
+             (precision == ConvPrecision::fp32 || __builtin_cpu_supports("avx512bf16"));
     case Conv2dPath::avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+      return precision == ConvPrecision::fp32 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     default:
       return true;
   }
 #else
+  (void)precision;
   return path == Conv2dPath::automatic || path == Conv2dPath::portable;
 #endif
 }
 
-/// The path `path` stands for: itself, checked against this CPU, or for `automatic` the fastest
-/// this CPU supports. Stateless: a caller that wants another path passes it (`prepare` takes one
+/// The path `path` stands for on weights of `precision`: itself, checked against this CPU, or for
+/// `automatic` the fastest this CPU supports (for bf16: `avx512` with AVX512_BF16, else `portable`,
+/// correct but slow: pack bf16 only where `conv2d_path_supported(Conv2dPath::avx512,
+/// ConvPrecision::bf16)`). Stateless: a caller that wants another path passes it (`prepare` takes one
 /// in its options), so nothing global changes under other threads.
-inline Conv2dPath resolve_conv2d_path(Conv2dPath path = Conv2dPath::automatic) {
+inline Conv2dPath resolve_conv2d_path(Conv2dPath path = Conv2dPath::automatic,
+                                      ConvPrecision precision = ConvPrecision::fp32) {
   if (path == Conv2dPath::automatic) {
+    if (precision == ConvPrecision::bf16) {
+      static const Conv2dPath best_bf16 =
+          conv2d_path_supported(Conv2dPath::avx512, precision) ? Conv2dPath::avx512 : Conv2dPath::portable;
+      return best_bf16;
+    }
     static const Conv2dPath best = conv2d_path_supported(Conv2dPath::avx512) ? Conv2dPath::avx512
                                    : conv2d_path_supported(Conv2dPath::avx2) ? Conv2dPath::avx2
                                                                              : Conv2dPath::portable;
     return best;
   }
-  SENET_CHECK(conv2d_path_supported(path), "conv2d_nchw16c: this CPU cannot run the ", to_string(path), " path");
+  SENET_CHECK(conv2d_path_supported(path, precision), "conv2d_nchw16c: this CPU cannot run the ", to_string(path),
+              " path", precision == ConvPrecision::bf16 ? " on bf16 weights" : "");
   return path;
 }
 
