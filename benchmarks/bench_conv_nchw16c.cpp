@@ -9,7 +9,7 @@
 //   OMP_WAIT_POLICY=passive bench_conv_nchw16c --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
 //   fp32 against bf16, in interleaved rounds (the machine is shared):
-//   OMP_WAIT_POLICY=passive bench_conv_nchw16c --benchmark_filter='Nchw16c/avx512(_bf16)?_bordered/'
+//   OMP_WAIT_POLICY=passive bench_conv_nchw16c --benchmark_filter='Nchw16c/(avx512|avx512_bf16|amx_bf16)_bordered/'
 //       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 #include <benchmark/benchmark.h>
 
@@ -213,6 +213,7 @@ BENCHMARK_CAPTURE(BM_Nchw16c, avx512_bf16, senet::Conv2dPath::avx512, false, sen
 BENCHMARK_CAPTURE(BM_Nchw16c, avx512_bordered, senet::Conv2dPath::avx512, true)->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, avx512_bf16_bordered, senet::Conv2dPath::avx512, true, senet::ConvPrecision::bf16)
     ->Apply(shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, amx_bf16_bordered, senet::Conv2dPath::amx, true, senet::ConvPrecision::bf16)->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, avx2, senet::Conv2dPath::avx2)->Apply(shapes);
 BENCHMARK(BM_EigenIm2col)->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, grouped_avx512, senet::Conv2dPath::avx512, true)->Apply(grouped_shapes);

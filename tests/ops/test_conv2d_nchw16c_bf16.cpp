@@ -217,7 +217,8 @@ TEST_P(Bf16PathTest, BottleneckShapesMatchReference) {
   check_case(GetParam(), d, rng);
 }
 
-INSTANTIATE_TEST_SUITE_P(Paths, Bf16PathTest, ::testing::Values(Conv2dPath::avx512, Conv2dPath::portable),
+INSTANTIATE_TEST_SUITE_P(Paths, Bf16PathTest,
+                         ::testing::Values(Conv2dPath::amx, Conv2dPath::avx512, Conv2dPath::portable),
                          [](const ::testing::TestParamInfo<Conv2dPath>& info) { return senet::to_string(info.param); });
 
 // The documented bf16 layout: blocks of 32 output channels (the last 16 wide when ceil(K / 16) is
@@ -290,17 +291,22 @@ TEST(Conv2dNchw16cBf16, LaneGroupsStayFp32) {
   }
 }
 
-// bf16 weights: avx2 has no tiles, avx512 needs AVX512_BF16, automatic always resolves.
+// bf16 weights: avx2 has no tiles, avx512 needs AVX512_BF16, automatic always resolves (amx,
+// else avx512, else portable); fp32 weights never take amx.
 TEST(Conv2dNchw16cBf16, PathsAreCheckedAgainstTheCpu) {
   EXPECT_FALSE(senet::conv2d_path_supported(Conv2dPath::avx2, ConvPrecision::bf16));
+  EXPECT_FALSE(senet::conv2d_path_supported(Conv2dPath::amx, ConvPrecision::fp32));
   EXPECT_TRUE(senet::conv2d_path_supported(Conv2dPath::portable, ConvPrecision::bf16));
   const Conv2dPath best = senet::resolve_conv2d_path(Conv2dPath::automatic, ConvPrecision::bf16);
-  EXPECT_EQ(best, senet::conv2d_path_supported(Conv2dPath::avx512, ConvPrecision::bf16) ? Conv2dPath::avx512
-                                                                                        : Conv2dPath::portable);
+  EXPECT_EQ(best, senet::conv2d_path_supported(Conv2dPath::amx, ConvPrecision::bf16)      ? Conv2dPath::amx
+                  : senet::conv2d_path_supported(Conv2dPath::avx512, ConvPrecision::bf16) ? Conv2dPath::avx512
+                                                                                          : Conv2dPath::portable);
+  EXPECT_NE(senet::resolve_conv2d_path(), Conv2dPath::amx);
   Tensor<float> w({8, 20, 3, 3}), x({1, 2, 5, 5, 16}), y({1, 1, 5, 5, 16});
   const auto packed = senet::pack_conv2d_weights_nchw16c(w, 1, ConvPrecision::bf16);
   const Conv2dParams p = window_params<Conv2dParams>(3, 3, 1, 1, 1, 1, 1, 1);
   EXPECT_THROW(senet::conv2d_nchw16c(x, packed, p, {}, y, Conv2dPath::avx2), senet::Error);
+  EXPECT_THROW(senet::conv2d_nchw16c(x, senet::pack_conv2d_weights_nchw16c(w), p, {}, y, Conv2dPath::amx), senet::Error);
   if (!senet::conv2d_path_supported(Conv2dPath::avx512, ConvPrecision::bf16)) {
     EXPECT_THROW(senet::conv2d_nchw16c(x, packed, p, {}, y, Conv2dPath::avx512), senet::Error);
   }
