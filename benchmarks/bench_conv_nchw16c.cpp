@@ -1,12 +1,16 @@
 // Microbenchmarks of the NCHW16c direct convolution (senet/ops/conv2d_nchw16c.hpp) on
 // SE-ResNet-50's conv shapes, its AVX-512 and AVX2 paths beside the im2col + Eigen `senet::conv2d`
-// baseline, on 1 and 2 threads; SE-ResNeXt-50's grouped shapes (`--benchmark_filter=Grouped`); and of the stem's own kernels (senet/ops/conv2d_stem.hpp,
+// baseline, on 1 and 2 threads, and the AVX-512 path on bf16 weights (`avx512_bf16`; `_bordered`:
+// fp32 and bf16 on inputs that carry their padding, as the engine lays them out); SE-ResNeXt-50's grouped shapes (`--benchmark_filter=Grouped`); and of the stem's own kernels (senet/ops/conv2d_stem.hpp,
 // senet/ops/pooling_nchw16c.hpp; `--benchmark_filter=Stem` runs them with their baseline).
 // Counters report GFLOP/s (2 FLOPs per multiply-accumulate). The NCHW16c runs include the fused
 // epilogue (bias + ReLU); the baseline adds its bias.
 //
 //   OMP_WAIT_POLICY=passive bench_conv_nchw16c --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
+//   fp32 against bf16, in interleaved rounds (the machine is shared):
+//   OMP_WAIT_POLICY=passive bench_conv_nchw16c --benchmark_filter='Nchw16c/(avx512|avx512_bf16|amx_bf16)_bordered/'
+//       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -59,15 +63,16 @@ void set_flops(benchmark::State& state, double macs) {
 }
 
 // `bordered`: the input carries its padding as a zero border, as the engine lays it out (else the
-// call pads a copy first).
-void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered = false) {
-  if (!senet::conv2d_path_supported(path)) {
+// call pads a copy first). `precision`: of the packed weights.
+void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered = false,
+                senet::ConvPrecision precision = senet::ConvPrecision::fp32) {
+  if (!senet::conv2d_path_supported(path, precision)) {
     state.SkipWithError("path not supported on this CPU");
     return;
   }
   senet::set_num_threads(int(state.range(5)));
   const Problem pr = make_problem(state);
-  const auto packed = senet::pack_conv2d_weights_nchw16c(pr.w, pr.p.groups);  // once, outside the timing
+  const auto packed = senet::pack_conv2d_weights_nchw16c(pr.w, pr.p.groups, precision);  // once, outside the timing
   const auto xb = senet::to_nchw16c(pr.x);
   const senet::Index C = pr.x.dim(1), H = pr.x.dim(2), W = pr.x.dim(3), b = bordered ? pr.p.pad_h : 0;
   senet::Tensor<float> xpad({1, senet::channel_blocks(C), H + 2 * b, W + 2 * b, senet::kChannelBlock});
@@ -204,6 +209,11 @@ BENCHMARK(BM_EigenIm2col)->Name("BM_StemBaseline_EigenIm2col")->Apply(stem_basel
 BENCHMARK(BM_StemMaxPool16c)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 BENCHMARK_CAPTURE(BM_Nchw16c, avx512, senet::Conv2dPath::avx512)->Apply(shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, avx512_bf16, senet::Conv2dPath::avx512, false, senet::ConvPrecision::bf16)->Apply(shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, avx512_bordered, senet::Conv2dPath::avx512, true)->Apply(shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, avx512_bf16_bordered, senet::Conv2dPath::avx512, true, senet::ConvPrecision::bf16)
+    ->Apply(shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, amx_bf16_bordered, senet::Conv2dPath::amx, true, senet::ConvPrecision::bf16)->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, avx2, senet::Conv2dPath::avx2)->Apply(shapes);
 BENCHMARK(BM_EigenIm2col)->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, grouped_avx512, senet::Conv2dPath::avx512, true)->Apply(grouped_shapes);

@@ -28,6 +28,14 @@
 #include <immintrin.h>
 #define SENET_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define SENET_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define SENET_TARGET_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma")))
+#define SENET_TARGET_AMX_BF16 \
+  __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma")))
+#include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #else
 #define SENET_X86_SIMD 0
 #endif
@@ -133,12 +141,34 @@ inline void zero_border(const FeatureView& v) {
   }
 }
 
-/// Which microkernel `conv2d_nchw16c` runs.
+/// The arithmetic of a convolution's packed weights (`pack_conv2d_weights_nchw16c`). Activations
+/// stay FP32 in memory either way.
+enum class ConvPrecision {
+  fp32,  ///< FP32 weights, FP32 multiply-adds
+  /// bfloat16 weights (rounded to nearest even when packed); each input is rounded to bfloat16 as
+  /// the kernel reads it, and the exact products are summed in FP32 (`vdpbf16ps` on AVX512_BF16):
+  /// twice the FP32 peak, with 8 bits of mantissa in the factors.
+  bf16,
+};
+
+/// `"fp32"`, `"bf16"`.
+inline const char* to_string(ConvPrecision precision) { return precision == ConvPrecision::bf16 ? "bf16" : "fp32"; }
+
+/// Which microkernel `conv2d_nchw16c` runs. The path names the instruction set; the packed
+/// weights' `ConvPrecision` names the arithmetic. With bf16 weights (all paths compute the same up
+/// to summation order): `amx` runs AMX tiles (`tdpbf16ps`; AMX-TILE, AMX-BF16 and the OS's leave
+/// to use the tile state); `avx512` runs `vdpbf16ps` tiles and needs AVX512_BF16 besides AVX-512;
+/// `portable` computes in FP32 on the bf16-rounded input and weights; `avx2` has no bf16 tiles.
+/// fp32 weights cannot take `amx`. Other blocked kernels (stem, pooling) know only `avx512`,
+/// `avx2` and `portable`.
 enum class Conv2dPath {
   automatic,  ///< the best the CPU supports
   avx512,     ///< AVX-512F (with BW/DQ/VL) + FMA
   avx2,       ///< AVX2 + FMA
   portable,   ///< plain C++, no intrinsics
+  /// AMX tiles (`tdpbf16ps`, Sapphire Rapids and later) for bf16 weights only; fp32 weights
+  /// cannot take it.
+  amx,
 };
 
 /// `"avx512"`, `"avx2"`, `"portable"`, `"automatic"`.
@@ -150,39 +180,74 @@ inline const char* to_string(Conv2dPath path) {
       return "avx2";
     case Conv2dPath::portable:
       return "portable";
+    case Conv2dPath::amx:
+      return "amx";
     default:
       return "automatic";
   }
 }
 
-/// Whether this build and this CPU can run `path` (`automatic` and `portable` always can).
-inline bool conv2d_path_supported(Conv2dPath path) {
+namespace detail {
+/// Whether the CPU has AMX-TILE and AMX-BF16 and the OS lets this process use the tile state
+/// (Linux: asked for once, `ARCH_REQ_XCOMP_PERM`).
+inline bool amx_bf16_usable() {
+#if SENET_X86_SIMD && defined(__linux__) && defined(__x86_64__)
+  static const bool usable = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 22) & 1) || !((d >> 24) & 1)) return false;
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+  }();
+  return usable;
+#else
+  return false;
+#endif
+}
+}  // namespace detail
+
+/// Whether this build and this CPU can run `path` on weights of `precision` (`automatic` and
+/// `portable` always can; bf16 on `avx512` needs AVX512_BF16 too, and `avx2` cannot).
+inline bool conv2d_path_supported(Conv2dPath path, ConvPrecision precision = ConvPrecision::fp32) {
 #if SENET_X86_SIMD
   switch (path) {
     case Conv2dPath::avx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma") &&
+             (precision == ConvPrecision::fp32 || __builtin_cpu_supports("avx512bf16"));
     case Conv2dPath::avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+      return precision == ConvPrecision::fp32 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Conv2dPath::amx:
+      return precision == ConvPrecision::bf16 && conv2d_path_supported(Conv2dPath::avx512, precision) &&
+             detail::amx_bf16_usable();
     default:
       return true;
   }
 #else
+  (void)precision;
   return path == Conv2dPath::automatic || path == Conv2dPath::portable;
 #endif
 }
 
-/// The path `path` stands for: itself, checked against this CPU, or for `automatic` the fastest
-/// this CPU supports. Stateless: a caller that wants another path passes it (`prepare` takes one
+/// The path `path` stands for on weights of `precision`: itself, checked against this CPU, or for
+/// `automatic` the fastest this CPU supports (for bf16: `amx`, else `avx512` with AVX512_BF16, else
+/// `portable`, correct but slow: pack bf16 only where `conv2d_path_supported(Conv2dPath::amx or
+/// avx512, ConvPrecision::bf16)`). Stateless: a caller that wants another path passes it (`prepare` takes one
 /// in its options), so nothing global changes under other threads.
-inline Conv2dPath resolve_conv2d_path(Conv2dPath path = Conv2dPath::automatic) {
+inline Conv2dPath resolve_conv2d_path(Conv2dPath path = Conv2dPath::automatic,
+                                      ConvPrecision precision = ConvPrecision::fp32) {
   if (path == Conv2dPath::automatic) {
+    if (precision == ConvPrecision::bf16) {
+      static const Conv2dPath best_bf16 = conv2d_path_supported(Conv2dPath::amx, precision)      ? Conv2dPath::amx
+                                          : conv2d_path_supported(Conv2dPath::avx512, precision) ? Conv2dPath::avx512
+                                                                                                 : Conv2dPath::portable;
+      return best_bf16;
+    }
     static const Conv2dPath best = conv2d_path_supported(Conv2dPath::avx512) ? Conv2dPath::avx512
                                    : conv2d_path_supported(Conv2dPath::avx2) ? Conv2dPath::avx2
                                                                              : Conv2dPath::portable;
     return best;
   }
-  SENET_CHECK(conv2d_path_supported(path), "conv2d_nchw16c: this CPU cannot run the ", to_string(path), " path");
+  SENET_CHECK(conv2d_path_supported(path, precision), "conv2d_nchw16c: this CPU cannot run the ", to_string(path),
+              " path", precision == ConvPrecision::bf16 ? " on bf16 weights" : "");
   return path;
 }
 
