@@ -121,7 +121,7 @@ void check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
     e.bias = c.bias ? b.data() : nullptr;
     e.scale = c.scale ? scale.data() : nullptr;
     if (c.residual) e.residual = residual.view;
-    e.relu = c.relu;
+    e.activation = c.relu ? senet::Activation::relu : senet::Activation::none;
     senet::conv2d_nchw16c(xb.view, packed, p, e, yb.view, on);
     EXPECT_TRUE(yb.border_is_zero()) << to_string(on) << " " << describe(c);
     EXPECT_TRUE(yb.padding_lanes_are_zero()) << to_string(on) << " " << describe(c);

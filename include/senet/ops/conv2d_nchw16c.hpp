@@ -347,7 +347,7 @@ void conv16c_tile_portable_bf16(const Conv16cGeom& g, const float* x, const void
           }
         }
       }
-  tile_store_portable<P>(acc, bias, scale, res, g.relu, y);
+  tile_store_portable<P>(acc, bias, scale, res, g.act, y);
 }
 
 /// Portable lane-group tile: `P` pixels x 16 output channels, each lane summing over the
@@ -485,7 +485,7 @@ SENET_TARGET_AVX512_BF16 void conv16c_tile_avx512_bf16(const Conv16cGeom& g, con
         for (int c = 0; c < 8; ++c) tile_dpbf16_avx512<P, V, 8>(acc, wp + c * 2 * Kp, xb + c);
       }
     }
-  tile_store_avx512<P, V>(acc, bias, scale, res, g.relu, y, g.y_kb);
+  tile_store_avx512<P, V>(acc, bias, scale, res, g.act, y, g.y_kb);
 }
 
 /// AMX tile configuration (palette 1): rows and bytes per row of tmm0-15.
@@ -594,7 +594,7 @@ SENET_TARGET_AMX_BF16 void conv16c_tile_amx_bf16(const Conv16cGeom& g, const flo
   for (int p = 0; p < P; ++p)
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) acc[p][v] = _mm512_load_ps(sums[v] + 16 * p);
-  tile_store_avx512<P, V>(acc, bias, scale, res, g.relu, y, g.y_kb);
+  tile_store_avx512<P, V>(acc, bias, scale, res, g.act, y, g.y_kb);
 }
 
 /// AVX2 tile: `P` pixels x 16 output channels as two ymm halves, `2P` accumulators.
