@@ -2,15 +2,16 @@
 # Side-by-side: `senet bench` against ONNX Runtime (CPU) on the ONNX export of the same
 # random-weight model, alternating the two engines ROUNDS times and printing the medians.
 # usage: benchmarks/compare_ort.sh [--model seresnet50] [--rounds 3] [--iters 10] [--build DIR]
+#                                  [--precision fp32|bf16]  (senet's; ONNX Runtime runs FP32)
 # Needs a built senet tool (scripts/test.sh or demo.sh), python3-torch for the export and
 # ../shared/tools/ort-bench (onnxruntime-node from npm); says so and exits 2 when a peer is missing.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-model=seresnet50 rounds=3 iters=10 build=$root/build
+model=seresnet50 rounds=3 iters=10 build=$root/build precision=fp32
 while (($#)); do
   case $1 in
     --model) model=$2; shift 2 ;; --rounds) rounds=$2; shift 2 ;; --iters) iters=$2; shift 2 ;;
-    --build) build=$2; shift 2 ;; *) echo "compare_ort: unknown option $1" >&2; exit 2 ;;
+    --build) build=$2; shift 2 ;; --precision) precision=$2; shift 2 ;; *) echo "compare_ort: unknown option $1" >&2; exit 2 ;;
   esac
 done
 senet=$build/bin/senet
@@ -32,7 +33,7 @@ for cfg in "1 1" "1 2" "8 2"; do
   read -r batch threads <<<"$cfg"
   s=() o=()
   for ((r = 0; r < rounds; r++)); do
-    s+=("$("$senet" bench --model "$model" --batch "$batch" --threads "$threads" --iters "$iters" --json | field median_ms)")
+    s+=("$("$senet" bench --model "$model" --batch "$batch" --threads "$threads" --iters "$iters" --precision "$precision" --json | field median_ms)")
     o+=("$("$ort_bench" "$onnx" --batch "$batch" --threads "$threads" --runs "$iters" | field median_ms)")
   done
   sm=$(printf '%s\n' "${s[@]}" | median) om=$(printf '%s\n' "${o[@]}" | median)

@@ -52,6 +52,7 @@ int bench(const Options& opt) {
                         {"gflops", gflops},
                         {"weights", weights.empty() ? "random" : weights},
                         {"engine", model->type_name() == "PreparedNetwork" ? "fast" : "naive"},
+                        {"precision", opt.choice("--precision", {"fp32", "bf16"}, "fp32")},
                         {"record_excitations", recording.has_value()}};
     std::cout << j.dump() << "\n";
   } else {
@@ -72,7 +73,7 @@ Command bench_command() {
           "median latency and GFLOP/s",
           "Times I forward passes (10) of B images (1) of S x S (the model's input size) after one warm-up,\n"
           "  on seeded random weights unless --weights is given. --json: model, batch, size, threads, iters,\n"
-          "  median_ms, min_ms, ms_per_image, gflops, weights, engine, record_excitations.\n"
+          "  median_ms, min_ms, ms_per_image, gflops, weights, engine, precision, record_excitations.\n"
           "--record-excitations: every forward records its SE excitations (as senet excite does), to\n"
           "  measure what recording costs.\n" +
               loading_options_help(),

@@ -57,7 +57,7 @@ OptionNames with_se_options(OptionNames own) {
 }
 
 OptionNames with_loading_options(OptionNames own) {
-  own.valued.insert({"--engine", "--max-header-bytes", "--max-activation-mb"});
+  own.valued.insert({"--engine", "--precision", "--max-header-bytes", "--max-activation-mb"});
   own.flags.insert("--allow-non-finite");
   return with_se_options(std::move(own));
 }
@@ -72,6 +72,8 @@ std::string se_options_help() {
 std::string loading_options_help() {
   return "--engine fast|naive: the prepared engine (BatchNorm folded, AVX-512/AVX2 direct convolutions,\n"
          "  fused SE; the default where the model supports it) or the reference path.\n"
+         "--precision fp32|bf16: the fast engine's convolutions in FP32 (default) or on bfloat16 weights and\n"
+         "  inputs with FP32 sums (AMX or AVX512_BF16 where the CPU has them; logits move by ~1e-2).\n"
          "Weights: .safetensors or a PyTorch state_dict saved by torch.save (.pth, .pt), told apart by content.\n"
          "Limits: --max-header-bytes N (a safetensors header or a .pth's data.pkl, default 16777216),\n"
          "  --allow-non-finite (load weights holding NaN or inf; refused by default), --max-activation-mb N\n"
@@ -140,7 +142,16 @@ std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::s
     senet::randomize_parameters(*model, 42);
   else
     senet::load_weights(*model, weights, load_options);
-  if (opt.choice("--engine", {"fast", "naive"}, "fast") != "naive") return senet::prepare(std::move(model));
+  const bool bf16 = opt.choice("--precision", {"fp32", "bf16"}, "fp32") == "bf16";
+  if (opt.choice("--engine", {"fast", "naive"}, "fast") != "naive") {
+    senet::PrepareOptions options;
+    options.precision = bf16 ? senet::ConvPrecision::bf16 : senet::ConvPrecision::fp32;
+    std::string why;
+    if (auto fast = senet::PreparedNetwork::try_prepare(model, options, &why)) return fast;
+    if (bf16) throw UsageError{"--precision bf16 needs the fast engine, which cannot run " + model->name() + ": " + why};
+    return model;
+  }
+  if (bf16) throw UsageError{"--precision bf16 needs the fast engine (not --engine naive)"};
 #ifdef __GLIBC__
   // The reference path allocates every activation: from here on keep such blocks (up to 32 MB) on
   // the heap and freed memory mapped, since fresh pages fault expensively on virtual machines (a

@@ -72,6 +72,42 @@ TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
   EXPECT_EQ(kept, 0u);
 }
 
+// PrepareOptions::precision bf16, on every path that runs bf16 weights here: the logits of every
+// ResNet fixture (SE variants and ResNeXt included) within 2e-2 of PyTorch's float64 ones, relative
+// to their scale (bfloat16 keeps 8 bits: ~4e-3 per rounding, averaged over long sums). The
+// convolutions that do take bf16 must be packed so: the error must also exceed FP32's.
+TEST(Prepared, Bf16LogitsWithinTwoPercentOfPyTorch) {
+  auto cases = senet::test::reduced_model_cases();
+  for (auto& c : senet::test::se_variant_cases()) cases.push_back(c);
+  std::size_t paths = 0;
+  for (const auto path : {senet::Conv2dPath::amx, senet::Conv2dPath::avx512, senet::Conv2dPath::portable}) {
+    if (!senet::conv2d_path_supported(path, senet::ConvPrecision::bf16)) continue;
+    ++paths;
+    senet::PrepareOptions options;
+    options.kernels = path == senet::Conv2dPath::amx ? senet::Conv2dPath::automatic : path;
+    options.precision = senet::ConvPrecision::bf16;
+    double worst = 0, least = 1;
+    for (const auto& c : cases) {
+      SCOPED_TRACE(c.name() + " / " + senet::to_string(path));
+      auto model = senet::create_model<float>(senet::test::case_config(c.spec));
+      senet::load_weights(*model, c.file(".safetensors"));
+      std::string why;
+      const auto fast = senet::PreparedNetwork::try_prepare(model, options, &why);
+      ASSERT_NE(fast, nullptr) << why;
+      EXPECT_EQ(fast->precision(), senet::ConvPrecision::bf16);
+      const auto y = fast->forward(senet::read_npy<float>(c.file(".input.npy")));
+      const double err = senet::test::relative_error(y, senet::read_npy<double>(c.file(".output.npy")));
+      EXPECT_LE(err, 2e-2);
+      worst = std::max(worst, err);
+      least = std::min(least, err);
+    }
+    EXPECT_GT(least, senet::test::parity_tolerance<float>()) << "no convolution ran in bf16?";
+    std::printf("[ bf16     ] %s path: rel err vs PyTorch %.2e .. %.2e over %zu fixtures\n", senet::to_string(path),
+                least, worst, cases.size());
+  }
+  EXPECT_GE(paths, 1u);  // portable always
+}
+
 // Full-width stages (64..2048 channels, every channel block full) on a small image, against the
 // naive model, which the PyTorch tests vouch for.
 TEST(Prepared, FullWidthSeresnet50MatchesTheNaiveModel) {

@@ -77,6 +77,12 @@ struct PrepareOptions {
   /// The kernels every convolution and pooling step runs: `automatic` (the best this CPU supports)
   /// or one forced path (tests, benchmarks); a path the CPU lacks makes `prepare` throw.
   Conv2dPath kernels = Conv2dPath::automatic;
+  /// `bf16`: every convolution whose weights can be packed in bfloat16 (all but the few-channel
+  /// stem and the lane-group layouts: depthwise and groups of 2-8) runs on bfloat16 weights and
+  /// bfloat16-rounded inputs with FP32 sums (AMX tiles where the CPU has them, else AVX512_BF16,
+  /// else the portable kernels; `kernels` forces one of those as for FP32). Activations stay FP32
+  /// in memory, so pooling, SE and the head are unchanged. Logits move by about 1e-2 relative.
+  ConvPrecision precision = ConvPrecision::fp32;
 };
 
 namespace detail {
@@ -118,8 +124,9 @@ struct EngineConv {
     }
   }
 
-  /// Packs the scaled weights (the source's tensors are read, not changed).
-  void pack() {
+  /// Packs the scaled weights in `precision` where the layout has it (the source's tensors are
+  /// read, not changed).
+  void pack(ConvPrecision precision) {
     Tensor<float> w = source->weight();
     const Index K = w.dim(0), per_channel = w.size() / K;
     for (Index k = 0; k < K; ++k)
@@ -128,7 +135,7 @@ struct EngineConv {
     if (stem)
       stem_weights = pack_conv2d_stem_weights(w);
     else
-      weights = pack_conv2d_weights_nchw16c(w, params.groups);
+      weights = pack_conv2d_weights_nchw16c(w, params.groups, precision);
     source = nullptr;
   }
 
@@ -219,6 +226,8 @@ class PreparedNetwork : public Model<float> {
 
   /// The kernel path every step runs (resolved: never `automatic`).
   Conv2dPath kernel_path() const { return path_; }
+  /// What `PrepareOptions::precision` asked for.
+  ConvPrecision precision() const { return precision_; }
   /// The lowered steps, for tests and profiles: "conv layer1.0.conv1", "scale layer1.0.se", ...
   std::vector<std::string> step_names() const {
     static const char* kinds[] = {"conv", "scale", "max_pool", "avg_pool", "concat_copy", "global_pool"};
@@ -296,7 +305,16 @@ class PreparedNetwork : public Model<float> {
   static constexpr int kInput = -1;   // the network's NCHW input
   static constexpr int kPooled = -2;  // the global pool's [N, C] features, and the head's layers
 
-  explicit PreparedNetwork(const PrepareOptions& options) : path_(resolve_conv2d_path(options.kernels)) {}
+  explicit PreparedNetwork(const PrepareOptions& options)
+      : path_(resolve_conv2d_path(options.kernels)),
+        precision_(options.precision),
+        bf16_path_(options.precision == ConvPrecision::bf16 ? resolve_conv2d_path(options.kernels, ConvPrecision::bf16)
+                                                             : path_) {}
+
+  /// The path of convolution `c`: its weights' precision decides.
+  Conv2dPath path_of(const detail::EngineConv& c) const {
+    return c.weights.precision == ConvPrecision::bf16 ? bf16_path_ : path_;
+  }
 
   /// Lowers `model`; on success takes it, packs the weights and returns "", else returns why and
   /// leaves `model` as it was (lowering only reads it).
@@ -556,7 +574,7 @@ class PreparedNetwork : public Model<float> {
     }
     for (auto& c : convs_) {
       Conv2d<float>* source = const_cast<Conv2d<float>*>(c.source);  // ours: `source_` is owned
-      c.pack();
+      c.pack(precision_);
       source->visit_parameters([](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
     }
     // The SE blocks and the head have their copies; free the source's other tensors too.
@@ -783,6 +801,8 @@ class PreparedNetwork : public Model<float> {
                 Index batch) const {
     const auto& c = convs_[std::size_t(s.conv)];
     const Conv2dParams& p = c.params;
+    // mean_of_output reads FP32 weights
+    if (c.weights.precision != ConvPrecision::fp32) return false;
     if (ses_[std::size_t(s.se)].options().squeeze != SESqueeze::avg || p.groups != 1 || p.kernel_h != 1 || p.kernel_w != 1 ||
         p.stride_h != 1 || p.stride_w != 1 || p.pad_h != 0 || p.pad_w != 0)
       return false;
@@ -854,16 +874,16 @@ class PreparedNetwork : public Model<float> {
           if (s.se < 0) {
             e.residual = residual;
             e.activation = s.act;
-            conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
+            conv2d_nchw16c(in, c.weights, c.params, e, out, path_of(c));
           } else if (ws.steps[i].fused_se) {
             squeeze_nchw16c(in, SESqueeze::avg, mean);
             c.mean_of_output(mean, B, squeezed);
             e.scale = gates(s.se, B, out.channels, squeezed, hidden, g, seen);
             e.residual = residual;
             e.activation = s.act;
-            conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
+            conv2d_nchw16c(in, c.weights, c.params, e, out, path_of(c));
           } else {
-            conv2d_nchw16c(in, c.weights, c.params, e, out, path_);
+            conv2d_nchw16c(in, c.weights, c.params, e, out, path_of(c));
             squeeze_nchw16c(out, ses_[std::size_t(s.se)].options().squeeze, squeezed);
             scale_add_act_nchw16c(out, gates(s.se, B, out.channels, squeezed, hidden, g, seen), residual, s.act, out);
           }
@@ -897,6 +917,8 @@ class PreparedNetwork : public Model<float> {
 
   std::unique_ptr<Model<float>> source_;
   Conv2dPath path_;
+  ConvPrecision precision_;
+  Conv2dPath bf16_path_;  // the path of the convolutions packed in bf16
   std::map<std::string, std::int64_t> row_params_;  // summary rows' parameter counts, before freeing
   std::vector<detail::EngineConv> convs_;
   std::vector<SEBlock<float>> ses_;
