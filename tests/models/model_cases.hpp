@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "senet/models/inception.hpp"
+#include "senet/models/model.hpp"
 #include "senet/models/resnet.hpp"
 #include "senet/ops/nchw16c.hpp"
 #include "test_util.hpp"
@@ -106,6 +108,25 @@ inline std::vector<ModelCase> read_cases(const std::string& dir, const std::stri
 inline std::vector<ModelCase> reduced_model_cases() { return read_cases("", "models.json"); }
 inline std::vector<ModelCase> se_variant_cases() { return read_cases("se_variants/", "cases.json"); }
 inline std::vector<ModelCase> inception_cases() { return read_cases("inception/", "cases.json"); }
+
+/// `model` on `x` ([N, ...]) plus its first image again as image N + 1, on two threads: a batch
+/// that does not split evenly runs layer by layer, not image by image; the logits must still be
+/// `expected` ([N, classes], float64), the first row repeated.
+inline void expect_three_images_on_two_threads(const Model<float>& model, const Tensor<float>& x,
+                                               const Tensor<double>& expected) {
+  const Index N = x.dim(0), image = x.size() / N, classes = expected.dim(1);
+  Tensor<float> x3({N + 1, x.dim(1), x.dim(2), x.dim(3)});
+  std::copy(x.begin(), x.end(), x3.begin());
+  std::copy(x.begin(), x.begin() + image, x3.begin() + N * image);
+  Tensor<double> expected3({N + 1, classes});
+  std::copy(expected.begin(), expected.end(), expected3.begin());
+  std::copy(expected.begin(), expected.begin() + classes, expected3.begin() + N * classes);
+  const int saved = num_threads();
+  set_num_threads(2);
+  const auto y3 = model.forward(x3);
+  set_num_threads(saved);
+  EXPECT_LE(relative_error(y3, expected3), parity_tolerance<float>());
+}
 
 /// The kernel paths of the prepared engine this CPU supports, best first.
 inline std::vector<Conv2dPath> available_paths() {

@@ -144,19 +144,7 @@ TEST(TorchvisionParity, PreparedMatchesTorchvision) {
       const double err = senet::test::relative_error(fast->forward(x), expected);
       EXPECT_LE(err, senet::test::parity_tolerance<float>());
       std::printf("[ prepared ] %-26s %-8s max rel err %.2e\n", c.name().c_str(), senet::to_string(path), err);
-      // the first image again as a third: run layer by layer on two threads, the same logits
-      const senet::Index N = x.dim(0), image = x.size() / N, classes = expected.dim(1);
-      senet::Tensor<float> x3({N + 1, x.dim(1), x.dim(2), x.dim(3)});
-      std::copy(x.begin(), x.end(), x3.begin());
-      std::copy(x.begin(), x.begin() + image, x3.begin() + N * image);
-      senet::Tensor<double> expected3({N + 1, classes});
-      std::copy(expected.begin(), expected.end(), expected3.begin());
-      std::copy(expected.begin(), expected.begin() + classes, expected3.begin() + N * classes);
-      const int saved = senet::num_threads();
-      senet::set_num_threads(2);
-      const auto y3 = fast->forward(x3);
-      senet::set_num_threads(saved);
-      EXPECT_LE(senet::test::relative_error(y3, expected3), senet::test::parity_tolerance<float>());
+      senet::test::expect_three_images_on_two_threads(*fast, x, expected);
     }
   }
 }

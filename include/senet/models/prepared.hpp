@@ -126,7 +126,7 @@ struct EngineConv {
 
   /// Packs the scaled weights in `precision` where the layout has it (the source's tensors are
   /// read, not changed).
-  void pack(ConvPrecision precision) {
+  void pack(ConvPrecision precision = ConvPrecision::fp32) {
     Tensor<float> w = source->weight();
     const Index K = w.dim(0), per_channel = w.size() / K;
     for (Index k = 0; k < K; ++k)
