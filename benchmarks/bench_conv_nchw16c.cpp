@@ -153,7 +153,7 @@ void BM_Stem(benchmark::State& state, senet::Conv2dPath path) {
   const senet::FeatureView v{y.data(), 1, 64, 112, 112, 1};
   senet::detail::stem_avx512_tile_override() = {int(state.range(1)), int(state.range(2))};
   for (auto _ : state) {
-    senet::conv2d_stem_nchw16c(x, packed, p, bias.data(), true, v, path);
+    senet::conv2d_stem_nchw16c(x, packed, p, bias.data(), senet::Activation::relu, v, path);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
