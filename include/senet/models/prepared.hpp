@@ -75,7 +75,8 @@ namespace senet {
 /// How `prepare` builds the fast engine.
 struct PrepareOptions {
   /// The kernels every convolution and pooling step runs: `automatic` (the best this CPU supports)
-  /// or one forced path (tests, benchmarks); a path the CPU lacks makes `prepare` throw.
+  /// or one forced path (tests, benchmarks); a path the CPU lacks makes `prepare` throw. `amx`
+  /// (with `precision` bf16) puts the bf16 convolutions on AMX and the rest on the best FP32 path.
   Conv2dPath kernels = Conv2dPath::automatic;
   /// `bf16`: every convolution whose weights can be packed in bfloat16 (all but the few-channel
   /// stem and the lane-group layouts: depthwise and groups of 2-8) runs on bfloat16 weights and
@@ -306,7 +307,8 @@ class PreparedNetwork : public Model<float> {
   static constexpr int kPooled = -2;  // the global pool's [N, C] features, and the head's layers
 
   explicit PreparedNetwork(const PrepareOptions& options)
-      : path_(resolve_conv2d_path(options.kernels)),
+      // `amx` names the bf16 convolutions' path; everything else then takes the best FP32 one
+      : path_(resolve_conv2d_path(options.kernels == Conv2dPath::amx ? Conv2dPath::automatic : options.kernels)),
         precision_(options.precision),
         bf16_path_(options.precision == ConvPrecision::bf16 ? resolve_conv2d_path(options.kernels, ConvPrecision::bf16)
                                                              : path_) {}

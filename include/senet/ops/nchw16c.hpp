@@ -146,8 +146,9 @@ inline void zero_border(const FeatureView& v) {
 enum class ConvPrecision {
   fp32,  ///< FP32 weights, FP32 multiply-adds
   /// bfloat16 weights (rounded to nearest even when packed); each input is rounded to bfloat16 as
-  /// the kernel reads it, and the exact products are summed in FP32 (`vdpbf16ps` on AVX512_BF16):
-  /// twice the FP32 peak, with 8 bits of mantissa in the factors.
+  /// the kernel reads it, and the exact products are summed in FP32 (AMX `tdpbf16ps`, or
+  /// `vdpbf16ps` on AVX512_BF16: twice the FP32 FMA rate on Zen 5, half of it on the Intel CPU
+  /// measured here, where AMX is the fast path), with 8 bits of mantissa in the factors.
   bf16,
 };
 
