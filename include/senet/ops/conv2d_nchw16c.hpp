@@ -280,6 +280,10 @@ struct Conv16cGeom {
   Activation act = Activation::none;
 };
 
+/// Largest tile of each path (pixels; the AVX-512 one also 2 vectors of 16 output channels).
+inline constexpr int kAvx512MaxPixels = 14;
+inline constexpr int kAvx2Pixels = 6, kPortablePixels = 4;
+
 /// One output tile: `x` at the tile's first input pixel (channel block 0, tap 0), `w` at its first
 /// output channel (row 0; `float` or, in bf16 tiles, `std::uint16_t`), `y`/`res` at its first
 /// pixel in its first output block, `bias` and `scale` (null: none) at its first output channel
@@ -397,7 +401,7 @@ SENET_TARGET_AVX512 void conv16c_tile_avx512(const Conv16cGeom& g, const float* 
         const float* wp = w + (cb * taps + i * g.kw + j) * 16 * Kp;
         if (pf)
           for (Index l = 0; l < g.prefetch_lines; ++l, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
-#pragma GCC unroll 16
+#pragma GCC unroll 4
         for (int c = 0; c < 16; ++c) tile_fma_avx512<P, V>(acc, wp + c * Kp, xp + c, pix);
       }
   tile_store_avx512<P, V>(acc, bias, scale, res, g.act, y, g.y_kb);
@@ -469,7 +473,7 @@ SENET_TARGET_AVX512_BF16 void conv16c_tile_avx512_bf16(const Conv16cGeom& g, con
             if (pf)
               for (Index l = 0; l < g.prefetch_lines; ++l, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
             const std::uint16_t* wp = wr + j * 16 * Kp;
-#pragma GCC unroll 8
+#pragma GCC unroll 2
             for (int c = 0; c < 8; ++c) tile_dpbf16_avx512<P, V, 8 * S>(acc, wp + c * 2 * Kp, xb + 8 * j + c);
           }
           continue;
@@ -481,7 +485,7 @@ SENET_TARGET_AVX512_BF16 void conv16c_tile_avx512_bf16(const Conv16cGeom& g, con
         tile_to_bf16_avx512<P>(xb, xr + j * g.x_tap_w, pix);
         asm("" : "+m"(xb));
         const std::uint16_t* wp = wr + j * 16 * Kp;
-#pragma GCC unroll 8
+#pragma GCC unroll 2
         for (int c = 0; c < 8; ++c) tile_dpbf16_avx512<P, V, 8>(acc, wp + c * 2 * Kp, xb + c);
       }
     }
@@ -505,12 +509,17 @@ inline int& amx_configured_rows() {
 /// AMX BF16 tile: `conv16c_tile_avx512_bf16`'s arithmetic on the tile unit. Per tap, one
 /// `tdpbf16ps` per 16 outputs: C (tmm0, tmm1: `P` pixels x 16 outputs, fp32) += A (tmm2: the `P`
 /// pixels' 16 channels in bf16, the conversion buffer itself) . B (tmm3, tmm4: the 8 pair rows
-/// of the packed weights as they lie). The sums leave through memory into the AVX-512 epilogue.
-template <int P, int V, int S>
-SENET_TARGET_AMX_BF16 void conv16c_tile_amx_bf16(const Conv16cGeom& g, const float* x, const void* weights,
-                                                 const float* bias, const float* scale, const float* res, float* y) {
+/// of the packed weights as they lie). The sums leave through memory into the AVX-512 epilogue,
+/// a pixel at a time. The tile unit takes its height from the configuration, so the pixel count
+/// `P` (1-14) is a run-time value: one function per `V` and `S` serves every width (a template
+/// instance per width cost a third of the compile time of every file that runs the engine).
+template <int V, int S>
+SENET_TARGET_AMX_BF16 __attribute__((noinline)) void conv16c_tile_amx_bf16_rows(
+    int P, const Conv16cGeom& g, const float* x, const void* weights, const float* bias, const float* scale,
+    const float* res, float* y) {
   constexpr Index kPixStatic = Index(S) * 16;
-  constexpr int kSlots = (P - 1) * (S ? S : 1) + 8;
+  constexpr int kMaxPixels = kAvx512MaxPixels;
+  constexpr int kSlots = (kMaxPixels - 1) * (S ? S : 1) + 8;
   const Index pix = S ? kPixStatic : g.x_pix;
   const auto* w = static_cast<const std::uint16_t*>(weights);
   // ldtilecfg costs as much as several taps: configure a thread's tiles once per tile height.
@@ -531,7 +540,7 @@ SENET_TARGET_AMX_BF16 void conv16c_tile_amx_bf16(const Conv16cGeom& g, const flo
   }
   _tile_zero(0);
   _tile_zero(1);
-  alignas(64) std::uint32_t xb[std::max(kSlots * 8, P * 16)];
+  alignas(64) std::uint32_t xb[std::max(kSlots * 8, kMaxPixels * 16)];
   const Index taps = g.kh * g.kw, Kp = g.Kp, w_stride = 4 * Kp;  // bytes between pair rows
   const char* pf = static_cast<const char*>(g.prefetch);
   const bool row_mode = S != 0 && g.kw > 1 && g.kw <= 8 && g.x_tap_w == kChannelBlock;
@@ -544,7 +553,6 @@ SENET_TARGET_AMX_BF16 void conv16c_tile_amx_bf16(const Conv16cGeom& g, const flo
       const float* x0 = x + cb * g.x_cb;
       if (pf)
         for (Index l = 0; l < 2 * g.prefetch_lines; ++l, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
-#pragma GCC unroll 32
       for (int p = 0; p < P; ++p) {
         _mm256_store_si256(reinterpret_cast<__m256i*>(xb + 16 * p),
                            (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x0 + p * pix)));
@@ -570,7 +578,7 @@ SENET_TARGET_AMX_BF16 void conv16c_tile_amx_bf16(const Conv16cGeom& g, const flo
       for (Index j = 0; j < g.kw; ++j) {
         if (pf)
           for (Index l = 0; l < g.prefetch_lines; ++l, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
-        if (!row_mode) tile_to_bf16_avx512<P>(xb, xr + j * g.x_tap_w, pix);
+        if (!row_mode) tile_to_bf16_avx512<kMaxPixels>(xb, xr + j * g.x_tap_w, pix, P);
         asm("" : "+m"(xb));  // the tile loads read xb through an address GCC does not follow
         const std::uint16_t* wp = wr + j * 16 * Kp;
         if (row_mode)
@@ -586,15 +594,23 @@ SENET_TARGET_AMX_BF16 void conv16c_tile_amx_bf16(const Conv16cGeom& g, const flo
         asm volatile("" ::: "memory");  // the next conversion must not move above these loads
       }
     }
-  alignas(64) float sums[V][P * 16];
+  alignas(64) float sums[V][kMaxPixels * 16];
   _tile_stored(0, sums[0], 64);
   if (V == 2) _tile_stored(1, sums[V - 1], 64);
-  __m512 acc[P][V];
-#pragma GCC unroll 32
-  for (int p = 0; p < P; ++p)
+  for (int p = 0; p < P; ++p) {
+    __m512 acc[1][V];
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) acc[p][v] = _mm512_load_ps(sums[v] + 16 * p);
-  tile_store_avx512<P, V>(acc, bias, scale, res, g.act, y, g.y_kb);
+    for (int v = 0; v < V; ++v) acc[0][v] = _mm512_load_ps(sums[v] + 16 * p);
+    tile_store_avx512<1, V>(acc, bias, scale, res ? res + 16 * p : nullptr, g.act, y + 16 * p, g.y_kb);
+  }
+}
+
+/// The AMX tile of `P` pixels, as the tile tables hold it.
+template <int P, int V, int S>
+void conv16c_tile_amx_bf16(const Conv16cGeom& g, const float* x, const void* weights, const float* bias,
+                           const float* scale, const float* res, float* y) {
+  static_assert(P >= 1 && P <= kAvx512MaxPixels, "an AMX tile has at most kAvx512MaxPixels rows");
+  conv16c_tile_amx_bf16_rows<V, S>(P, g, x, weights, bias, scale, res, y);
 }
 
 /// AVX2 tile: `P` pixels x 16 output channels as two ymm halves, `2P` accumulators.
@@ -613,7 +629,7 @@ SENET_TARGET_AVX2 void conv16c_tile_avx2(const Conv16cGeom& g, const float* x, c
       for (Index j = 0; j < g.kw; ++j) {
         const float* xp = x + cb * g.x_cb + i * g.x_tap_h + j * g.x_tap_w;
         const float* wp = w + (cb * taps + i * g.kw + j) * 16 * Kp;
-#pragma GCC unroll 16
+#pragma GCC unroll 4
         for (int c = 0; c < 16; ++c) tile_fma_avx2<P>(acc, wp + c * Kp, xp + c, pix);
       }
   tile_store_avx2<P>(acc, bias, scale, res, g.act, y);
@@ -706,9 +722,6 @@ SENET_TARGET_AVX2 void conv16c_lanes_tile_avx2(const Conv16cGeom& g, const float
 
 #endif  // SENET_X86_SIMD
 
-/// Largest tile of each path (pixels; the AVX-512 one also 2 vectors of 16 output channels).
-inline constexpr int kAvx512MaxPixels = 14;
-inline constexpr int kAvx2Pixels = 6, kPortablePixels = 4;
 
 template <int S, int V, int... Ps>
 std::array<Conv16cTileFn, sizeof...(Ps)> avx512_tile_row(std::integer_sequence<int, Ps...>) {
