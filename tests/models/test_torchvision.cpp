@@ -1,24 +1,32 @@
-// torchvision's SE networks (senet/models/mobilenet_v3.hpp): exact sizes, torchvision's parameter
-// names, and parity with torchvision.models itself on random-weight checkpoints that torch.save
-// wrote (tests/fixtures/make_torchvision_fixtures.py, tests/fixtures/data/torchvision/), loaded
-// through senet's .pth reader.
+// torchvision's SE networks (senet/models/mobilenet_v3.hpp, regnet.hpp): exact sizes,
+// torchvision's parameter names, and parity with torchvision.models itself on random-weight
+// checkpoints that torch.save wrote (tests/fixtures/make_torchvision_fixtures.py,
+// tests/fixtures/data/torchvision/), loaded through senet's .pth reader.
 //
-// Where the integers come from: the table (torchvision 0.14's models counted by module
-// tree, every convolution and linear layer, SE included, one 224x224 image), which
-// fixtures.macs_match_pytorch_hooks re-derives layer by layer with forward hooks on torchvision.
+// Where the integers come from: torchvision 0.14's models counted by module tree (every
+// convolution and linear layer, SE included, one 224x224 image): the table for
+// MobileNetV3, and sizes.json, which the fixture generator writes from torchvision's own
+// networks, for every published network there; fixtures.macs_match_pytorch_hooks re-derives them
+// layer by layer with forward hooks on torchvision.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
+#include <fstream>
+#include <memory>
 #include <map>
 #include <set>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "model_cases.hpp"
 #include "senet/io/npy.hpp"
 #include "senet/io/weights.hpp"
 #include "senet/models/mobilenet_v3.hpp"
 #include "senet/models/prepared.hpp"
+#include "senet/models/regnet.hpp"
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
 
@@ -32,6 +40,29 @@ senet::MobileNetV3Config case_config(const nlohmann::json& c) {
   cfg.width_mult = c.at("width_mult");
   cfg.num_classes = c.at("num_classes");
   return cfg;
+}
+
+/// A case's "regnet" settings: torchvision's BlockParams.from_init_params arguments, stem width.
+senet::RegNetConfig regnet_case_config(const nlohmann::json& c) {
+  const auto& r = c.at("regnet");
+  senet::RegNetConfig cfg;
+  cfg.name = c.at("case");
+  cfg.depth = r.at("depth");
+  cfg.w_0 = r.at("w_0");
+  cfg.w_a = r.at("w_a");
+  cfg.w_m = r.at("w_m");
+  cfg.group_width = r.at("group_width");
+  cfg.se_ratio = r.at("se_ratio");
+  cfg.stem_width = r.at("stem_width");
+  cfg.num_classes = c.at("num_classes");
+  return cfg;
+}
+
+/// The network of a case, with zero weights.
+template <class T>
+std::unique_ptr<senet::Model<T>> case_model(const nlohmann::json& c) {
+  if (c.at("model") == "regnet") return std::make_unique<senet::RegNet<T>>(regnet_case_config(c));
+  return std::make_unique<senet::MobileNetV3<T>>(case_config(c));
 }
 
 std::vector<senet::test::ModelCase> torchvision_cases() { return senet::test::read_cases("torchvision/", "cases.json"); }
@@ -101,6 +132,96 @@ TEST(MobileNetV3, MakeDivisibleAsTorchvision) {
   EXPECT_THROW(senet::MobileNetV3<float>{bad}, senet::Error);
 }
 
+// Every published network of sizes.json (torchvision's own counts): parameters, MACs at 224 and at
+// the size it is published at (the registry's input_size).
+TEST(TorchvisionSizes, MatchTorchvision) {
+  std::ifstream in(senet::test::fixture("torchvision/sizes.json"));
+  ASSERT_TRUE(in.good()) << "missing torchvision/sizes.json (make_torchvision_fixtures.py)";
+  const auto sizes = nlohmann::json::parse(in);
+  EXPECT_GE(sizes.size(), 4u);
+  for (const auto& [name, s] : sizes.items()) {
+    SCOPED_TRACE(name);
+    const auto model = senet::create_model<float>(name);
+    const senet::Index size = s.at("input_size");
+    EXPECT_EQ(model->input_size(), size);
+    EXPECT_EQ(senet::count_parameters(*model), s.at("params").get<std::int64_t>());
+    EXPECT_EQ(model->total_macs(224), s.at("macs_224").get<std::int64_t>());
+    EXPECT_EQ(model->total_macs(size), s.at("macs_input_size").get<std::int64_t>());
+    EXPECT_EQ(model->output_shape({2, 3, size, size}), (senet::Shape{2, 1000}));
+    EXPECT_EQ(senet::model_entry(name).preset, "timm");
+  }
+}
+
+TEST(RegNet, StagesAsTorchvision) {
+  // BlockParams.from_init_params(...).depths / .widths / .group_widths, printed by torchvision
+  const auto stages = [](const std::string& name) {
+    std::vector<std::array<senet::Index, 3>> out;
+    for (const auto& s : senet::regnet_stages(std::get<senet::RegNetConfig>(senet::model_config_of(name))))
+      out.push_back({s.depth, s.width, s.group_width});
+    return out;
+  };
+  using V = std::vector<std::array<senet::Index, 3>>;
+  EXPECT_EQ(stages("regnet_y_400mf"), (V{{1, 48, 8}, {3, 104, 8}, {6, 208, 8}, {6, 440, 8}}));
+  EXPECT_EQ(stages("regnet_y_800mf"), (V{{1, 64, 16}, {3, 144, 16}, {8, 320, 16}, {2, 784, 16}}));
+  // the reduced d6 case: quantised 8, 16, 40, 88; group width 16 capped at 8, 40 -> 48, 88 -> 96
+  senet::RegNetConfig d6;
+  d6.depth = 6;
+  d6.w_0 = 8;
+  d6.w_a = 12;
+  d6.w_m = 2.2;
+  d6.group_width = 16;
+  std::vector<std::array<senet::Index, 3>> got;
+  for (const auto& s : senet::regnet_stages(d6)) got.push_back({s.depth, s.width, s.group_width});
+  EXPECT_EQ(got, (V{{1, 8, 8}, {1, 16, 16}, {3, 48, 16}, {1, 96, 16}}));
+  senet::RegNetConfig bad;
+  bad.w_0 = 12;  // not a multiple of 8: torchvision's "Invalid RegNet settings"
+  EXPECT_THROW(senet::RegNet<float>{bad}, senet::Error);
+  bad.w_0 = 48;
+  bad.w_m = 1.0;
+  EXPECT_THROW(senet::RegNet<float>{bad}, senet::Error);
+}
+
+TEST(RegNet, TorchvisionNamesAndShapes) {
+  using S = senet::Shape;
+  std::map<std::string, S> p;
+  const auto model = senet::create_model<float>("regnet_y_400mf");
+  EXPECT_EQ(model->type_name(), "RegNet");
+  for (const auto& [n, s] : senet::parameter_shapes(*model)) p[n] = s;
+  EXPECT_EQ(p.at("stem.0.weight"), (S{32, 3, 3, 3}));
+  EXPECT_EQ(p.at("stem.1.running_mean"), (S{32}));
+  const std::string b10 = "trunk_output.block1.block1-0.";
+  EXPECT_EQ(p.at(b10 + "proj.0.weight"), (S{48, 32, 1, 1}));
+  EXPECT_EQ(p.at(b10 + "proj.1.weight"), (S{48}));
+  EXPECT_EQ(p.at(b10 + "f.a.0.weight"), (S{48, 32, 1, 1}));
+  EXPECT_EQ(p.at(b10 + "f.b.0.weight"), (S{48, 8, 3, 3}));  // 6 groups of 8
+  EXPECT_EQ(p.at(b10 + "f.se.fc1.weight"), (S{8, 48, 1, 1}));  // round(0.25 * 32): the block's input
+  EXPECT_EQ(p.at(b10 + "f.se.fc1.bias"), (S{8}));
+  EXPECT_EQ(p.at(b10 + "f.se.fc2.weight"), (S{48, 8, 1, 1}));
+  EXPECT_EQ(p.at(b10 + "f.c.0.weight"), (S{48, 48, 1, 1}));
+  EXPECT_EQ(p.at(b10 + "f.c.1.running_var"), (S{48}));
+  // the second block of stage 2 keeps width and size: no proj; SE round(0.25 * 104) = 26
+  const std::string b21 = "trunk_output.block2.block2-1.";
+  EXPECT_EQ(p.count(b21 + "proj.0.weight"), 0u);
+  EXPECT_EQ(p.at(b21 + "f.se.fc1.weight"), (S{26, 104, 1, 1}));
+  EXPECT_EQ(p.at("trunk_output.block2.block2-0.f.se.fc1.weight"), (S{12, 104, 1, 1}));  // round(0.25 * 48)
+  EXPECT_EQ(p.at("trunk_output.block4.block4-5.f.b.0.weight"), (S{440, 8, 3, 3}));
+  EXPECT_EQ(p.count("trunk_output.block4.block4-6.f.a.0.weight"), 0u);
+  EXPECT_EQ(p.at("fc.weight"), (S{1000, 440}));
+  EXPECT_EQ(p.at("fc.bias"), (S{1000}));
+  std::size_t se = 0, biases = 0;
+  for (const auto& [n, s] : p) {
+    se += n.find("se.fc1.weight") != std::string::npos;
+    biases += n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0 && n.find(".1.bias") == std::string::npos;
+  }
+  EXPECT_EQ(se, 16u);
+  EXPECT_EQ(biases, 2u * 16 + 1);  // fc1 / fc2 of each SE, and fc: no convolution has one
+  const auto p800 = senet::parameter_shapes(*senet::create_model<float>("regnet_y_800mf"));
+  std::map<std::string, S> q(p800.begin(), p800.end());
+  EXPECT_EQ(q.at("trunk_output.block3.block3-7.f.b.0.weight"), (S{320, 16, 3, 3}));
+  EXPECT_EQ(q.at("trunk_output.block4.block4-0.f.se.fc1.weight"), (S{80, 784, 1, 1}));  // 0.25 * 320
+  EXPECT_EQ(q.at("fc.weight"), (S{1000, 784}));
+}
+
 template <class T>
 class TorchvisionParity : public ::testing::Test {};
 TYPED_TEST_SUITE(TorchvisionParity, senet::test::Scalars);
@@ -110,29 +231,29 @@ TYPED_TEST_SUITE(TorchvisionParity, senet::test::Scalars);
 TYPED_TEST(TorchvisionParity, MatchesTorchvision) {
   using T = TypeParam;
   const auto cases = torchvision_cases();
-  ASSERT_EQ(cases.size(), 2u);
+  ASSERT_EQ(cases.size(), 4u);
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name());
-    senet::MobileNetV3<T> model(case_config(c.spec));
-    senet::load_weights(model, c.file(".pth"));
+    const auto model = case_model<T>(c.spec);
+    senet::load_weights(*model, c.file(".pth"));
     const auto x = senet::read_npy<T>(c.file(".input.npy"));
     const auto expected = senet::read_npy<double>(c.file(".output.npy"));
     ASSERT_EQ(x.shape(), c.spec.at("input_shape").get<senet::Shape>());
-    const double err = senet::test::relative_error(model.forward(x), expected);
+    const double err = senet::test::relative_error(model->forward(x), expected);
     EXPECT_LE(err, senet::test::parity_tolerance<T>());
     std::printf("[ parity   ] %-26s %-6s max rel err %.2e\n", c.name().c_str(), sizeof(T) == 8 ? "double" : "float",
                 err);
   }
 }
 
-// The fast engine on every kernel path (depthwise convolutions as lane groups of 1, hard-swish in
-// the epilogues, SE after an activation as a scaling pass, the two-layer head), image by image
-// and with three images run together on two threads.
+// The fast engine on every kernel path (depthwise convolutions as lane groups of 1, RegNet's groups
+// of 8 and 16, hard-swish in the epilogues, SE after an activation as a scaling pass, the two-layer
+// head), image by image and with three images run together on two threads.
 TEST(TorchvisionParity, PreparedMatchesTorchvision) {
   for (const auto& c : torchvision_cases()) {
     for (const auto path : senet::test::available_paths()) {
       SCOPED_TRACE(c.name() + " / " + senet::to_string(path));
-      std::unique_ptr<senet::Model<float>> model = std::make_unique<senet::MobileNetV3<float>>(case_config(c.spec));
+      std::unique_ptr<senet::Model<float>> model = case_model<float>(c.spec);
       senet::load_weights(*model, c.file(".pth"));
       senet::PrepareOptions options;
       options.kernels = path;

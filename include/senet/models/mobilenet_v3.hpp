@@ -26,25 +26,15 @@
 #include <utility>
 #include <vector>
 
-#include "senet/layers/activation.hpp"
-#include "senet/layers/batch_norm2d.hpp"
-#include "senet/layers/conv2d.hpp"
 #include "senet/layers/linear.hpp"
 #include "senet/layers/pooling.hpp"
 #include "senet/layers/residual.hpp"
 #include "senet/layers/se_block.hpp"
 #include "senet/layers/sequential.hpp"
+#include "senet/models/conv_norm_activation.hpp"
 #include "senet/models/network.hpp"
 
 namespace senet {
-
-/// torchvision's `_make_divisible(v, divisor)` (from TensorFlow's MobileNet): `v` rounded to the
-/// nearest multiple of `divisor`, at least `divisor`, and never more than 10% below `v`.
-inline Index make_divisible(double v, Index divisor = 8) {
-  Index rounded = std::max<Index>(divisor, static_cast<Index>(v + double(divisor) / 2) / divisor * divisor);
-  if (double(rounded) < 0.9 * v) rounded += divisor;
-  return rounded;
-}
 
 enum class MobileNetV3Variant { large, small };
 
@@ -90,37 +80,22 @@ inline void check_mobilenet_v3_config(const MobileNetV3Config& cfg) {
               cfg.name, ": invalid MobileNetV3 configuration (positive classes, channels and input size, width_mult in (0, 16])");
 }
 
-namespace detail {
-/// torchvision's `Conv2dNormActivation` as child `name` of `seq`: `0` the convolution (no bias),
-/// `1` its BatchNorm (eps 0.001), then ReLU, hard-swish or nothing.
-template <class T>
-void conv_norm_activation(Sequential<T>& seq, const std::string& name, Index in, Index out, Index kernel,
-                          Index stride, Index groups, int activation /* 0 none, 1 ReLU, 2 hard-swish */) {
-  Conv2dParams p = conv_params(kernel, stride, (kernel - 1) / 2);
-  p.groups = groups;
-  auto& unit = seq.add(name, Sequential<T>());
-  unit.add("0", Conv2d<T>(in, out, p));
-  unit.add("1", BatchNorm2d<T>(out, 1e-3));
-  if (activation == 1) unit.add("2", ReLU<T>());
-  if (activation == 2) unit.add("2", Hardswish<T>());
-}
-}  // namespace detail
-
 /// Appends `cfg`'s network to `root`: `features` (stem, inverted residuals, last convolution),
 /// `avgpool` and `classifier`, named as torchvision names them.
 template <class T>
 void build_mobilenet_v3(const MobileNetV3Config& cfg, Sequential<T>& root) {
   check_mobilenet_v3_config(cfg);
+  constexpr double kEps = 1e-3;  // torchvision's BatchNorm2d(eps=0.001) for MobileNetV3
   const auto width = [&](Index c) { return make_divisible(double(c) * cfg.width_mult); };
   const auto& blocks = mobilenet_v3_blocks(cfg.variant);
   auto& features = root.add("features", Sequential<T>());
-  detail::conv_norm_activation(features, "0", cfg.in_channels, width(blocks.front().in), 3, 2, 1, 2);
+  detail::conv_norm_activation(features, "0", cfg.in_channels, width(blocks.front().in), 3, 2, 1, Activation::hard_swish, kEps);
   SEOptions se;
   se.gate = SEGate::hard_sigmoid;
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     const InvertedResidualSpec& b = blocks[i];
     const Index in = width(b.in), expanded = width(b.expanded), out = width(b.out);
-    const int act = b.hard_swish ? 2 : 1;
+    const Activation act = b.hard_swish ? Activation::hard_swish : Activation::relu;
     const std::string name = std::to_string(i + 1);
     Sequential<T>* body;
     if (b.stride == 1 && in == out) {
@@ -129,13 +104,13 @@ void build_mobilenet_v3(const MobileNetV3Config& cfg, Sequential<T>& root) {
       body = &features.add(name, Sequential<T>()).add("block", Sequential<T>());
     }
     Index j = 0;
-    if (expanded != in) detail::conv_norm_activation(*body, std::to_string(j++), in, expanded, 1, 1, 1, act);
-    detail::conv_norm_activation(*body, std::to_string(j++), expanded, expanded, b.kernel, b.stride, expanded, act);
+    if (expanded != in) detail::conv_norm_activation(*body, std::to_string(j++), in, expanded, 1, 1, 1, act, kEps);
+    detail::conv_norm_activation(*body, std::to_string(j++), expanded, expanded, b.kernel, b.stride, expanded, act, kEps);
     if (b.se) body->add(std::to_string(j++), SEBlock<T>::with_hidden(expanded, make_divisible(double(expanded / 4)), se));
-    detail::conv_norm_activation(*body, std::to_string(j++), expanded, out, 1, 1, 1, 0);
+    detail::conv_norm_activation(*body, std::to_string(j++), expanded, out, 1, 1, 1, Activation::none, kEps);
   }
   const Index last_in = width(blocks.back().out), last = 6 * last_in;
-  detail::conv_norm_activation(features, std::to_string(blocks.size() + 1), last_in, last, 1, 1, 1, 2);
+  detail::conv_norm_activation(features, std::to_string(blocks.size() + 1), last_in, last, 1, 1, 1, Activation::hard_swish, kEps);
   root.add("avgpool", GlobalAvgPool2d<T>());
   auto& classifier = root.add("classifier", Sequential<T>());
   const Index hidden = width(cfg.variant == MobileNetV3Variant::large ? 1280 : 1024);

@@ -17,12 +17,13 @@
 #include "senet/models/imagenet_classes.hpp"
 #include "senet/models/inception.hpp"
 #include "senet/models/mobilenet_v3.hpp"
+#include "senet/models/regnet.hpp"
 #include "senet/models/resnet.hpp"
 
 namespace senet {
 
 /// How a registered model is built: the configuration its family's builder takes.
-using ModelConfig = std::variant<ResNetConfig, InceptionConfig, MobileNetV3Config>;
+using ModelConfig = std::variant<ResNetConfig, InceptionConfig, MobileNetV3Config, RegNetConfig>;
 
 /// The names of a model's classes in class-index order: a view of a static list such as
 /// `imagenet_classes()` or `fashion_mnist_classes()`; empty when the classes have no names.
@@ -158,6 +159,19 @@ inline std::optional<ResNetConfig> imagenet_resnet_config(const std::string& nam
     return std::nullopt;
   return cfg;
 }
+/// torchvision's `regnet_y_*`: `BlockParams.from_init_params(depth, w_0, w_a, w_m, group_width,
+/// se_ratio=0.25)`, stem width 32.
+inline RegNetConfig regnet_y_config(const std::string& name, Index depth, Index w_0, double w_a, double w_m,
+                                    Index group_width) {
+  RegNetConfig cfg;
+  cfg.name = name;
+  cfg.depth = depth;
+  cfg.w_0 = w_0;
+  cfg.w_a = w_a;
+  cfg.w_m = w_m;
+  cfg.group_width = group_width;
+  return cfg;
+}
 }  // namespace detail
 
 /// Every registered model, in display order: one line per name.
@@ -188,6 +202,10 @@ inline const std::vector<ModelEntry>& model_registry() {
                  "MobileNetV3-Large (torchvision: SE with hard-sigmoid gate in 8 of 15 blocks)", imagenet_classes()});
     e.push_back({"mobilenet_v3_small", MobileNetV3Config{"mobilenet_v3_small", MobileNetV3Variant::small}, "timm",
                  "MobileNetV3-Small (torchvision: SE with hard-sigmoid gate in 9 of 11 blocks)", imagenet_classes()});
+    e.push_back({"regnet_y_400mf", detail::regnet_y_config("regnet_y_400mf", 16, 48, 27.89, 2.09, 8), "timm",
+                 "RegNetY-400MF (torchvision: SE with ReLU and sigmoid gate in all 16 bottlenecks)", imagenet_classes()});
+    e.push_back({"regnet_y_800mf", detail::regnet_y_config("regnet_y_800mf", 14, 56, 38.84, 2.4, 16), "timm",
+                 "RegNetY-800MF (torchvision: SE with ReLU and sigmoid gate in all 14 bottlenecks)", imagenet_classes()});
     e.push_back({"se_resnet_digits", detail::digits_config(), "digits",
                  "small SE-ResNet trained on scikit-learn's 8x8 digits (examples/digits)", {}});
     e.push_back({"se_resnet_fashion", detail::fashion_config(true), "fashion",
@@ -247,6 +265,10 @@ std::unique_ptr<Model<T>> create_model(const InceptionConfig& cfg) {
 template <class T>
 std::unique_ptr<Model<T>> create_model(const MobileNetV3Config& cfg) {
   return std::make_unique<MobileNetV3<T>>(cfg);
+}
+template <class T>
+std::unique_ptr<Model<T>> create_model(const RegNetConfig& cfg) {
+  return std::make_unique<RegNet<T>>(cfg);
 }
 template <class T>
 std::unique_ptr<Model<T>> create_model(const ModelConfig& cfg) {
