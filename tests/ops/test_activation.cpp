@@ -1,16 +1,21 @@
 // Tests of senet/ops/activation.hpp: element-wise activations against the std:: formulas
 // (evaluated in long double) over a sweep that includes huge and infinite inputs, and the
 // row-wise softmax (normalisation, shift invariance, overflow safety, a hand-checked case).
+// Also the fast engine's vectorised exp and SiLU (senet/ops/nchw16c.hpp, AVX-512 and AVX2)
+// against exp and x / (1 + exp(-x)) in double, ulp by ulp, over -110 .. 95 and the specials.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <utility>
 #include <vector>
 
 #include "senet/ops/activation.hpp"
+#include "senet/ops/nchw16c.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -122,6 +127,33 @@ TYPED_TEST(ActivationTest, ActivationsPropagateNaNLikePyTorch) {
   EXPECT_TRUE(std::isnan(r)) << "relu(NaN) = " << r;
 }
 
+// PyTorch's silu, x / (1 + exp(-x)): -0 far below zero (exp overflows), NaN at -inf and NaN.
+TYPED_TEST(ActivationTest, SiluMatchesFormula) {
+  using T = TypeParam;
+  const auto [in, x] = run_on_sweep<T>(senet::silu_inplace<T>);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const T same = senet::activate(in[i], senet::Activation::silu);
+    EXPECT_TRUE(same == x[i] || (std::isnan(same) && std::isnan(x[i]))) << "activate(" << in[i] << ", silu)";
+    if (in[i] == -std::numeric_limits<T>::infinity()) {
+      EXPECT_TRUE(std::isnan(x[i])) << "silu(-inf) = " << x[i] << " (PyTorch: -inf / inf = NaN)";
+      continue;
+    }
+    ASSERT_FALSE(std::isnan(x[i])) << "silu(" << in[i] << ")";
+    const long double v = in[i], exact = v / (1.0L + std::exp(-v));
+    if (std::isinf(std::exp(-in[i]))) {  // exp(-x) overflows in T: x / inf = -0, as in PyTorch
+      EXPECT_LE(std::abs(x[i]), std::abs(exact)) << "silu(" << in[i] << ")";
+      continue;
+    }
+    expect_close(x[i], exact, in[i], "silu");
+  }
+  T n = std::numeric_limits<T>::quiet_NaN();
+  senet::silu_inplace(&n, 1);
+  EXPECT_TRUE(std::isnan(n));
+  T layer_input = T(2);
+  senet::activate_inplace(&layer_input, 1, senet::Activation::silu);
+  EXPECT_NEAR(layer_input, T(2) / (T(1) + std::exp(T(-2))), 1e-6);
+}
+
 TYPED_TEST(ActivationTest, EmptyRangeIsANoOp) {
   using T = TypeParam;
   T v = T(-3);
@@ -208,5 +240,101 @@ TYPED_TEST(ActivationTest, SoftmaxRejectsNonMatrix) {
   EXPECT_THROW(senet::softmax_rows_inplace(x), senet::Error);
   EXPECT_THROW(senet::softmax_rows_inplace(v), senet::Error);
 }
+
+#if SENET_X86_SIMD
+SENET_TARGET_AVX512 void exp_16(const float* x, float* y) {
+  _mm512_storeu_ps(y, senet::detail::exp_avx512(_mm512_loadu_ps(x)));
+}
+SENET_TARGET_AVX512 void silu_16(const float* x, float* y) {
+  _mm512_storeu_ps(y, senet::detail::activate_avx512(_mm512_loadu_ps(x), senet::Activation::silu));
+}
+SENET_TARGET_AVX2 void exp_16_avx2(const float* x, float* y) {
+  _mm256_storeu_ps(y, senet::detail::exp_avx2(_mm256_loadu_ps(x)));
+  _mm256_storeu_ps(y + 8, senet::detail::exp_avx2(_mm256_loadu_ps(x + 8)));
+}
+SENET_TARGET_AVX2 void silu_16_avx2(const float* x, float* y) {  // through the AVX2 epilogue
+  __m256 acc[1][2] = {{_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)}};
+  const float zero[16] = {};
+  senet::detail::tile_store_avx2<1>(acc, zero, nullptr, nullptr, senet::Activation::silu, y);
+}
+
+// -110 .. 95 in steps of ~1e-3 (float exp over- and underflows inside), then the specials, padded
+// to 16 lanes.
+std::vector<float> exp_inputs() {
+  std::vector<float> v;
+  for (double x = -110; x <= 95; x += 0.00097) v.push_back(float(x));
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float x : {0.0f, -0.0f, 1e-30f, -1e-30f, 88.72f, 88.73f, 89.0f, -87.33f, -103.9f, -104.0f, -104.5f, 200.0f,
+                  -200.0f, std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(), inf, -inf,
+                  std::numeric_limits<float>::quiet_NaN()})
+    v.push_back(x);
+  while (v.size() % 16) v.push_back(0.5f);
+  return v;
+}
+
+// |got - exact| in units of the float spacing at `exact` (subnormals: of the smallest subnormal).
+double ulps(float got, double exact) {
+  const double spacing = std::abs(exact) < double(std::numeric_limits<float>::min())
+                             ? double(std::numeric_limits<float>::denorm_min())
+                             : std::ldexp(1.0, std::ilogb(exact) - 23);
+  return std::abs(double(got) - exact) / spacing;
+}
+
+// exp within 2 ulp of the exact value (the polynomial is good to ~1.2), +inf past 88.72, 0 and
+// subnormals below -87.3 as IEEE rounding gives them, NaN kept; silu within 4 ulp of
+// x / (1 + exp(-x)) in double, except below -88.72 where PyTorch's float formula gives -0 (and
+// the exact value is below 3e-37 in magnitude), NaN at -inf and NaN as PyTorch has it.
+void check_vector_exp(void (*exp_fn)(const float*, float*), void (*silu_fn)(const float*, float*), const char* what) {
+  const std::vector<float> x = exp_inputs();
+  std::vector<float> e(x.size()), s(x.size());
+  for (std::size_t i = 0; i < x.size(); i += 16) {
+    exp_fn(&x[i], &e[i]);
+    silu_fn(&x[i], &s[i]);
+  }
+  double worst_exp = 0, worst_silu = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double xe = std::exp(double(x[i]));
+    if (std::isnan(x[i])) {
+      EXPECT_TRUE(std::isnan(e[i]) && std::isnan(s[i])) << what;
+      continue;
+    }
+    if (std::isinf(float(xe))) {  // overflows in float
+      EXPECT_EQ(e[i], std::numeric_limits<float>::infinity()) << what << " exp(" << x[i] << ")";
+    } else {
+      worst_exp = std::max(worst_exp, ulps(e[i], xe));
+      EXPECT_LE(ulps(e[i], xe), 2.0) << what << " exp(" << x[i] << ") = " << e[i] << ", exact " << xe;
+    }
+    if (x[i] == -std::numeric_limits<float>::infinity()) {
+      EXPECT_TRUE(std::isnan(s[i])) << what << " silu(-inf) = " << s[i];
+      continue;
+    }
+    if (std::isinf(x[i])) {
+      EXPECT_EQ(s[i], x[i]) << what;
+      continue;
+    }
+    const double exact = double(x[i]) / (1.0 + std::exp(-double(x[i])));
+    // Where exp(-x) overflows in float (x < -88.72), x / inf = -0, as in PyTorch: |silu| <= |exact|.
+    if (std::isinf(std::exp(-x[i])) || std::abs(exact) < double(std::numeric_limits<float>::min())) {
+      EXPECT_LE(std::abs(s[i]), std::max(std::abs(exact), double(std::numeric_limits<float>::min())))
+          << what << " silu(" << x[i] << ")";
+    } else {
+      worst_silu = std::max(worst_silu, ulps(s[i], exact));
+      EXPECT_LE(ulps(s[i], exact), 4.0) << what << " silu(" << x[i] << ") = " << s[i] << ", exact " << exact;
+    }
+  }
+  std::printf("[ exp      ] %s: %zu inputs, exp within %.2f ulp, silu within %.2f ulp\n", what, x.size(), worst_exp,
+              worst_silu);
+}
+
+TEST(VectorExp, Avx512WithinTwoUlp) {
+  if (!senet::conv2d_path_supported(senet::Conv2dPath::avx512)) GTEST_SKIP() << "no AVX-512";
+  check_vector_exp(exp_16, silu_16, "avx512");
+}
+
+TEST(VectorExp, Avx2WithinTwoUlp) {
+  if (!senet::conv2d_path_supported(senet::Conv2dPath::avx2)) GTEST_SKIP() << "no AVX2";
+  check_vector_exp(exp_16_avx2, silu_16_avx2, "avx2");
+}
+#endif  // SENET_X86_SIMD
 
 }  // namespace

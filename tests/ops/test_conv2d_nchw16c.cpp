@@ -38,6 +38,7 @@ struct Case {
   Index dh = 1, dw = 1;
   bool bias = true, residual = false, relu = false, scale = false;
   bool hard_swish = false;  // when not relu
+  bool silu = false;        // when neither
   Index x_border = 0, y_border = 0;  // of the input and output views (residual: the output's)
   Index groups = 1;
 };
@@ -52,7 +53,7 @@ std::string describe(const Case& c) {
   std::ostringstream os;
   os << "N=" << c.N << " C=" << c.C << " K=" << c.K << " H=" << c.H << " W=" << c.W << " kernel=" << c.kh << "x"
      << c.kw << " stride=" << c.sh << "," << c.sw << " pad=" << c.ph << "," << c.pw << " dilation=" << c.dh << ","
-     << c.dw << " bias=" << c.bias << " residual=" << c.residual << " relu=" << c.relu << " hard_swish=" << c.hard_swish << " scale=" << c.scale
+     << c.dw << " bias=" << c.bias << " residual=" << c.residual << " relu=" << c.relu << " hard_swish=" << c.hard_swish << " silu=" << c.silu << " scale=" << c.scale
      << " borders=" << c.x_border << "," << c.y_border << " groups=" << c.groups;
   return os.str();
 }
@@ -74,6 +75,7 @@ Tensor<float> reference(const Case& c, const Tensor<float>& x, const Tensor<floa
     if (residual) v += (*residual)[i];
     if (c.relu) v = std::max(v, 0.0f);
     if (c.hard_swish && !c.relu) v = v * std::min(std::max(v + 3.0f, 0.0f), 6.0f) / 6.0f;  // torch's hardswish
+    if (c.silu && !c.relu && !c.hard_swish) v = v / (1.0f + std::exp(-v));                   // torch's silu
     ref[i] = v;
   }
   return ref;
@@ -115,7 +117,10 @@ bool check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
   e.bias = c.bias ? b.data() : nullptr;
   e.scale = c.scale ? scale.data() : nullptr;
   if (c.residual) e.residual = residual.view;
-  e.activation = c.relu ? senet::Activation::relu : c.hard_swish ? senet::Activation::hard_swish : senet::Activation::none;
+  e.activation = c.relu         ? senet::Activation::relu
+                 : c.hard_swish ? senet::Activation::hard_swish
+                 : c.silu       ? senet::Activation::silu
+                                : senet::Activation::none;
   senet::conv2d_nchw16c(xb.view, packed, p, e, yb.view, path);
   EXPECT_TRUE(yb.border_is_zero()) << to_string(path) << " " << describe(c);
   EXPECT_LE(scaled_max_diff(senet::from_nchw16c(yb.image(), c.K), ref), 1e-5) << to_string(path) << " " << describe(c);
@@ -148,6 +153,7 @@ TEST_P(Conv2dNchw16cPathTest, KernelsStridesPaddingsMatchReference) {
           c.residual = counter % 2 == 1;
           c.relu = counter % 4 < 2;
           c.hard_swish = counter % 4 == 2;
+          c.silu = counter % 8 == 7;
           c.scale = counter % 3 == 1;
           c.x_border = counter % 4 == 1 ? std::max(c.ph, c.pw) : counter % 4 == 3 ? 1 : 0;
           c.y_border = counter % 5 == 2 ? 1 : counter % 5 == 4 ? 2 : 0;
@@ -201,6 +207,7 @@ TEST_P(Conv2dNchw16cPathTest, GroupedMatchesReference) {
         c.residual = counter % 2 == 1;
         c.relu = counter % 4 < 2;
         c.hard_swish = counter % 4 == 2;
+        c.silu = counter % 8 == 7;
         c.scale = counter % 3 == 1;
         c.x_border = counter % 4 == 1 ? k / 2 : 0;
         c.y_border = counter % 5 == 2 ? 1 : 0;

@@ -43,6 +43,7 @@ struct StemCase {
   Index kh, kw, sh, sw, ph, pw;
   Index dh = 1, dw = 1;
   bool bias = true, relu = false;
+  bool silu = false;  // when not relu (EfficientNet's stem)
   Index border = 0;
 };
 
@@ -50,7 +51,7 @@ std::string describe(const StemCase& c) {
   std::ostringstream os;
   os << "N=" << c.N << " C=" << c.C << " K=" << c.K << " H=" << c.H << " W=" << c.W << " kernel=" << c.kh << "x" << c.kw
      << " stride=" << c.sh << "," << c.sw << " pad=" << c.ph << "," << c.pw << " dilation=" << c.dh << "," << c.dw
-     << " bias=" << c.bias << " relu=" << c.relu << " border=" << c.border;
+     << " bias=" << c.bias << " relu=" << c.relu << " silu=" << c.silu << " border=" << c.border;
   return os.str();
 }
 
@@ -59,7 +60,7 @@ bool fits(const StemCase& c) {
 }
 
 // Runs `c` on `path` into a NaN-filled bordered output and checks, against conv2d_reference
-// followed by a naive ReLU: max|fast - ref| <= 1e-5 * max(1, max|ref|), no element left
+// followed by a naive ReLU or SiLU: max|fast - ref| <= 1e-5 * max(1, max|ref|), no element left
 // unwritten, the padding lanes exactly 0 and the border exactly 0. False when the kernel does
 // not fit the input (nothing checked).
 bool check_stem(Conv2dPath path, const StemCase& c, std::mt19937& rng) {
@@ -74,9 +75,11 @@ bool check_stem(Conv2dPath path, const StemCase& c, std::mt19937& rng) {
   senet::conv2d_reference(x, w, c.bias ? b.data() : nullptr, p, ref);
   if (c.relu)
     for (float& v : ref) v = std::max(v, 0.0f);
+  else if (c.silu)
+    for (float& v : ref) v = v / (1.0f + std::exp(-v));  // torch's silu
 
   Bordered y(c.N, c.K, ref.dim(2), ref.dim(3), c.border, kNaN);
-  senet::conv2d_stem_nchw16c(x, senet::pack_conv2d_stem_weights(w), p, c.bias ? b.data() : nullptr, c.relu ? senet::Activation::relu : senet::Activation::none, y.view,
+  senet::conv2d_stem_nchw16c(x, senet::pack_conv2d_stem_weights(w), p, c.bias ? b.data() : nullptr, c.relu ? senet::Activation::relu : c.silu ? senet::Activation::silu : senet::Activation::none, y.view,
                              path);
   EXPECT_LE(scaled_max_diff(senet::from_nchw16c(y.image(), c.K), ref), 1e-5) << to_string(path) << " " << describe(c);
   EXPECT_TRUE(y.padding_lanes_are_zero()) << to_string(path) << " " << describe(c);
@@ -87,7 +90,7 @@ bool check_stem(Conv2dPath path, const StemCase& c, std::mt19937& rng) {
 using Conv2dStemPathTest = KernelPathTest;
 
 // Kernels 1, 3, 7 x strides 1-3 x paddings 0, 1, 3 x C 1-4 x K in {1, 15, 16, 17, 64, 70}, N = 2;
-// sizes, bias, ReLU and the output border (0 or 1) rotate across the cases.
+// sizes, bias, ReLU / SiLU / none and the output border (0 or 1) rotate across the cases.
 TEST_P(Conv2dStemPathTest, KernelsStridesPaddingsChannelsMatchReference) {
   std::mt19937 rng(2024);
   const Index sizes[][2] = {{9, 13}, {1, 1}, {12, 7}, {5, 17}, {8, 8}, {3, 10}, {11, 4}};
@@ -101,6 +104,7 @@ TEST_P(Conv2dStemPathTest, KernelsStridesPaddingsChannelsMatchReference) {
             StemCase c{2, C, K, size[0], size[1], k, k, s, s, pad, pad};
             c.bias = counter % 3 != 0;
             c.relu = counter % 2 == 0;
+            c.silu = counter % 4 == 1;
             c.border = Index(counter / 2 % 2);
             ++counter;
             if (check_stem(GetParam(), c, rng)) ++cases;

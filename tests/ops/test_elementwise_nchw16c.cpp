@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <random>
 #include <vector>
@@ -80,7 +81,8 @@ TEST(ElementwiseNchw16c, SqueezeMatchesPlaneStatistics) {
   }
 }
 
-// y = relu(x * s + r) out of place and in place (y = x), with and without each part.
+// y = act(x * s + r) out of place and in place (y = x), with and without each part, for each
+// activation (none, ReLU, hard-swish, SiLU as PyTorch computes them).
 TEST(ElementwiseNchw16c, ScaleAddActMatchesArithmetic) {
   std::mt19937 rng(7);
   const Index N = 2, C = 20, H = 3, W = 4, Kp = 32;
@@ -88,9 +90,11 @@ TEST(ElementwiseNchw16c, ScaleAddActMatchesArithmetic) {
   std::vector<float> s(std::size_t(N * Kp), 0.0f);
   for (Index n = 0; n < N; ++n)
     for (Index c = 0; c < C; ++c) s[std::size_t(n * Kp + c)] = float(c + 1) / 10.0f - float(n);
-  for (int variant = 0; variant < 8; ++variant) {
-    const bool scale = variant & 1, residual = variant & 2, relu = variant & 4;
-    const senet::Activation act = relu ? senet::Activation::relu : senet::Activation::none;
+  const senet::Activation acts[] = {senet::Activation::none, senet::Activation::relu, senet::Activation::hard_swish,
+                                    senet::Activation::silu};
+  for (int variant = 0; variant < 16; ++variant) {
+    const bool scale = variant & 1, residual = variant & 2;
+    const senet::Activation act = acts[variant >> 2];
     SCOPED_TRACE(variant);
     const Bordered xb = Bordered::of(x, 1, 0.0f), rb = Bordered::of(r, 1, 0.0f);
     Bordered yb(N, C, H, W, 1, 0.0f);
@@ -102,7 +106,9 @@ TEST(ElementwiseNchw16c, ScaleAddActMatchesArithmetic) {
     for (Index i = 0; i < x.size(); ++i) {
       const Index n = i / (C * H * W), c = i / (H * W) % C;
       float want = x[i] * (scale ? s[std::size_t(n * Kp + c)] : 1.0f) + (residual ? r[i] : 0.0f);
-      if (relu && want < 0.0f) want = 0.0f;
+      if (act == senet::Activation::relu && want < 0.0f) want = 0.0f;
+      if (act == senet::Activation::hard_swish) want = want * std::min(std::max(want + 3.0f, 0.0f), 6.0f) / 6.0f;
+      if (act == senet::Activation::silu) want = want / (1.0f + std::exp(-want));
       // (the kernel may contract x * s + r into one FMA)
       ASSERT_NEAR(got[i], want, 1e-6) << i;
       ASSERT_EQ(got_inplace[i], got[i]) << i;

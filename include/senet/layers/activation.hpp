@@ -1,6 +1,6 @@
 #pragma once
 /// \file activation.hpp
-/// Parameter-free element-wise layers `ReLU<T>`, `Sigmoid<T>`, `Tanh<T>`, `Hardswish<T>` and the row-wise
+/// Parameter-free element-wise layers `ReLU<T>`, `Sigmoid<T>`, `Tanh<T>`, `Hardswish<T>`, `SiLU<T>` and the row-wise
 /// `Softmax<T>` over `[N, K]` logits. Any input shape; the output has the input's shape.
 
 #include "senet/layers/module.hpp"
@@ -53,6 +53,13 @@ template <class T>
 class Hardswish : public detail::ElementwiseLayer<T, hard_swish_inplace<T>> {
  public:
   std::string type_name() const override { return "Hardswish"; }
+};
+
+/// `x * sigmoid(x)`, as `torch.nn.SiLU` (EfficientNet).
+template <class T>
+class SiLU : public detail::ElementwiseLayer<T, silu_inplace<T>> {
+ public:
+  std::string type_name() const override { return "SiLU"; }
 };
 
 /// Softmax over dimension 1 of `[N, K]` logits, as `torch.nn.Softmax(dim=1)`.

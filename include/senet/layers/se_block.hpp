@@ -37,6 +37,8 @@ struct SEOptions {
   SESqueeze squeeze = SESqueeze::avg;
   SEGate gate = SEGate::sigmoid;
   bool bias = true;
+  /// After the first FC: ReLU in the paper and most networks, SiLU in EfficientNet.
+  Activation activation = Activation::relu;
 };
 
 /// Hidden (bottleneck) width of the excitation for `channels` under `options`.
@@ -47,11 +49,12 @@ inline Index se_hidden_channels(Index channels, const SEOptions& options) {
   return std::max<Index>(8, static_cast<Index>(v + 4.0) / 8 * 8);
 }
 
-/// Squeeze-and-Excitation block: `y = x * gate(W2 relu(W1 squeeze(x) + b1) + b2)`.
+/// Squeeze-and-Excitation block: `y = x * gate(W2 act(W1 squeeze(x) + b1) + b2)`, `act` ReLU
+/// unless `SEOptions::activation` says otherwise.
 ///
 /// - Squeeze: global average pooling (or max, or their mean), [N, C, H, W] -> z [N, C].
 /// - Excitation: two fully connected layers as Eigen GEMMs over the whole batch,
-///   z [N, C] -> [N, C/r] (ReLU) -> s [N, C] (gate: sigmoid by default).
+///   z [N, C] -> [N, C/r] (ReLU, or `options.activation`) -> s [N, C] (gate: sigmoid by default).
 /// - Scale: every channel plane of x multiplied by its s[n, c].
 ///
 /// Parameters as PyTorch stores them (1x1 convolutions): `fc1.weight` [C/r, C, 1, 1], `fc1.bias`
@@ -112,7 +115,7 @@ class SEBlock : public Module<T> {
   void excite(const T* z, Index N, T* hidden, T* s, Index s_stride) const {
     const Index C = channels(), H = hidden_channels();
     linear(z, N, fc1_weight_, fc1_bias_ ? fc1_bias_->data() : nullptr, hidden, H);
-    relu_inplace(hidden, N * H);
+    activate_inplace(hidden, N * H, options_.activation);
     linear(hidden, N, fc2_weight_, fc2_bias_ ? fc2_bias_->data() : nullptr, s, s_stride);
     for (Index n = 0; n < N; ++n) {
       T* row = s + n * s_stride;

@@ -43,6 +43,9 @@ Sequential<T>& conv_norm_activation(Sequential<T>& seq, const std::string& name,
     case Activation::hard_swish:
       unit.add("2", Hardswish<T>());
       break;
+    case Activation::silu:
+      unit.add("2", SiLU<T>());
+      break;
     case Activation::none:
       break;
   }

@@ -379,6 +379,7 @@ class PreparedNetwork : public Model<float> {
     if (const auto* bn = dynamic_cast<const BatchNorm2d<float>*>(&m)) return lower_batch_norm(*bn, x, path);
     if (dynamic_cast<const ReLU<float>*>(&m)) return lower_activation(Activation::relu, x, path);
     if (dynamic_cast<const Hardswish<float>*>(&m)) return lower_activation(Activation::hard_swish, x, path);
+    if (dynamic_cast<const SiLU<float>*>(&m)) return lower_activation(Activation::silu, x, path);
     if (const auto* se = dynamic_cast<const SEBlock<float>*>(&m)) return lower_se(*se, x, path);
     if (const auto* pool = dynamic_cast<const MaxPool2d<float>*>(&m))
       return lower_pool(detail::StepKind::max_pool, pool->params(), x, path);
@@ -413,6 +414,7 @@ class PreparedNetwork : public Model<float> {
     Activation act = Activation::none;
     if (dynamic_cast<const ReLU<float>*>(&m)) act = Activation::relu;
     if (dynamic_cast<const Hardswish<float>*>(&m)) act = Activation::hard_swish;
+    if (dynamic_cast<const SiLU<float>*>(&m)) act = Activation::silu;
     if (act != Activation::none && !head_.empty() && head_.back().act == Activation::none) {
       head_.back().act = act;
       return kPooled;

@@ -14,8 +14,9 @@ namespace senet {
 /// passes, `Conv2dEpilogue`).
 enum class Activation {
   none,
-  relu,       ///< `max(x, 0)`
-  hard_swish  ///< `x * relu6(x + 3) / 6` (MobileNetV3)
+  relu,        ///< `max(x, 0)`
+  hard_swish,  ///< `x * relu6(x + 3) / 6` (MobileNetV3)
+  silu         ///< `x * sigmoid(x)`, computed as `x / (1 + exp(-x))` like PyTorch's `silu` (EfficientNet)
 };
 
 /// `act(v)` for one value, as the in-place functions below compute it.
@@ -26,6 +27,8 @@ T activate(T v, Activation act) {
       return v < T(0) ? T(0) : v;
     case Activation::hard_swish:
       return v * std::min(std::max(v + T(3), T(0)), T(6)) / T(6);
+    case Activation::silu:
+      return v / (T(1) + std::exp(-v));
     case Activation::none:
       break;
   }
@@ -62,11 +65,19 @@ void hard_swish_inplace(T* x, Index n) {
   for (Index i = 0; i < n; ++i) x[i] = x[i] * std::min(std::max(x[i] + T(3), T(0)), T(6)) / T(6);
 }
 
+/// `x = x / (1 + exp(-x)) = x * sigmoid(x)` over `n` values (PyTorch's `silu`, in its order of
+/// operations: `silu(-inf)` is NaN there and here, `silu(x)` for x below about -88 is -0 in float).
+template <class T>
+void silu_inplace(T* x, Index n) {
+  for (Index i = 0; i < n; ++i) x[i] = x[i] / (T(1) + std::exp(-x[i]));
+}
+
 /// `x = act(x)` over `n` values.
 template <class T>
 void activate_inplace(T* x, Index n, Activation act) {
   if (act == Activation::relu) relu_inplace(x, n);
   if (act == Activation::hard_swish) hard_swish_inplace(x, n);
+  if (act == Activation::silu) silu_inplace(x, n);
 }
 
 /// Softmax over the last dimension of a `[rows, cols]` tensor, in place (max-subtracted, so

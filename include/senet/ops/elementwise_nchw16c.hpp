@@ -81,6 +81,8 @@ inline void scale_add_act_nchw16c(const FeatureView& x, const float* scale, cons
         for (Index i = 0; i < W * kChannelBlock; ++i) p[i] = p[i] < 0.0f ? 0.0f : p[i];
       else if (act == Activation::hard_swish)
         for (Index i = 0; i < W * kChannelBlock; ++i) p[i] = activate(p[i], Activation::hard_swish);
+      else if (act == Activation::silu)
+        for (Index i = 0; i < W * kChannelBlock; ++i) p[i] = activate(p[i], Activation::silu);
     }
   }
 }
