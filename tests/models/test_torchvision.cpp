@@ -1,4 +1,4 @@
-// torchvision's SE networks (senet/models/mobilenet_v3.hpp, regnet.hpp): exact sizes,
+// torchvision's SE networks (senet/models/mobilenet_v3.hpp, regnet.hpp, efficientnet.hpp): exact sizes,
 // torchvision's parameter names, and parity with torchvision.models itself on random-weight
 // checkpoints that torch.save wrote (tests/fixtures/make_torchvision_fixtures.py,
 // tests/fixtures/data/torchvision/), loaded through senet's .pth reader.
@@ -24,6 +24,7 @@
 #include "model_cases.hpp"
 #include "senet/io/npy.hpp"
 #include "senet/io/weights.hpp"
+#include "senet/models/efficientnet.hpp"
 #include "senet/models/mobilenet_v3.hpp"
 #include "senet/models/prepared.hpp"
 #include "senet/models/regnet.hpp"
@@ -58,10 +59,21 @@ senet::RegNetConfig regnet_case_config(const nlohmann::json& c) {
   return cfg;
 }
 
+/// A case's "efficientnet" settings: _efficientnet_conf's width_mult and depth_mult.
+senet::EfficientNetConfig efficientnet_case_config(const nlohmann::json& c) {
+  senet::EfficientNetConfig cfg;
+  cfg.name = c.at("case");
+  cfg.width_mult = c.at("width_mult");
+  cfg.depth_mult = c.at("depth_mult");
+  cfg.num_classes = c.at("num_classes");
+  return cfg;
+}
+
 /// The network of a case, with zero weights.
 template <class T>
 std::unique_ptr<senet::Model<T>> case_model(const nlohmann::json& c) {
   if (c.at("model") == "regnet") return std::make_unique<senet::RegNet<T>>(regnet_case_config(c));
+  if (c.at("model") == "efficientnet") return std::make_unique<senet::EfficientNet<T>>(efficientnet_case_config(c));
   return std::make_unique<senet::MobileNetV3<T>>(case_config(c));
 }
 
@@ -138,7 +150,7 @@ TEST(TorchvisionSizes, MatchTorchvision) {
   std::ifstream in(senet::test::fixture("torchvision/sizes.json"));
   ASSERT_TRUE(in.good()) << "missing torchvision/sizes.json (make_torchvision_fixtures.py)";
   const auto sizes = nlohmann::json::parse(in);
-  EXPECT_GE(sizes.size(), 4u);
+  EXPECT_GE(sizes.size(), 6u);
   for (const auto& [name, s] : sizes.items()) {
     SCOPED_TRACE(name);
     const auto model = senet::create_model<float>(name);
@@ -222,6 +234,66 @@ TEST(RegNet, TorchvisionNamesAndShapes) {
   EXPECT_EQ(q.at("fc.weight"), (S{1000, 784}));
 }
 
+TEST(EfficientNet, TorchvisionNamesAndShapes) {
+  using S = senet::Shape;
+  std::map<std::string, S> p, b1;
+  const auto model = senet::create_model<float>("efficientnet_b0");
+  EXPECT_EQ(model->type_name(), "EfficientNet");
+  for (const auto& [n, s] : senet::parameter_shapes(*model)) p[n] = s;
+  for (const auto& [n, s] : senet::parameter_shapes(*senet::create_model<float>("efficientnet_b1"))) b1[n] = s;
+  EXPECT_EQ(p.at("features.0.0.weight"), (S{32, 3, 3, 3}));
+  EXPECT_EQ(p.at("features.0.1.running_var"), (S{32}));
+  // stage 1 does not expand: depthwise block.0, SE block.1 (32 // 4 = 8 hidden), project block.2
+  EXPECT_EQ(p.at("features.1.0.block.0.0.weight"), (S{32, 1, 3, 3}));
+  EXPECT_EQ(p.at("features.1.0.block.1.fc1.weight"), (S{8, 32, 1, 1}));
+  EXPECT_EQ(p.at("features.1.0.block.1.fc2.bias"), (S{32}));
+  EXPECT_EQ(p.at("features.1.0.block.2.0.weight"), (S{16, 32, 1, 1}));
+  // stage 2 block 0 (16 -> 24, expand 6: 96): SE hidden from the block's input, 16 // 4 = 4
+  EXPECT_EQ(p.at("features.2.0.block.0.0.weight"), (S{96, 16, 1, 1}));
+  EXPECT_EQ(p.at("features.2.0.block.1.0.weight"), (S{96, 1, 3, 3}));
+  EXPECT_EQ(p.at("features.2.0.block.2.fc1.weight"), (S{4, 96, 1, 1}));
+  EXPECT_EQ(p.at("features.2.0.block.3.0.weight"), (S{24, 96, 1, 1}));
+  EXPECT_EQ(p.at("features.2.1.block.2.fc1.weight"), (S{6, 144, 1, 1}));  // 24 // 4
+  EXPECT_EQ(p.at("features.6.3.block.1.0.weight"), (S{1152, 1, 5, 5}));
+  EXPECT_EQ(p.count("features.6.4.block.0.0.weight"), 0u);
+  EXPECT_EQ(p.at("features.7.0.block.3.0.weight"), (S{320, 1152, 1, 1}));
+  EXPECT_EQ(p.at("features.8.0.weight"), (S{1280, 320, 1, 1}));
+  EXPECT_EQ(p.at("classifier.1.weight"), (S{1000, 1280}));
+  EXPECT_EQ(p.at("classifier.1.bias"), (S{1000}));
+  std::size_t se = 0, se_b1 = 0;
+  for (const auto& [n, s] : p) se += n.find("fc1.weight") != std::string::npos;
+  for (const auto& [n, s] : b1) se_b1 += n.find("fc1.weight") != std::string::npos;
+  EXPECT_EQ(se, 16u);
+  EXPECT_EQ(se_b1, 23u);  // ceil(n * 1.1): 2, 3, 3, 4, 4, 5, 2
+  EXPECT_EQ(b1.count("features.1.1.block.2.0.weight"), 1u);  // stage 1 has two blocks in b1; the second adds
+  EXPECT_EQ(b1.count("features.6.4.block.0.0.weight"), 1u);
+  EXPECT_EQ(b1.count("features.7.1.block.0.0.weight"), 1u);
+  senet::EfficientNetConfig bad;
+  bad.depth_mult = 0;
+  EXPECT_THROW(senet::EfficientNet<float>{bad}, senet::Error);
+}
+
+// The SE of EfficientNet has SiLU inside: the naive block by hand, on a 1x1 input.
+TEST(EfficientNet, ExcitationHasSiluInside) {
+  senet::SEOptions o;
+  o.activation = senet::Activation::silu;
+  auto se = senet::SEBlock<double>::with_hidden(2, 1, o);
+  se.visit_parameters([](const std::string& n, senet::Tensor<double>& t, senet::ParameterKind) {
+    if (n == "fc1.weight") t[0] = 1.0, t[1] = -2.0;  // [1, 2, 1, 1]
+    if (n == "fc1.bias") t[0] = -0.5;
+    if (n == "fc2.weight") t[0] = 1.5, t[1] = -1.0;  // [2, 1, 1, 1]
+    if (n == "fc2.bias") t[0] = 0.25, t[1] = 0.0;
+  });
+  senet::Tensor<double> x({1, 2, 1, 1});
+  x[0] = 0.3;
+  x[1] = -0.7;
+  const auto y = se.forward(x);
+  const double h = 0.3 - 2.0 * -0.7 - 0.5, a = h / (1.0 + std::exp(-h));  // SiLU, not ReLU
+  const auto sigmoid = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  EXPECT_NEAR(y[0], 0.3 * sigmoid(1.5 * a + 0.25), 1e-15);
+  EXPECT_NEAR(y[1], -0.7 * sigmoid(-1.0 * a), 1e-15);
+}
+
 template <class T>
 class TorchvisionParity : public ::testing::Test {};
 TYPED_TEST_SUITE(TorchvisionParity, senet::test::Scalars);
@@ -231,7 +303,7 @@ TYPED_TEST_SUITE(TorchvisionParity, senet::test::Scalars);
 TYPED_TEST(TorchvisionParity, MatchesTorchvision) {
   using T = TypeParam;
   const auto cases = torchvision_cases();
-  ASSERT_EQ(cases.size(), 4u);
+  ASSERT_EQ(cases.size(), 6u);
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name());
     const auto model = case_model<T>(c.spec);
@@ -247,8 +319,8 @@ TYPED_TEST(TorchvisionParity, MatchesTorchvision) {
 }
 
 // The fast engine on every kernel path (depthwise convolutions as lane groups of 1, RegNet's groups
-// of 8 and 16, hard-swish in the epilogues, SE after an activation as a scaling pass, the two-layer
-// head), image by image and with three images run together on two threads.
+// of 8 and 16, hard-swish and SiLU in the epilogues, SE after an activation as a scaling pass, the
+// two-layer head), image by image and with three images run together on two threads.
 TEST(TorchvisionParity, PreparedMatchesTorchvision) {
   for (const auto& c : torchvision_cases()) {
     for (const auto path : senet::test::available_paths()) {

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "senet/models/efficientnet.hpp"
 #include "senet/models/fashion_mnist_classes.hpp"
 #include "senet/models/imagenet_classes.hpp"
 #include "senet/models/inception.hpp"
@@ -23,7 +24,7 @@
 namespace senet {
 
 /// How a registered model is built: the configuration its family's builder takes.
-using ModelConfig = std::variant<ResNetConfig, InceptionConfig, MobileNetV3Config, RegNetConfig>;
+using ModelConfig = std::variant<ResNetConfig, InceptionConfig, MobileNetV3Config, RegNetConfig, EfficientNetConfig>;
 
 /// The names of a model's classes in class-index order: a view of a static list such as
 /// `imagenet_classes()` or `fashion_mnist_classes()`; empty when the classes have no names.
@@ -172,6 +173,18 @@ inline RegNetConfig regnet_y_config(const std::string& name, Index depth, Index 
   cfg.group_width = group_width;
   return cfg;
 }
+
+/// torchvision's `efficientnet_b*` (B0 .. B4): `_efficientnet_conf(width_mult, depth_mult)`, made
+/// for `input_size` x `input_size` images.
+inline EfficientNetConfig efficientnet_config(const std::string& name, double width_mult, double depth_mult,
+                                              Index input_size) {
+  EfficientNetConfig cfg;
+  cfg.name = name;
+  cfg.width_mult = width_mult;
+  cfg.depth_mult = depth_mult;
+  cfg.input_size = input_size;
+  return cfg;
+}
 }  // namespace detail
 
 /// Every registered model, in display order: one line per name.
@@ -206,6 +219,11 @@ inline const std::vector<ModelEntry>& model_registry() {
                  "RegNetY-400MF (torchvision: SE with ReLU and sigmoid gate in all 16 bottlenecks)", imagenet_classes()});
     e.push_back({"regnet_y_800mf", detail::regnet_y_config("regnet_y_800mf", 14, 56, 38.84, 2.4, 16), "timm",
                  "RegNetY-800MF (torchvision: SE with ReLU and sigmoid gate in all 14 bottlenecks)", imagenet_classes()});
+    e.push_back({"efficientnet_b0", detail::efficientnet_config("efficientnet_b0", 1.0, 1.0, 224), "timm",
+                 "EfficientNet-B0 (torchvision: SE with SiLU inside and sigmoid gate in all 16 MBConv blocks)",
+                 imagenet_classes()});
+    e.push_back({"efficientnet_b1", detail::efficientnet_config("efficientnet_b1", 1.0, 1.1, 240), "timm",
+                 "EfficientNet-B1 (torchvision: B0 with 1.1x the blocks, 23, made for 240x240)", imagenet_classes()});
     e.push_back({"se_resnet_digits", detail::digits_config(), "digits",
                  "small SE-ResNet trained on scikit-learn's 8x8 digits (examples/digits)", {}});
     e.push_back({"se_resnet_fashion", detail::fashion_config(true), "fashion",
@@ -269,6 +287,10 @@ std::unique_ptr<Model<T>> create_model(const MobileNetV3Config& cfg) {
 template <class T>
 std::unique_ptr<Model<T>> create_model(const RegNetConfig& cfg) {
   return std::make_unique<RegNet<T>>(cfg);
+}
+template <class T>
+std::unique_ptr<Model<T>> create_model(const EfficientNetConfig& cfg) {
+  return std::make_unique<EfficientNet<T>>(cfg);
 }
 template <class T>
 std::unique_ptr<Model<T>> create_model(const ModelConfig& cfg) {
