@@ -50,8 +50,10 @@ run_asan() {
   # resident memory, which ASan's shadow memory and quarantine inflate by design; the Fashion-MNIST
   # accuracy runs (Fashion.TestAccuracy*, fashion.senet_run.*, fashion.classify_png) put the 10,000
   # test images through the same ResNet code the model fixtures run instrumented, and are the
-  # suite's heaviest computations (Fashion.TestAccuracy: 38 s of the normal build's 4-minute run).
-  local exclude='^(packaging\.|fixtures\.(regenerate\.|twins_match_torchvision$|torch_or_skip$)|tools\.senet_run\.peak_memory$|Fashion\.TestAccuracy|fashion\.(senet_run|classify_png))'
+  # suite's heaviest computations (Fashion.TestAccuracy: 38 s of the normal build's 4-minute run);
+  # the full-size torchvision models (full_parity.*: MobileNetV3, RegNetY, EfficientNet) run the
+  # code their reduced torch.save fixtures run instrumented here, on larger images only.
+  local exclude='^(packaging\.|fixtures\.(regenerate\.|twins_match_torchvision$|torch_or_skip$)|tools\.senet_run\.peak_memory$|Fashion\.TestAccuracy|fashion\.(senet_run|classify_png)|full_parity\.(generate\.)?(mobilenet_v3|regnet_y|efficientnet))'
   (cd "$build" &&
     # No detect_stack_use_after_return: GCC 12 over-aligns local float arrays for 64-byte AVX-512
     # stores (vmovdqa64), and ASan's fake stack frames are only 32-byte aligned (a SEGV in
