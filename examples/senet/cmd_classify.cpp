@@ -104,7 +104,7 @@ int classify(const Options&) {
 
 Command classify_command() {
   return {"classify",
-          "--model NAME [--weights W] [--preset timm|caffe|bninception|digits|fashion] [--size S] [--crop-pct P]\n"
+          "--model NAME [--weights W] [--preset NAME] [--size S] [--crop-pct P]\n"
           "[--interpolation bilinear|bicubic] [--top K] [--batch B] [--threads N] [--json]\n"
           "IMAGE_OR_DIR...",
           "top-K classes of each image (directories are walked)",

@@ -23,11 +23,13 @@ OptionNames with_image_options(OptionNames own) {
 
 std::string image_options_help() {
   return "--preset: the pre-processing of the weights' source, by default the model's own: timm (RGB / 255,\n"
-         "  ImageNet mean and std), caffe (BGR 0..255 minus 104, 117, 123), bninception (BGR 0..255 minus\n"
-         "  104, 117, 128); digits (grey / 255, 8x8), fashion (grey, (x / 255 - 0.2860) / 0.3530, 28x28).\n"
-         "  Each image is resized, short side to S / P with the --interpolation filter (bilinear), and\n"
-         "  centre-cropped to S x S (S: --size, the model's input size; P: --crop-pct, 0.875, 1 for the grey\n"
-         "  presets).\n"
+         "  ImageNet mean and std, 224 / 0.875, bilinear), torchvision (the same numbers: torchvision's\n"
+         "  MobileNetV3 and RegNetY weights), efficientnet_b0 (bicubic, 256 -> 224), efficientnet_b1 (bicubic,\n"
+         "  256 -> 240), caffe (BGR 0..255 minus 104, 117, 123), bninception (BGR 0..255 minus 104, 117, 128);\n"
+         "  digits (grey / 255, 8x8), fashion (grey, (x / 255 - 0.2860) / 0.3530, 28x28).\n"
+         "  Each image is resized, short side to S / P with the --interpolation filter (the preset's), and\n"
+         "  centre-cropped to S x S (S: --size, the model's input size; P: --crop-pct, the preset's: 0.875,\n"
+         "  240 / 256 for efficientnet_b1, 1 for the grey presets).\n"
          "--max-pixels N: the largest decoded or resized image (default 89478485, PIL's limit).\n";
 }
 
@@ -76,9 +78,8 @@ ImageLoader::ImageLoader(const Options& opt, const std::string& model, senet::In
   pp = senet::preprocess_preset(
       opt.choice("--preset", senet::preprocess_preset_names(), senet::model_entry(model).preset));
   pp.crop_pct = opt.real("--crop-pct", pp.crop_pct);
-  pp.interpolation = opt.choice("--interpolation", {"bilinear", "bicubic"}, "bilinear") == "bicubic"
-                         ? senet::Interpolation::bicubic
-                         : senet::Interpolation::bilinear;
+  pp.interpolation = senet::parse_interpolation(
+      opt.choice("--interpolation", {"bilinear", "bicubic"}, senet::to_string(pp.interpolation)));
   settings_->image.max_pixels = pp.max_pixels =
       static_cast<std::uint64_t>(opt.integer("--max-pixels", static_cast<long>(senet::kDefaultMaxPixels)));
   pp.size = opt.integer("--size", input_size);

@@ -13,7 +13,7 @@
 #include "senet/io/npy.hpp"
 
 namespace senet::test {
-namespace {
+namespace test_image {
 
 /// JPEG: stb's IDCT, chroma upsampling and colour conversion are not libjpeg-turbo's (PIL's).
 /// Measured max |stb - PIL|: 3 for the 4:2:0 and progressive fixtures, 2 for 4:4:4, 1 for grey;
@@ -155,5 +155,5 @@ TEST(ReadImage, ThenPreprocessMatchesTorchvisionForLosslessFiles) {
   }
 }
 
-}  // namespace
+}  // namespace test_image
 }  // namespace senet::test

@@ -12,7 +12,7 @@
 #include "senet/io/image.hpp"
 
 namespace senet::test {
-namespace {
+namespace test_image_limits {
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
@@ -211,5 +211,5 @@ TEST(ImageLimits, JpegComponentWithAnUndefinedQuantisationTableIsRefused) {
             "dqt.jpg: damaged JPEG: component 1 uses quantisation table 0, which no DQT segment defines");
 }
 
-}  // namespace
+}  // namespace test_image_limits
 }  // namespace senet::test

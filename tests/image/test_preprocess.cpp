@@ -17,7 +17,7 @@
 #include "senet/io/npy.hpp"
 
 namespace senet::test {
-namespace {
+namespace test_preprocess {
 
 Image source(const std::string& file) { return read_rgb_npy(image_fixture(file + ".rgb.npy")); }
 
@@ -226,8 +226,30 @@ TEST(Preprocess, EqualToTorchvisionBothPresetsBothFilters) {
     worst = std::max(worst, diff);
     ++cases;
   }
-  EXPECT_EQ(cases, 24);
+  EXPECT_EQ(cases, 26);
   RecordProperty("max_abs_diff", std::to_string(worst));
+}
+
+// The presets that stand for torchvision's published weights have their transforms' numbers, which
+// the fixture generator read from torchvision itself (`<Weights>.IMAGENET1K_V1.transforms()`); the
+// pipeline of that transform class is the "torchvision" cases above.
+TEST(Preprocess, TorchvisionWeightsPresetsAreTheirTransforms) {
+  int cases = 0;
+  for (const auto& w : image_manifest()["weights_transforms"]) {
+    SCOPED_TRACE(std::string(w["weights"]));
+    const PreprocessOptions o = preprocess_preset(w["preset"]);
+    EXPECT_EQ(o.size, w["crop_size"].get<Index>());
+    EXPECT_EQ(o.resize_size(), w["resize_size"].get<Index>());
+    EXPECT_EQ(to_string(o.interpolation), w["interpolation"].get<std::string>());
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_EQ(o.mean[c], static_cast<float>(w["mean"][c].get<double>()));
+      EXPECT_EQ(o.std[c], static_cast<float>(w["std"][c].get<double>()));
+    }
+    EXPECT_FALSE(o.bgr || o.grayscale);
+    EXPECT_EQ(o.scale, 255.0f);
+    ++cases;
+  }
+  EXPECT_EQ(cases, 6);
 }
 
 TEST(Preprocess, BatchAndDoubleAgreeWithSingleImages) {
@@ -336,5 +358,5 @@ TEST(Preprocess, RejectsBadOptions) {
   EXPECT_THROW(preprocess<float>(Image(), PreprocessOptions{}), Error);
 }
 
-}  // namespace
+}  // namespace test_preprocess
 }  // namespace senet::test

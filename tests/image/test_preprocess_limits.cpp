@@ -13,7 +13,7 @@
 #include "test_util.hpp"
 
 namespace senet::test {
-namespace {
+namespace test_preprocess_limits {
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
@@ -80,5 +80,5 @@ TEST(PreprocessLimits, ShortSideTooLargeForTheProductIsAnError) {
   EXPECT_EQ(ok[1], 8);
 }
 
-}  // namespace
+}  // namespace test_preprocess_limits
 }  // namespace senet::test

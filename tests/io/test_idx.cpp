@@ -10,7 +10,7 @@
 #include "senet/io/idx.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_idx {
 
 using namespace senet::test;
 
@@ -124,4 +124,4 @@ TEST(Idx, NamesMissingFilesAndDirectories) {
   expect_contains(error_of([&] { senet::read_idx<float>(dir); }), "is a directory, not an IDX file");
 }
 
-}  // namespace
+}  // namespace test_idx

@@ -19,7 +19,7 @@
 #include "safetensors_builder.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_limits {
 
 using namespace senet::test;
 
@@ -282,4 +282,4 @@ TEST(NpyLimits, NamesFromTheHeaderAreEscapedInMessages) {
   EXPECT_TRUE(has(m, "unsupported .npy dtype '\\x1b[0m'")) << m;
 }
 
-}  // namespace
+}  // namespace test_limits

@@ -14,7 +14,7 @@
 #include "senet/io/npy.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_npy {
 
 namespace fs = std::filesystem;
 using namespace senet::test;
@@ -349,4 +349,4 @@ TEST(Npy, ReadsIntegerDtypes) {
   EXPECT_EQ(i4[0], -2147483648.0);
 }
 
-}  // namespace
+}  // namespace test_npy

@@ -23,7 +23,7 @@
 #include "senet/io/weights_file.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_pth {
 
 namespace fs = std::filesystem;
 using namespace senet::test;
@@ -759,4 +759,4 @@ INSTANTIATE_TEST_SUITE_P(
                 "BUILD on a dict (only an OrderedDict's _metadata is read)"}),
     [](const ::testing::TestParamInfo<Damaged>& info) { return std::string(info.param.name); });
 
-}  // namespace
+}  // namespace test_pth

@@ -17,7 +17,7 @@
 #include "senet/io/safetensors.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_safetensors {
 
 namespace fs = std::filesystem;
 using namespace senet::test;
@@ -369,4 +369,4 @@ INSTANTIATE_TEST_SUITE_P(
                 "more than once"}),
     [](const ::testing::TestParamInfo<Damaged>& info) { return std::string(info.param.name); });
 
-}  // namespace
+}  // namespace test_safetensors

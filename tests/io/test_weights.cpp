@@ -16,7 +16,7 @@
 #include "safetensors_builder.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_weights {
 
 namespace fs = std::filesystem;
 using namespace senet::test;
@@ -283,4 +283,4 @@ TEST(Weights, SaveToUnwritablePathThrows) {
   EXPECT_TRUE(has(m, bad)) << m;
 }
 
-}  // namespace
+}  // namespace test_weights

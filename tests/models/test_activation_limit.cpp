@@ -12,7 +12,7 @@
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_activation_limit {
 
 using senet::Index;
 using senet::Tensor;
@@ -73,4 +73,4 @@ TEST(ActivationLimit, HugeImagesAreRefusedByDefault) {
   EXPECT_EQ(tiny->forward(Tensor<float>({1, 1, 8, 8})).shape(), (senet::Shape{1, 10}));
 }
 
-}  // namespace
+}  // namespace test_activation_limit

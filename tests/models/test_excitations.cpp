@@ -30,7 +30,7 @@
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_excitations {
 
 using senet::Index;
 using senet::Tensor;
@@ -289,4 +289,4 @@ TEST(Excitations, ReadmeExample) {
   }
 }
 
-}  // namespace
+}  // namespace test_excitations

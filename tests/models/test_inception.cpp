@@ -25,7 +25,7 @@
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_inception {
 
 senet::InceptionConfig full_config(const std::string& name) {
   senet::InceptionConfig cfg;
@@ -205,4 +205,4 @@ TYPED_TEST(InceptionParity, MatchesPyTorch) {
   EXPECT_EQ(models, (std::set<std::string>{"bn_inception", "se_bn_inception"}));
 }
 
-}  // namespace
+}  // namespace test_inception

@@ -17,7 +17,7 @@
 #include "senet/layers/se_block.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_layer_parity {
 
 using nlohmann::json;
 
@@ -135,4 +135,4 @@ TYPED_TEST(LayerParity, MatchesPyTorch) {
   EXPECT_GE(ops.size(), 12u);
 }
 
-}  // namespace
+}  // namespace test_layer_parity

@@ -28,7 +28,7 @@
 #include "senet/io/preprocess.hpp"
 #include "senet/models/zoo.hpp"
 
-namespace {
+namespace test_model_counts {
 
 TEST(ModelCounts, ParameterCounts) {
   const std::map<std::string, std::int64_t> expected = {
@@ -181,9 +181,9 @@ TEST(ModelCounts, SummaryShapes) {
   EXPECT_EQ(rows.back().output_shape, (senet::Shape{1, 1000}));
 }
 
-}  // namespace
+}  // namespace test_model_counts
 
-namespace {
+namespace test_model_counts {
 
 // The README's design-space example, as written there.
 TEST(ModelCounts, ReadmeDesignSpaceExample) {
@@ -206,4 +206,4 @@ TEST(ModelCounts, ReadmeDesignSpaceExample) {
   EXPECT_FALSE(has("layer4.0.se_module.fc1.weight"));
 }
 
-}  // namespace
+}  // namespace test_model_counts

@@ -11,7 +11,7 @@
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_model_parity {
 
 template <class T>
 class ModelParity : public ::testing::Test {};
@@ -37,4 +37,4 @@ TYPED_TEST(ModelParity, MatchesPyTorch) {
   }
 }
 
-}  // namespace
+}  // namespace test_model_parity

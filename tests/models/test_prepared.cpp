@@ -18,7 +18,7 @@
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_prepared {
 
 /// The model `cfg` with seeded random weights, and a second copy of it, prepared.
 struct NaiveAndFast {
@@ -206,4 +206,4 @@ TEST(Prepared, ExplainsWhatItCannotRun) {
   EXPECT_NE(message.find("tanh_net: the fast engine cannot run this model"), std::string::npos) << message;
 }
 
-}  // namespace
+}  // namespace test_prepared

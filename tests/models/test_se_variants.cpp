@@ -18,7 +18,7 @@
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_se_variants {
 
 template <class T>
 class SEVariantParity : public ::testing::Test {};
@@ -70,4 +70,4 @@ TEST(SEVariantCounts, PaperLegacySeresnet50DesignSpace) {
         << "SE in stage " << stage << " only";
 }
 
-}  // namespace
+}  // namespace test_se_variants

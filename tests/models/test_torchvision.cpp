@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -31,7 +32,22 @@
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_torchvision {
+
+/// The preset of torchvision's published weights for `model` (its `IMAGENET1K_V1` transforms), as
+/// tests/fixtures/make_image_fixtures.py read it from torchvision into the image manifest.
+std::string torchvision_weights_preset(const std::string& model) {
+  std::ifstream in(senet::test::fixture("images/images.json"));
+  const nlohmann::json manifest = nlohmann::json::parse(in);
+  for (const auto& w : manifest.at("weights_transforms")) {
+    std::string name = w.at("weights");  // e.g. "RegNet_Y_400MF_Weights.IMAGENET1K_V1"
+    name = name.substr(0, name.find("_Weights"));
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (name == model) return w.at("preset");
+  }
+  ADD_FAILURE() << "no torchvision weights transforms for " << model << " in images.json";
+  return {};
+}
 
 senet::MobileNetV3Config case_config(const nlohmann::json& c) {
   senet::MobileNetV3Config cfg;
@@ -91,7 +107,7 @@ TEST(MobileNetV3, ExactSizes) {
     EXPECT_EQ(model->total_macs(224), counts.second);
     EXPECT_EQ(model->output_shape({2, 3, 224, 224}), (senet::Shape{2, 1000}));
     EXPECT_EQ(model->type_name(), "MobileNetV3");
-    EXPECT_EQ(senet::model_entry(name).preset, "timm");  // torchvision's: resize 256, crop 224, bilinear
+    EXPECT_EQ(senet::model_entry(name).preset, torchvision_weights_preset(name));
   }
 }
 
@@ -160,7 +176,7 @@ TEST(TorchvisionSizes, MatchTorchvision) {
     EXPECT_EQ(model->total_macs(224), s.at("macs_224").get<std::int64_t>());
     EXPECT_EQ(model->total_macs(size), s.at("macs_input_size").get<std::int64_t>());
     EXPECT_EQ(model->output_shape({2, 3, size, size}), (senet::Shape{2, 1000}));
-    EXPECT_EQ(senet::model_entry(name).preset, "timm");
+    EXPECT_EQ(senet::model_entry(name).preset, torchvision_weights_preset(name));
   }
 }
 
@@ -342,4 +358,4 @@ TEST(TorchvisionParity, PreparedMatchesTorchvision) {
   }
 }
 
-}  // namespace
+}  // namespace test_torchvision

@@ -18,7 +18,7 @@
 #include "senet/ops/nchw16c.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_activation {
 
 using senet::Index;
 using senet::Tensor;
@@ -337,4 +337,4 @@ TEST(VectorExp, Avx2WithinTwoUlp) {
 }
 #endif  // SENET_X86_SIMD
 
-}  // namespace
+}  // namespace test_activation

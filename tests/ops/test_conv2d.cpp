@@ -14,7 +14,7 @@
 #include "senet/ops/conv2d.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_conv2d {
 
 using senet::Conv2dParams;
 using senet::Index;
@@ -343,4 +343,4 @@ TYPED_TEST(Conv2dTest, RejectsWrongOutputShape) {
   EXPECT_THROW(senet::conv2d_reference(x, w, static_cast<const T*>(nullptr), p, y), senet::Error);
 }
 
-}  // namespace
+}  // namespace test_conv2d

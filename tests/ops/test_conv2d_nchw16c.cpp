@@ -22,7 +22,7 @@
 #include <omp.h>
 #endif
 
-namespace {
+namespace test_conv2d_nchw16c {
 
 using senet::Conv2dEpilogue;
 using senet::Conv2dParams;
@@ -426,4 +426,4 @@ TEST(Conv2dNchw16c, AutomaticIsTheBestSupportedPathAndForcedPathsAreKept) {
   EXPECT_EQ(senet::resolve_conv2d_path(Conv2dPath::automatic), best);
 }
 
-}  // namespace
+}  // namespace test_conv2d_nchw16c

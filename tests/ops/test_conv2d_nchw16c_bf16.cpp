@@ -21,7 +21,7 @@
 #include "nchw16c_test_util.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_conv2d_nchw16c_bf16 {
 
 using senet::Conv2dEpilogue;
 using senet::Conv2dParams;
@@ -338,4 +338,4 @@ TEST(Conv2dNchw16cBf16, ThreadCountDoesNotChangeResult) {
 #endif
 }
 
-}  // namespace
+}  // namespace test_conv2d_nchw16c_bf16

@@ -23,7 +23,7 @@
 #include <omp.h>
 #endif
 
-namespace {
+namespace test_conv2d_stem {
 
 using senet::Conv2dParams;
 using senet::Conv2dPath;
@@ -414,4 +414,4 @@ TEST(MaxPool2dNchw16c, RejectsMismatchedShapes) {
   EXPECT_THROW(senet::max_pool2d_nchw16c(x, p, y), senet::Error);
 }
 
-}  // namespace
+}  // namespace test_conv2d_stem

@@ -13,7 +13,7 @@
 #include "senet/ops/linear.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_elementwise_linear {
 
 using senet::Index;
 using senet::Shape;
@@ -199,4 +199,4 @@ TYPED_TEST(ElementwiseTest, LinearRejectsMismatchedShapes) {
   EXPECT_THROW(senet::linear(x_flat, w, static_cast<const T*>(nullptr), y), senet::Error);
 }
 
-}  // namespace
+}  // namespace test_elementwise_linear

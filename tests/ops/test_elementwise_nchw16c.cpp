@@ -8,13 +8,14 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "nchw16c_test_util.hpp"
 #include "senet/ops/elementwise_nchw16c.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_elementwise_nchw16c {
 
 using senet::Index;
 using senet::Tensor;
@@ -82,7 +83,7 @@ TEST(ElementwiseNchw16c, SqueezeMatchesPlaneStatistics) {
 }
 
 // y = act(x * s + r) out of place and in place (y = x), with and without each part, for each
-// activation (none, ReLU, hard-swish, SiLU as PyTorch computes them).
+// activation (none, ReLU, hard-swish, SiLU as PyTorch computes them), on each vector path this CPU has.
 TEST(ElementwiseNchw16c, ScaleAddActMatchesArithmetic) {
   std::mt19937 rng(7);
   const Index N = 2, C = 20, H = 3, W = 4, Kp = 32;
@@ -92,16 +93,19 @@ TEST(ElementwiseNchw16c, ScaleAddActMatchesArithmetic) {
     for (Index c = 0; c < C; ++c) s[std::size_t(n * Kp + c)] = float(c + 1) / 10.0f - float(n);
   const senet::Activation acts[] = {senet::Activation::none, senet::Activation::relu, senet::Activation::hard_swish,
                                     senet::Activation::silu};
+  for (const senet::Conv2dPath path : {senet::Conv2dPath::portable, senet::Conv2dPath::avx2, senet::Conv2dPath::avx512})
   for (int variant = 0; variant < 16; ++variant) {
+    if (!senet::conv2d_path_supported(path)) continue;
     const bool scale = variant & 1, residual = variant & 2;
     const senet::Activation act = acts[variant >> 2];
-    SCOPED_TRACE(variant);
+    SCOPED_TRACE(std::string(senet::to_string(path)) + " variant " + std::to_string(variant));
     const Bordered xb = Bordered::of(x, 1, 0.0f), rb = Bordered::of(r, 1, 0.0f);
     Bordered yb(N, C, H, W, 1, 0.0f);
     const senet::FeatureView none{};
-    senet::scale_add_act_nchw16c(xb.view, scale ? s.data() : nullptr, residual ? rb.view : none, act, yb.view);
+    senet::scale_add_act_nchw16c(xb.view, scale ? s.data() : nullptr, residual ? rb.view : none, act, yb.view, path);
     Bordered inplace = Bordered::of(x, 1, 0.0f);
-    senet::scale_add_act_nchw16c(inplace.view, scale ? s.data() : nullptr, residual ? rb.view : none, act, inplace.view);
+    senet::scale_add_act_nchw16c(inplace.view, scale ? s.data() : nullptr, residual ? rb.view : none, act, inplace.view,
+                                 path);
     const Tensor<float> got = senet::from_nchw16c(yb.image(), C), got_inplace = senet::from_nchw16c(inplace.image(), C);
     for (Index i = 0; i < x.size(); ++i) {
       const Index n = i / (C * H * W), c = i / (H * W) % C;
@@ -116,4 +120,4 @@ TEST(ElementwiseNchw16c, ScaleAddActMatchesArithmetic) {
   }
 }
 
-}  // namespace
+}  // namespace test_elementwise_nchw16c

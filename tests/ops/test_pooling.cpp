@@ -14,7 +14,7 @@
 #include "senet/ops/pooling.hpp"
 #include "test_util.hpp"
 
-namespace {
+namespace test_pooling {
 
 using senet::Index;
 using senet::Pool2dParams;
@@ -371,4 +371,4 @@ TYPED_TEST(PoolingTest, GlobalPoolingRejectsBadShapes) {
   EXPECT_THROW(senet::global_avg_pool(empty_plane, flat), senet::Error);
 }
 
-}  // namespace
+}  // namespace test_pooling

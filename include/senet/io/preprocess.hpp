@@ -383,7 +383,8 @@ struct PreprocessOptions {
 
 /// The names `preprocess_preset` knows, in display order.
 inline const std::vector<std::string>& preprocess_preset_names() {
-  static const std::vector<std::string> names{"timm", "caffe", "bninception", "digits", "fashion"};
+  static const std::vector<std::string> names{"timm",           "torchvision", "efficientnet_b0", "efficientnet_b1",
+                                              "caffe",          "bninception", "digits",          "fashion"};
   return names;
 }
 
@@ -392,6 +393,10 @@ inline const std::vector<std::string>& preprocess_preset_names() {
 ///   and Cadene's pretrainedmodels' ResNets), "caffe" (the original SENet Caffe models: BGR,
 ///   0..255, minus (104, 117, 123) in B, G, R order, std 1) and "bninception" (Cadene's
 ///   bninception: BGR, 0..255, minus (104, 117, 128)); these three: 224, crop_pct 0.875, bilinear;
+/// - torchvision's published weights, the `transforms()` of their `IMAGENET1K_V1` (RGB, /255,
+///   ImageNet mean and std, resize the short side, centre-crop): "torchvision" (MobileNetV3,
+///   RegNetY: 256 -> 224, bilinear: the numbers of "timm"), "efficientnet_b0" (256 -> 224,
+///   bicubic) and "efficientnet_b1" (256 -> 240, bicubic; crop_pct 240 / 256);
 /// - "digits" (`se_resnet_digits`): grey, 8x8, /255 with mean 0 and std 1, i.e. [0, 1] as the
 ///   model's `images / 16` (white digits on black);
 /// - "fashion" (`se_resnet_fashion`, `resnet_fashion`): grey, 28x28, `(x / 255 - 0.2860) /
@@ -402,7 +407,15 @@ inline const std::vector<std::string>& preprocess_preset_names() {
 /// `senet::Error` listing the known ones.
 inline PreprocessOptions preprocess_preset(const std::string& name) {
   PreprocessOptions o;
-  if (name == "timm") return o;
+  if (name == "timm" || name == "torchvision") return o;
+  if (name == "efficientnet_b0" || name == "efficientnet_b1") {
+    o.interpolation = Interpolation::bicubic;
+    if (name == "efficientnet_b1") {
+      o.size = 240;
+      o.crop_pct = 0.9375;  // 240 / 256, exact in binary: resize_size() is 256
+    }
+    return o;
+  }
   if (name == "caffe" || name == "bninception") {
     o.bgr = true;
     o.scale = 1.0f;

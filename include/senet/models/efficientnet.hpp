@@ -130,17 +130,9 @@ void build_efficientnet(const EfficientNetConfig& cfg, Sequential<T>& root) {
 /// EfficientNet as `build_efficientnet` composes it from `cfg`.
 /// Input [N, in_channels, H, W] -> logits [N, num_classes].
 template <class T>
-class EfficientNet : public Network<T> {
+class EfficientNet : public ConfiguredNetwork<T, EfficientNetConfig> {
  public:
-  explicit EfficientNet(EfficientNetConfig cfg)
-      : Network<T>({cfg.name, cfg.in_channels, cfg.num_classes, cfg.input_size}), cfg_(std::move(cfg)) {
-    build_efficientnet(cfg_, this->layers());
-  }
-  std::string type_name() const override { return "EfficientNet"; }
-  const EfficientNetConfig& config() const { return cfg_; }
-
- private:
-  EfficientNetConfig cfg_;
+  explicit EfficientNet(EfficientNetConfig cfg) : ConfiguredNetwork<T, EfficientNetConfig>(std::move(cfg), "EfficientNet", build_efficientnet<T>) {}
 };
 
 }  // namespace senet

@@ -185,17 +185,9 @@ void build_bn_inception(const InceptionConfig& cfg, Sequential<T>& root) {
 /// BN-Inception / SE-BN-Inception as `build_bn_inception` composes it from `cfg`.
 /// Input [N, in_channels, H, W] -> logits [N, num_classes].
 template <class T>
-class BNInception : public Network<T> {
+class BNInception : public ConfiguredNetwork<T, InceptionConfig> {
  public:
-  explicit BNInception(InceptionConfig cfg)
-      : Network<T>({cfg.name, cfg.in_channels, cfg.num_classes, cfg.input_size}), cfg_(std::move(cfg)) {
-    build_bn_inception(cfg_, this->layers());
-  }
-  std::string type_name() const override { return "BNInception"; }
-  const InceptionConfig& config() const { return cfg_; }
-
- private:
-  InceptionConfig cfg_;
+  explicit BNInception(InceptionConfig cfg) : ConfiguredNetwork<T, InceptionConfig>(std::move(cfg), "BNInception", build_bn_inception<T>) {}
 };
 
 }  // namespace senet

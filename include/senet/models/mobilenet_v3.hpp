@@ -122,17 +122,9 @@ void build_mobilenet_v3(const MobileNetV3Config& cfg, Sequential<T>& root) {
 /// MobileNetV3 as `build_mobilenet_v3` composes it from `cfg`.
 /// Input [N, in_channels, H, W] -> logits [N, num_classes].
 template <class T>
-class MobileNetV3 : public Network<T> {
+class MobileNetV3 : public ConfiguredNetwork<T, MobileNetV3Config> {
  public:
-  explicit MobileNetV3(MobileNetV3Config cfg)
-      : Network<T>({cfg.name, cfg.in_channels, cfg.num_classes, cfg.input_size}), cfg_(std::move(cfg)) {
-    build_mobilenet_v3(cfg_, this->layers());
-  }
-  std::string type_name() const override { return "MobileNetV3"; }
-  const MobileNetV3Config& config() const { return cfg_; }
-
- private:
-  MobileNetV3Config cfg_;
+  explicit MobileNetV3(MobileNetV3Config cfg) : ConfiguredNetwork<T, MobileNetV3Config>(std::move(cfg), "MobileNetV3", build_mobilenet_v3<T>) {}
 };
 
 }  // namespace senet

@@ -82,4 +82,27 @@ class Network : public Model<T> {
   Sequential<T> layers_;
 };
 
+/// A family's network: the configuration it was built from (its `name`, `in_channels`,
+/// `num_classes` and `input_size` make the `NetworkInfo`; the rest is the builder's) and the
+/// family's type name. Each family derives from it with one constructor, so that its type stays
+/// its own (`dynamic_cast<const senet::RegNet<float>*>`).
+template <class T, class Config>
+class ConfiguredNetwork : public Network<T> {
+ public:
+  using Builder = void (*)(const Config&, Sequential<T>&);
+
+  ConfiguredNetwork(Config cfg, std::string type_name, Builder build)
+      : Network<T>({cfg.name, cfg.in_channels, cfg.num_classes, cfg.input_size}),
+        cfg_(std::move(cfg)),
+        type_name_(std::move(type_name)) {
+    build(cfg_, this->layers());
+  }
+  std::string type_name() const override { return type_name_; }
+  const Config& config() const { return cfg_; }
+
+ private:
+  Config cfg_;
+  std::string type_name_;
+};
+
 }  // namespace senet

@@ -889,7 +889,8 @@ class PreparedNetwork : public Model<float> {
           } else {
             conv2d_nchw16c(in, c.weights, c.params, e, out, path_of(c));
             squeeze_nchw16c(out, ses_[std::size_t(s.se)].options().squeeze, squeezed);
-            scale_add_act_nchw16c(out, gates(s.se, B, out.channels, squeezed, hidden, g, seen), residual, s.act, out);
+            scale_add_act_nchw16c(out, gates(s.se, B, out.channels, squeezed, hidden, g, seen), residual, s.act, out,
+                                  path_);
           }
           break;
         }
@@ -899,7 +900,7 @@ class PreparedNetwork : public Model<float> {
             squeeze_nchw16c(in, ses_[std::size_t(s.se)].options().squeeze, squeezed);
             scale = gates(s.se, B, in.channels, squeezed, hidden, g, seen);
           }
-          scale_add_act_nchw16c(in, scale, residual, s.act, out);
+          scale_add_act_nchw16c(in, scale, residual, s.act, out, path_);
           if (s.output != s.input) zero_border(out);
           break;
         }

@@ -144,17 +144,9 @@ void build_regnet(const RegNetConfig& cfg, Sequential<T>& root) {
 /// RegNet(Y) as `build_regnet` composes it from `cfg`.
 /// Input [N, in_channels, H, W] -> logits [N, num_classes].
 template <class T>
-class RegNet : public Network<T> {
+class RegNet : public ConfiguredNetwork<T, RegNetConfig> {
  public:
-  explicit RegNet(RegNetConfig cfg)
-      : Network<T>({cfg.name, cfg.in_channels, cfg.num_classes, cfg.input_size}), cfg_(std::move(cfg)) {
-    build_regnet(cfg_, this->layers());
-  }
-  std::string type_name() const override { return "RegNet"; }
-  const RegNetConfig& config() const { return cfg_; }
-
- private:
-  RegNetConfig cfg_;
+  explicit RegNet(RegNetConfig cfg) : ConfiguredNetwork<T, RegNetConfig>(std::move(cfg), "RegNet", build_regnet<T>) {}
 };
 
 }  // namespace senet

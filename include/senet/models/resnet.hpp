@@ -227,17 +227,9 @@ void build_resnet(const ResNetConfig& cfg, Sequential<T>& root) {
 /// ResNet / SE-ResNet / (SE-)ResNeXt as `build_resnet` composes it from `cfg`.
 /// Input [N, in_channels, H, W] -> logits [N, num_classes].
 template <class T>
-class ResNet : public Network<T> {
+class ResNet : public ConfiguredNetwork<T, ResNetConfig> {
  public:
-  explicit ResNet(ResNetConfig cfg)
-      : Network<T>({cfg.name, cfg.in_channels, cfg.num_classes, cfg.input_size}), cfg_(std::move(cfg)) {
-    build_resnet(cfg_, this->layers());
-  }
-  std::string type_name() const override { return "ResNet"; }
-  const ResNetConfig& config() const { return cfg_; }
-
- private:
-  ResNetConfig cfg_;
+  explicit ResNet(ResNetConfig cfg) : ConfiguredNetwork<T, ResNetConfig>(std::move(cfg), "ResNet", build_resnet<T>) {}
 };
 
 }  // namespace senet

@@ -211,18 +211,18 @@ inline const std::vector<ModelEntry>& model_registry() {
                  "BN-Inception (Cadene's bninception, Caffe names, convolutions with biases)", imagenet_classes()});
     e.push_back({"se_bn_inception", InceptionConfig{"se_bn_inception", true}, "bninception",
                  "SE-BN-Inception (the SENet authors': SE after every module's concatenation)", imagenet_classes()});
-    e.push_back({"mobilenet_v3_large", MobileNetV3Config{"mobilenet_v3_large", MobileNetV3Variant::large}, "timm",
+    e.push_back({"mobilenet_v3_large", MobileNetV3Config{"mobilenet_v3_large", MobileNetV3Variant::large}, "torchvision",
                  "MobileNetV3-Large (torchvision: SE with hard-sigmoid gate in 8 of 15 blocks)", imagenet_classes()});
-    e.push_back({"mobilenet_v3_small", MobileNetV3Config{"mobilenet_v3_small", MobileNetV3Variant::small}, "timm",
+    e.push_back({"mobilenet_v3_small", MobileNetV3Config{"mobilenet_v3_small", MobileNetV3Variant::small}, "torchvision",
                  "MobileNetV3-Small (torchvision: SE with hard-sigmoid gate in 9 of 11 blocks)", imagenet_classes()});
-    e.push_back({"regnet_y_400mf", detail::regnet_y_config("regnet_y_400mf", 16, 48, 27.89, 2.09, 8), "timm",
+    e.push_back({"regnet_y_400mf", detail::regnet_y_config("regnet_y_400mf", 16, 48, 27.89, 2.09, 8), "torchvision",
                  "RegNetY-400MF (torchvision: SE with ReLU and sigmoid gate in all 16 bottlenecks)", imagenet_classes()});
-    e.push_back({"regnet_y_800mf", detail::regnet_y_config("regnet_y_800mf", 14, 56, 38.84, 2.4, 16), "timm",
+    e.push_back({"regnet_y_800mf", detail::regnet_y_config("regnet_y_800mf", 14, 56, 38.84, 2.4, 16), "torchvision",
                  "RegNetY-800MF (torchvision: SE with ReLU and sigmoid gate in all 14 bottlenecks)", imagenet_classes()});
-    e.push_back({"efficientnet_b0", detail::efficientnet_config("efficientnet_b0", 1.0, 1.0, 224), "timm",
+    e.push_back({"efficientnet_b0", detail::efficientnet_config("efficientnet_b0", 1.0, 1.0, 224), "efficientnet_b0",
                  "EfficientNet-B0 (torchvision: SE with SiLU inside and sigmoid gate in all 16 MBConv blocks)",
                  imagenet_classes()});
-    e.push_back({"efficientnet_b1", detail::efficientnet_config("efficientnet_b1", 1.0, 1.1, 240), "timm",
+    e.push_back({"efficientnet_b1", detail::efficientnet_config("efficientnet_b1", 1.0, 1.1, 240), "efficientnet_b1",
                  "EfficientNet-B1 (torchvision: B0 with 1.1x the blocks, 23, made for 240x240)", imagenet_classes()});
     e.push_back({"se_resnet_digits", detail::digits_config(), "digits",
                  "small SE-ResNet trained on scikit-learn's 8x8 digits (examples/digits)", {}});

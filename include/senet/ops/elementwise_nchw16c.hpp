@@ -54,10 +54,11 @@ inline void squeeze_nchw16c(const FeatureView& x, SESqueeze mode, float* z) {
 
 /// `y = act(x * scale + residual)` over the images of `x` and `y` (same image, any borders; `y`
 /// may be `x`). `scale`: `[N, 16 Cb]` per image and channel, or null for 1; `residual`: a view of
-/// the same image, or one with `data == nullptr` for none; `act` last. The border of `y` is left
-/// alone.
+/// the same image, or one with `data == nullptr` for none; `act` last, with the vector code of
+/// `path` (as for `conv2d_nchw16c`). The border of `y` is left alone.
 inline void scale_add_act_nchw16c(const FeatureView& x, const float* scale, const FeatureView& residual,
-                                  Activation act, const FeatureView& y) {
+                                  Activation act, const FeatureView& y, Conv2dPath path = Conv2dPath::automatic) {
+  path = resolve_conv2d_path(path);
   const Index N = y.batch, Cb = y.blocks(), H = y.height, W = y.width;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (N * Cb * H * W > 4096 && !omp_in_parallel())
@@ -76,13 +77,7 @@ inline void scale_add_act_nchw16c(const FeatureView& x, const float* scale, cons
           if (r) v += r[i * kChannelBlock + l];
           p[i * kChannelBlock + l] = v;
         }
-      // a second pass over the row, in L1, so that both loops stay simple enough to vectorise
-      if (act == Activation::relu)
-        for (Index i = 0; i < W * kChannelBlock; ++i) p[i] = p[i] < 0.0f ? 0.0f : p[i];
-      else if (act == Activation::hard_swish)
-        for (Index i = 0; i < W * kChannelBlock; ++i) p[i] = activate(p[i], Activation::hard_swish);
-      else if (act == Activation::silu)
-        for (Index i = 0; i < W * kChannelBlock; ++i) p[i] = activate(p[i], Activation::silu);
+      activate_pixels_nchw16c(p, W, act, path);  // a second pass over the row, in L1
     }
   }
 }

@@ -398,16 +398,17 @@ SENET_TARGET_AVX512 __attribute__((always_inline)) inline __m512 activate_avx512
   return r;
 }
 
-/// SiLU in place on `vectors` x `pixels` stored vectors of a tile (`y[v * y_kb + 16 p ..]`): the
-/// tile epilogues apply it in this second pass over their (L1-resident) output, so that its exp is
+/// `act` in place on `vectors` x `pixels` stored vectors (`y[v * y_kb + 16 p ..]`). The tile
+/// epilogues apply SiLU in this second pass over their (L1-resident) output, so that its exp is
 /// compiled once, not into each of the hundreds of tile functions (measured: a quarter more
-/// compile time for every file that runs the engine, when inlined).
-SENET_TARGET_AVX512 __attribute__((noinline)) inline void silu_tile_avx512(float* y, Index y_kb, int pixels,
-                                                                           int vectors) {
+/// compile time for every file that runs the engine, when inlined); the scaling pass applies every
+/// activation with it.
+SENET_TARGET_AVX512 __attribute__((noinline)) inline void activate_tile_avx512(float* y, Index y_kb, Index pixels,
+                                                                               int vectors, Activation act) {
   for (int v = 0; v < vectors; ++v)
-    for (int p = 0; p < pixels; ++p) {
+    for (Index p = 0; p < pixels; ++p) {
       float* q = y + v * y_kb + 16 * p;
-      _mm512_storeu_ps(q, activate_avx512(_mm512_loadu_ps(q), Activation::silu));
+      _mm512_storeu_ps(q, activate_avx512(_mm512_loadu_ps(q), act));
     }
 }
 
@@ -432,7 +433,7 @@ SENET_TARGET_AVX512 __attribute__((always_inline)) inline void tile_store_avx512
       _mm512_storeu_ps(y + v * y_kb + p * 16, r);
     }
   }
-  if (silu) silu_tile_avx512(y, y_kb, P, V);
+  if (silu) activate_tile_avx512(y, y_kb, P, V, Activation::silu);
 }
 
 /// AVX2, 16 output channels as two ymm halves: `acc[p][h] += w[8 h .. 8 h + 7] * x[p * pix]`.
@@ -448,12 +449,17 @@ SENET_TARGET_AVX2 __attribute__((always_inline)) inline void tile_fma_avx2(__m25
   }
 }
 
-/// SiLU in place on `pixels` stored pixels of 16 channels (see `silu_tile_avx512`).
-SENET_TARGET_AVX2 __attribute__((noinline)) inline void silu_tile_avx2(float* y, int pixels) {
-  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-  for (int i = 0; i < 2 * pixels; ++i) {
-    const __m256 r = _mm256_loadu_ps(y + 8 * i);
-    _mm256_storeu_ps(y + 8 * i, _mm256_div_ps(r, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(zero, r)))));
+/// `act` in place on `pixels` stored pixels of 16 channels (see `activate_tile_avx512`).
+SENET_TARGET_AVX2 __attribute__((noinline)) inline void activate_pixels_avx2(float* y, Index pixels, Activation act) {
+  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), three = _mm256_set1_ps(3.0f),
+               six = _mm256_set1_ps(6.0f);
+  for (Index i = 0; i < 2 * pixels; ++i) {
+    __m256 r = _mm256_loadu_ps(y + 8 * i);
+    if (act == Activation::relu) r = _mm256_max_ps(r, zero);
+    if (act == Activation::hard_swish)
+      r = _mm256_div_ps(_mm256_mul_ps(r, _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r, three), zero), six)), six);
+    if (act == Activation::silu) r = _mm256_div_ps(r, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(zero, r))));
+    _mm256_storeu_ps(y + 8 * i, r);
   }
 }
 
@@ -478,11 +484,24 @@ SENET_TARGET_AVX2 __attribute__((always_inline)) inline void tile_store_avx2(__m
       _mm256_storeu_ps(y + p * 16 + 8 * h, r);
     }
   }
-  if (act == Activation::silu) silu_tile_avx2(y, P);
+  if (act == Activation::silu) activate_pixels_avx2(y, P, Activation::silu);
 }
 
 #endif  // SENET_X86_SIMD
 
 }  // namespace detail
+
+/// `act` in place on `pixels` stored pixels of 16 channels (`y[16 p + l]`), with the vector code of
+/// `path` (a resolved path: `avx512`, `avx2` or `portable`).
+inline void activate_pixels_nchw16c(float* y, Index pixels, Activation act, Conv2dPath path) {
+  if (act == Activation::none) return;
+#if SENET_X86_SIMD
+  if (path == Conv2dPath::avx512) return detail::activate_tile_avx512(y, 0, pixels, 1, act);
+  if (path == Conv2dPath::avx2) return detail::activate_pixels_avx2(y, pixels, act);
+#else
+  (void)path;
+#endif
+  for (Index i = 0; i < pixels * kChannelBlock; ++i) y[i] = activate(y[i], act);
+}
 
 }  // namespace senet
