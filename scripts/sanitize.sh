@@ -51,9 +51,10 @@ run_asan() {
   # accuracy runs (Fashion.TestAccuracy*, fashion.senet_run.*, fashion.classify_png) put the 10,000
   # test images through the same ResNet code the model fixtures run instrumented, and are the
   # suite's heaviest computations (Fashion.TestAccuracy: 38 s of the normal build's 4-minute run);
-  # the full-size torchvision models (full_parity.*: MobileNetV3, RegNetY, EfficientNet) run the
+  # the full-size torchvision models (full_parity.*: MobileNetV3, RegNetY, EfficientNet, and the
+  # SE paper's se_mobilenet / se_shufflenet twins) run the
   # code their reduced torch.save fixtures run instrumented here, on larger images only.
-  local exclude='^(packaging\.|fixtures\.(regenerate\.|twins_match_torchvision$|torch_or_skip$)|tools\.senet_run\.peak_memory$|Fashion\.TestAccuracy|fashion\.(senet_run|classify_png)|full_parity\.(generate\.)?(mobilenet_v3|regnet_y|efficientnet))'
+  local exclude='^(packaging\.|fixtures\.(regenerate\.|twins_match_torchvision$|torch_or_skip$)|tools\.senet_run\.peak_memory$|Fashion\.TestAccuracy|fashion\.(senet_run|classify_png)|full_parity\.(generate\.)?(mobilenet_v3|regnet_y|efficientnet|se_mobilenet|se_shufflenet))'
   (cd "$build" &&
     # No detect_stack_use_after_return: GCC 12 over-aligns local float arrays for 64-byte AVX-512
     # stores (vmovdqa64), and ASan's fake stack frames are only 32-byte aligned (a SEGV in

@@ -1,6 +1,7 @@
 // Full-size seresnet50, legacy_seresnet50, seresnext50_32x4d and se_bn_inception (one model per
 // family; random weights, randomised BN statistics) against PyTorch, naive and prepared, and
-// torchvision's mobilenet_v3_large, regnet_y_400mf and efficientnet_b0 against torchvision itself. The data (~110 MB a model) is
+// torchvision's mobilenet_v3_large, regnet_y_400mf and efficientnet_b0 against torchvision itself, and
+// the SE paper's se_mobilenet and se_shufflenet against their twins (torch_mobile.py). The data (~110 MB a model) is
 // generated at test time by tests/fixtures/make_full_parity.py (make_torchvision_fixtures.py
 // --full) into $SENET_FULL_PARITY_DIR; without python3-torch the generator skips and so do these tests.
 #include <gtest/gtest.h>
@@ -50,5 +51,7 @@ TEST(FullParity, SeBnInception) { check_full_parity("se_bn_inception"); }
 TEST(FullParity, MobilenetV3Large) { check_full_parity("mobilenet_v3_large", ".pth"); }
 TEST(FullParity, RegnetY400mf) { check_full_parity("regnet_y_400mf", ".pth"); }
 TEST(FullParity, EfficientnetB0) { check_full_parity("efficientnet_b0", ".pth"); }
+TEST(FullParity, SeMobilenet) { check_full_parity("se_mobilenet", ".pth"); }
+TEST(FullParity, SeShufflenet) { check_full_parity("se_shufflenet", ".pth"); }
 
 }  // namespace

@@ -96,7 +96,8 @@ TEST(ModelCounts, Macs) {
 }
 
 TEST(ModelCounts, EveryRegisteredNameBuilds) {
-  EXPECT_EQ(senet::model_names().size(), 32u);  // ..., mobilenet_v3_*, regnet_y_400mf / _800mf, efficientnet_b0 / _b1
+  // ..., [se_]mobilenet, [se_]shufflenet, mobilenet_v3_*, regnet_y_400mf / _800mf, efficientnet_b0 / _b1
+  EXPECT_EQ(senet::model_names().size(), 36u);
   for (const auto& name : senet::model_names()) {
     EXPECT_EQ(senet::create_model<double>(name, 7)->num_classes(), 7);
     // Its preset exists, and its class names, when it has them, name each of its classes.

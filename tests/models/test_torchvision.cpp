@@ -1,7 +1,9 @@
 // torchvision's SE networks (senet/models/mobilenet_v3.hpp, regnet.hpp, efficientnet.hpp): exact sizes,
 // torchvision's parameter names, and parity with torchvision.models itself on random-weight
 // checkpoints that torch.save wrote (tests/fixtures/make_torchvision_fixtures.py,
-// tests/fixtures/data/torchvision/), loaded through senet's .pth reader.
+// tests/fixtures/data/torchvision/), loaded through senet's .pth reader. The SE paper's mobile
+// networks (senet/models/mobilenet.hpp, shufflenet.hpp) the same way, against their PyTorch twins
+// (tests/fixtures/torch_mobile.py: MobileNet v1, and ShuffleNet v1 as Megvii's official code).
 //
 // Where the integers come from: torchvision 0.14's models counted by module tree (every
 // convolution and linear layer, SE included, one 224x224 image): the table for
@@ -13,6 +15,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -26,9 +30,11 @@
 #include "senet/io/npy.hpp"
 #include "senet/io/weights.hpp"
 #include "senet/models/efficientnet.hpp"
+#include "senet/models/mobilenet.hpp"
 #include "senet/models/mobilenet_v3.hpp"
 #include "senet/models/prepared.hpp"
 #include "senet/models/regnet.hpp"
+#include "senet/models/shufflenet.hpp"
 #include "senet/models/zoo.hpp"
 #include "test_util.hpp"
 
@@ -85,9 +91,30 @@ senet::EfficientNetConfig efficientnet_case_config(const nlohmann::json& c) {
   return cfg;
 }
 
+/// A mobile case ("mobilenet", "se_mobilenet", "shufflenet", "se_shufflenet"): the twin's settings.
+senet::ModelConfig mobile_case_config(const nlohmann::json& c) {
+  const std::string model = c.at("model");
+  const bool se = model.rfind("se_", 0) == 0;
+  if (model == "shufflenet" || model == "se_shufflenet") {
+    senet::ShuffleNetConfig cfg{c.at("case"), se};
+    cfg.groups = c.at("groups");
+    cfg.stage_out_channels = c.at("stage_out_channels").get<std::vector<senet::Index>>();
+    cfg.stage_repeats = c.at("stage_repeats").get<std::vector<senet::Index>>();
+    cfg.num_classes = c.at("num_classes");
+    return cfg;
+  }
+  senet::MobileNetConfig cfg{c.at("case"), se};
+  cfg.width_mult = c.at("width_mult");
+  cfg.num_classes = c.at("num_classes");
+  return cfg;
+}
+
 /// The network of a case, with zero weights.
 template <class T>
 std::unique_ptr<senet::Model<T>> case_model(const nlohmann::json& c) {
+  const std::string model = c.at("model");
+  if (model == "mobilenet" || model == "se_mobilenet" || model == "shufflenet" || model == "se_shufflenet")
+    return senet::create_model<T>(mobile_case_config(c));
   if (c.at("model") == "regnet") return std::make_unique<senet::RegNet<T>>(regnet_case_config(c));
   if (c.at("model") == "efficientnet") return std::make_unique<senet::EfficientNet<T>>(efficientnet_case_config(c));
   return std::make_unique<senet::MobileNetV3<T>>(case_config(c));
@@ -166,7 +193,7 @@ TEST(TorchvisionSizes, MatchTorchvision) {
   std::ifstream in(senet::test::fixture("torchvision/sizes.json"));
   ASSERT_TRUE(in.good()) << "missing torchvision/sizes.json (make_torchvision_fixtures.py)";
   const auto sizes = nlohmann::json::parse(in);
-  EXPECT_GE(sizes.size(), 6u);
+  EXPECT_GE(sizes.size(), 10u);
   for (const auto& [name, s] : sizes.items()) {
     SCOPED_TRACE(name);
     const auto model = senet::create_model<float>(name);
@@ -310,6 +337,126 @@ TEST(EfficientNet, ExcitationHasSiluInside) {
   EXPECT_NEAR(y[1], -0.7 * sigmoid(-1.0 * a), 1e-15);
 }
 
+// The SE paper's Table 3 sizes (paper-facts §3) beside ours, within the margins: params
+// 3% and MACs 3% for the MobileNets, params 6% and MACs 5% for the ShuffleNets. The exact
+// integers are the twins' (sizes.json, TorchvisionSizes above; check_macs.py layer by layer).
+TEST(PaperMobileNets, SizesNearTable3) {
+  struct Row {
+    const char* name;
+    std::int64_t params, macs;         // ours, at 224
+    double paper_params, paper_macs;   // Table 3
+    double params_margin, macs_margin;
+    const char* type;
+  };
+  for (const Row& r : {Row{"mobilenet", 4'231'976, 568'740'352, 4.2e6, 569e6, 0.03, 0.03, "MobileNet"},
+                       Row{"se_mobilenet", 4'718'044, 569'220'096, 4.7e6, 572e6, 0.03, 0.03, "MobileNet"},
+                       Row{"shufflenet", 1'864'728, 137'460'672, 1.8e6, 140e6, 0.06, 0.05, "ShuffleNet"},
+                       Row{"se_shufflenet", 2'483'533, 138'071'088, 2.4e6, 142e6, 0.06, 0.05, "ShuffleNet"}}) {
+    SCOPED_TRACE(r.name);
+    const auto model = senet::create_model<float>(r.name);
+    EXPECT_EQ(model->type_name(), r.type);
+    EXPECT_EQ(senet::count_parameters(*model), r.params);
+    EXPECT_EQ(model->total_macs(224), r.macs);
+    EXPECT_LE(std::abs(double(r.params) / r.paper_params - 1), r.params_margin);
+    EXPECT_LE(std::abs(double(r.macs) / r.paper_macs - 1), r.macs_margin);
+    EXPECT_EQ(model->output_shape({2, 3, 224, 224}), (senet::Shape{2, 1000}));
+  }
+}
+
+TEST(PaperMobileNets, MobileNetNamesAndShapes) {
+  using S = senet::Shape;
+  std::map<std::string, S> p, se;
+  for (const auto& [n, s] : senet::parameter_shapes(*senet::create_model<float>("mobilenet"))) p[n] = s;
+  for (const auto& [n, s] : senet::parameter_shapes(*senet::create_model<float>("se_mobilenet"))) se[n] = s;
+  EXPECT_EQ(p.at("features.0.0.weight"), (S{32, 3, 3, 3}));
+  EXPECT_EQ(p.at("features.0.1.running_var"), (S{32}));
+  EXPECT_EQ(p.at("features.1.dw.0.weight"), (S{32, 1, 3, 3}));
+  EXPECT_EQ(p.at("features.1.pw.0.weight"), (S{64, 32, 1, 1}));
+  EXPECT_EQ(p.at("features.2.dw.0.weight"), (S{64, 1, 3, 3}));
+  EXPECT_EQ(p.at("features.13.pw.1.weight"), (S{1024}));
+  EXPECT_EQ(p.at("classifier.weight"), (S{1000, 1024}));
+  EXPECT_EQ(p.at("classifier.bias"), (S{1000}));
+  EXPECT_EQ(p.count("features.14.dw.0.weight"), 0u);
+  EXPECT_EQ(se.at("features.1.se.fc1.weight"), (S{4, 64, 1, 1}));  // 64 // 16
+  EXPECT_EQ(se.at("features.1.se.fc2.bias"), (S{64}));
+  EXPECT_EQ(se.at("features.13.se.fc1.weight"), (S{64, 1024, 1, 1}));
+  std::size_t blocks_with_se = 0, extra = 0;
+  for (const auto& [n, s] : se) {
+    blocks_with_se += n.find("se.fc1.weight") != std::string::npos;
+    extra += p.count(n) == 0;
+  }
+  EXPECT_EQ(blocks_with_se, 13u);
+  EXPECT_EQ(extra, 4u * 13);  // only the SE blocks' fc1 / fc2 weights and biases are new
+  senet::MobileNetConfig bad;
+  bad.width_mult = 0;
+  EXPECT_THROW(senet::MobileNet<float>{bad}, senet::Error);
+}
+
+// The official ShuffleNet-Series names (ShuffleNetV1/network.py, blocks.py), so that its 1.0x
+// g = 3 checkpoint's keys fit; the first unit's 1x1 is not grouped; stride-2 units give out - in.
+TEST(PaperMobileNets, ShuffleNetOfficialNamesAndShapes) {
+  using S = senet::Shape;
+  std::map<std::string, S> p, se;
+  for (const auto& [n, s] : senet::parameter_shapes(*senet::create_model<float>("shufflenet"))) p[n] = s;
+  for (const auto& [n, s] : senet::parameter_shapes(*senet::create_model<float>("se_shufflenet"))) se[n] = s;
+  EXPECT_EQ(p.at("first_conv.0.weight"), (S{24, 3, 3, 3}));
+  EXPECT_EQ(p.at("first_conv.1.running_mean"), (S{24}));
+  EXPECT_EQ(p.at("features.0.branch_main_1.0.weight"), (S{60, 24, 1, 1}));  // groups 1 in the first unit
+  EXPECT_EQ(p.at("features.0.branch_main_1.3.weight"), (S{60, 1, 3, 3}));
+  EXPECT_EQ(p.at("features.0.branch_main_1.4.running_var"), (S{60}));
+  EXPECT_EQ(p.at("features.0.branch_main_2.0.weight"), (S{216, 20, 1, 1}));  // 240 - 24, 3 groups
+  EXPECT_EQ(p.at("features.1.branch_main_1.0.weight"), (S{60, 80, 1, 1}));
+  EXPECT_EQ(p.at("features.1.branch_main_2.1.weight"), (S{240}));
+  EXPECT_EQ(p.at("features.4.branch_main_1.0.weight"), (S{120, 80, 1, 1}));
+  EXPECT_EQ(p.at("features.4.branch_main_2.0.weight"), (S{240, 40, 1, 1}));   // 480 - 240
+  EXPECT_EQ(p.at("features.12.branch_main_2.0.weight"), (S{480, 80, 1, 1}));  // 960 - 480
+  EXPECT_EQ(p.at("features.15.branch_main_2.0.weight"), (S{960, 80, 1, 1}));
+  EXPECT_EQ(p.count("features.16.branch_main_1.0.weight"), 0u);
+  EXPECT_EQ(p.at("classifier.0.weight"), (S{1000, 960}));
+  EXPECT_EQ(p.count("classifier.0.bias"), 0u);
+  EXPECT_EQ(se.at("features.0.se.fc1.weight"), (S{13, 216, 1, 1}));  // 216 // 16
+  EXPECT_EQ(se.at("features.15.se.fc2.weight"), (S{960, 60, 1, 1}));
+  std::size_t units_with_se = 0;
+  for (const auto& [n, s] : se) units_with_se += n.find("se.fc1.weight") != std::string::npos;
+  EXPECT_EQ(units_with_se, 16u);
+  senet::ShuffleNetConfig bad;
+  bad.groups = 7;  // 60 / 7
+  EXPECT_THROW(senet::ShuffleNet<float>{bad}, senet::Error);
+  bad.groups = 3;
+  bad.stage_repeats = {4, 8};
+  EXPECT_THROW(senet::ShuffleNet<float>{bad}, senet::Error);
+}
+
+// How the fast engine lowers the full-size networks: a gathering step per channel shuffle; in
+// SE-ShuffleNet the SE, the add or the ReLU of every unit in its last convolution's epilogue (no
+// scaling pass); in SE-MobileNet each SE after the pointwise ReLU as one scaling pass; the
+// stride-2 units' concatenations as two copies each (written in place where the plan allows).
+TEST(PaperMobileNets, PreparedSteps) {
+  const auto steps = [](const std::string& name) {
+    std::unique_ptr<senet::Model<float>> model = senet::create_model<float>(name);
+    std::string why;
+    const auto fast = senet::PreparedNetwork::try_prepare(model, {}, &why);
+    EXPECT_NE(fast, nullptr) << name << ": " << why;
+    std::map<std::string, int> kinds;
+    if (fast)
+      for (const auto& s : fast->step_names()) ++kinds[s.substr(0, s.find(' '))];
+    return std::make_pair(kinds, fast ? fast->step_names() : std::vector<std::string>{});
+  };
+  const auto [shuffle, shuffle_names] = steps("se_shufflenet");
+  EXPECT_EQ(shuffle.at("shuffle"), 16);
+  EXPECT_EQ(shuffle.count("scale"), 0u);
+  EXPECT_EQ(shuffle.at("conv"), 1 + 3 * 16);
+  EXPECT_EQ(shuffle.at("concat_copy"), 2 * 3);
+  EXPECT_EQ(shuffle.at("avg_pool"), 3);
+  EXPECT_NE(std::find(shuffle_names.begin(), shuffle_names.end(), "shuffle features.0.channel_shuffle"),
+            shuffle_names.end());
+  const auto [mobile, mobile_names] = steps("se_mobilenet");
+  EXPECT_EQ(mobile.at("conv"), 1 + 2 * 13);
+  EXPECT_EQ(mobile.at("scale"), 13);
+  EXPECT_EQ(mobile.count("shuffle"), 0u);
+  EXPECT_EQ(steps("shufflenet").first.at("shuffle"), 16);
+}
+
 template <class T>
 class TorchvisionParity : public ::testing::Test {};
 TYPED_TEST_SUITE(TorchvisionParity, senet::test::Scalars);
@@ -319,7 +466,7 @@ TYPED_TEST_SUITE(TorchvisionParity, senet::test::Scalars);
 TYPED_TEST(TorchvisionParity, MatchesTorchvision) {
   using T = TypeParam;
   const auto cases = torchvision_cases();
-  ASSERT_EQ(cases.size(), 6u);
+  ASSERT_EQ(cases.size(), 10u);
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name());
     const auto model = case_model<T>(c.spec);
@@ -335,8 +482,10 @@ TYPED_TEST(TorchvisionParity, MatchesTorchvision) {
 }
 
 // The fast engine on every kernel path (depthwise convolutions as lane groups of 1, RegNet's groups
-// of 8 and 16, hard-swish and SiLU in the epilogues, SE after an activation as a scaling pass, the
-// two-layer head), image by image and with three images run together on two threads.
+// of 8 and 16, ShuffleNet's of 20, 40, 72, 80 and 160 and its channel shuffle, hard-swish and SiLU
+// in the epilogues, SE after an activation as a scaling pass, concatenation at channel offset 24
+// after a 3x3 average pool, the two-layer head, a head without bias), image by image and with
+// three images run together on two threads.
 TEST(TorchvisionParity, PreparedMatchesTorchvision) {
   for (const auto& c : torchvision_cases()) {
     for (const auto path : senet::test::available_paths()) {

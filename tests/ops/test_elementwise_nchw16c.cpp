@@ -1,7 +1,7 @@
 // The fast engine's blocked element-wise steps (senet/ops/elementwise_nchw16c.hpp) against plain
 // NCHW arithmetic written here: concatenation into a channel range at every offset (aligned to 16
-// or straddling blocks), the SE squeeze (mean, max, their average) and y = act(x * scale + residual)
-// in place and out of place, on bordered views.
+// or straddling blocks), the SE squeeze (mean, max, their average), y = act(x * scale + residual)
+// in place and out of place, and ShuffleNet's channel shuffle, on bordered views.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nchw16c_test_util.hpp"
@@ -58,6 +59,36 @@ TEST(ElementwiseNchw16c, CopyChannelsConcatenatesAtAnyOffset) {
   }
   EXPECT_TRUE(y.border_is_zero());
   EXPECT_TRUE(y.padding_lanes_are_zero());
+}
+
+// The shuffle of ShuffleNet's widths (60 channels in 3 groups, and in 20: the official code's
+// shuffle; 216 in 3; 6 in 2, inside one block) against torch.nn.ChannelShuffle's rule written
+// here: output channel i * g + j is input channel j * (C / g) + i. Bordered views, the output's
+// border and padding lanes left zero (the border by the caller's zero_border, untouched here).
+TEST(ElementwiseNchw16c, ShuffleChannelsAsTorchChannelShuffle) {
+  std::mt19937 rng(11);
+  const Index N = 2, H = 3, W = 4;
+  for (const auto& [C, g] : std::vector<std::pair<Index, Index>>{{60, 3}, {60, 20}, {216, 3}, {6, 2}}) {
+    SCOPED_TRACE(std::to_string(C) + " channels, " + std::to_string(g) + " groups");
+    const Tensor<float> x = random_nchw({N, C, H, W}, rng);
+    const Bordered in = Bordered::of(x, 1, std::numeric_limits<float>::quiet_NaN());  // border never read
+    Bordered y(N, C, H, W, 1, std::numeric_limits<float>::quiet_NaN());
+    senet::zero_border(y.view);
+    senet::shuffle_channels_nchw16c(in.view, g, y.view);
+    const Tensor<float> got = senet::from_nchw16c(y.image(), C);
+    const Index k = C / g;
+    for (Index n = 0; n < N; ++n)
+      for (Index i = 0; i < k; ++i)
+        for (Index j = 0; j < g; ++j)
+          for (Index p = 0; p < H * W; ++p)
+            ASSERT_EQ(got[(n * C + i * g + j) * H * W + p], x[(n * C + j * k + i) * H * W + p]) << i << ", " << j;
+    EXPECT_TRUE(y.border_is_zero());
+    EXPECT_TRUE(y.padding_lanes_are_zero());
+  }
+  const Bordered x(1, 6, 2, 2, 0, 0.0f);
+  Bordered y(1, 6, 2, 2, 0, 0.0f);
+  EXPECT_THROW(senet::shuffle_channels_nchw16c(x.view, 4, y.view), senet::Error);  // 6 channels, 4 groups
+  EXPECT_THROW(senet::shuffle_channels_nchw16c(x.view, 2, x.view), senet::Error);  // not in place
 }
 
 // The squeeze of every channel plane against the mean, max and 0.5 (mean + max) computed here.

@@ -129,6 +129,15 @@ TEST_F(Cli, SummaryJsonHasExactTotals) {
   r = run("summary --model legacy_seresnet50 --json");
   j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j.at("macs").get<std::int64_t>(), 3'860'488'192);
+  // The SE paper's mobile networks (README: beside Table 3's 4.7M / 572M and 2.4M / 142M)
+  r = run("summary --model se_mobilenet --json");
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("params").get<std::int64_t>(), 4'718'044);
+  EXPECT_EQ(j.at("macs").get<std::int64_t>(), 569'220'096);
+  r = run("summary --model se_shufflenet --json");
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("params").get<std::int64_t>(), 2'483'533);
+  EXPECT_EQ(j.at("macs").get<std::int64_t>(), 138'071'088);
   r = run("summary --model resnet50");
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("25,557,032"), std::string::npos) << r.out;

@@ -3,8 +3,8 @@
 /// `senet::prepare` and `senet::PreparedNetwork`: the fast float engine for any composed model.
 ///
 /// `prepare` lowers the model's module tree (`Sequential`, `Residual`, `Concat`, convolutions,
-/// BatchNorm, ReLU and hard-swish, SE blocks, pooling, the head: global average pool, then linear
-/// layers each optionally followed by an activation) to a flat list of steps on
+/// BatchNorm, ReLU and hard-swish, SE blocks, pooling, channel shuffles, the head: global average
+/// pool, then linear layers each optionally followed by an activation) to a flat list of steps on
 /// channel-blocked activations (`NCHW16c`), folding and fusing as it goes:
 /// - BatchNorm folds into the convolution before it; bias and the activation ride in its epilogue;
 /// - an SE block right after a convolution becomes part of that convolution's step: its gates
@@ -52,6 +52,7 @@
 #include "senet/core/threading.hpp"
 #include "senet/layers/activation.hpp"
 #include "senet/layers/batch_norm2d.hpp"
+#include "senet/layers/channel_shuffle.hpp"
 #include "senet/layers/concat.hpp"
 #include "senet/layers/conv2d.hpp"
 #include "senet/layers/linear.hpp"
@@ -176,7 +177,7 @@ struct EngineValue {
   Index offset = 0;   // floats from the slot's base, once planned
 };
 
-enum class StepKind { conv, scale, max_pool, avg_pool, concat_copy, global_pool };
+enum class StepKind { conv, scale, max_pool, avg_pool, concat_copy, global_pool, shuffle };
 
 /// One step of the lowered model: reads `input`, writes `output` (`output == input`: in place).
 struct EngineStep {
@@ -190,6 +191,7 @@ struct EngineStep {
   Pool2dParams pool;  // max_pool, avg_pool
   Index channel_offset = 0;  // concat_copy
   bool direct = false;       // concat_copy: every branch of this concatenation may write into it in place
+  Index groups = 1;          // shuffle: ChannelShuffle's groups
 };
 
 /// What the plan for one input shape decides per step.
@@ -231,7 +233,7 @@ class PreparedNetwork : public Model<float> {
   ConvPrecision precision() const { return precision_; }
   /// The lowered steps, for tests and profiles: "conv layer1.0.conv1", "scale layer1.0.se", ...
   std::vector<std::string> step_names() const {
-    static const char* kinds[] = {"conv", "scale", "max_pool", "avg_pool", "concat_copy", "global_pool"};
+    static const char* kinds[] = {"conv", "scale", "max_pool", "avg_pool", "concat_copy", "global_pool", "shuffle"};
     std::vector<std::string> out;
     for (const auto& s : steps_) out.push_back(std::string(kinds[int(s.kind)]) + " " + s.name);
     return out;
@@ -381,6 +383,7 @@ class PreparedNetwork : public Model<float> {
     if (dynamic_cast<const Hardswish<float>*>(&m)) return lower_activation(Activation::hard_swish, x, path);
     if (dynamic_cast<const SiLU<float>*>(&m)) return lower_activation(Activation::silu, x, path);
     if (const auto* se = dynamic_cast<const SEBlock<float>*>(&m)) return lower_se(*se, x, path);
+    if (const auto* shuffle = dynamic_cast<const ChannelShuffle<float>*>(&m)) return lower_shuffle(*shuffle, x, path);
     if (const auto* pool = dynamic_cast<const MaxPool2d<float>*>(&m))
       return lower_pool(detail::StepKind::max_pool, pool->params(), x, path);
     if (const auto* pool = dynamic_cast<const AvgPool2d<float>*>(&m))
@@ -508,6 +511,23 @@ class PreparedNetwork : public Model<float> {
     s.input = x;
     s.pool = params;
     s.output = new_value(values_[std::size_t(x)].channels, 0, 0);
+    return add_step(s);
+  }
+
+  /// A channel shuffle: a gathering copy into a new value (a permutation of a grouped
+  /// convolution's channels cannot fold into its weights without breaking its groups).
+  int lower_shuffle(const ChannelShuffle<float>& shuffle, int x, const std::string& path) {
+    need_feature_map(x, path);
+    const Index channels = values_[std::size_t(x)].channels;
+    if (channels % shuffle.groups() != 0)
+      throw detail::Unsupported{path + ": " + std::to_string(channels) + " channels do not split into " +
+                                std::to_string(shuffle.groups()) + " groups"};
+    detail::EngineStep s;
+    s.kind = detail::StepKind::shuffle;
+    s.name = path;
+    s.input = x;
+    s.groups = shuffle.groups();
+    s.output = new_value(channels, 0, 0);
     return add_step(s);
   }
 
@@ -913,6 +933,10 @@ class PreparedNetwork : public Model<float> {
         case detail::StepKind::concat_copy:
           if (s.channel_offset == 0) zero_border(out);
           copy_channels_nchw16c(in, out, s.channel_offset);
+          break;
+        case detail::StepKind::shuffle:
+          shuffle_channels_nchw16c(in, s.groups, out);
+          zero_border(out);
           break;
         default:
           break;

@@ -17,14 +17,17 @@
 #include "senet/models/fashion_mnist_classes.hpp"
 #include "senet/models/imagenet_classes.hpp"
 #include "senet/models/inception.hpp"
+#include "senet/models/mobilenet.hpp"
 #include "senet/models/mobilenet_v3.hpp"
 #include "senet/models/regnet.hpp"
 #include "senet/models/resnet.hpp"
+#include "senet/models/shufflenet.hpp"
 
 namespace senet {
 
 /// How a registered model is built: the configuration its family's builder takes.
-using ModelConfig = std::variant<ResNetConfig, InceptionConfig, MobileNetV3Config, RegNetConfig, EfficientNetConfig>;
+using ModelConfig = std::variant<ResNetConfig, InceptionConfig, MobileNetV3Config, RegNetConfig, EfficientNetConfig,
+                                 MobileNetConfig, ShuffleNetConfig>;
 
 /// The names of a model's classes in class-index order: a view of a static list such as
 /// `imagenet_classes()` or `fashion_mnist_classes()`; empty when the classes have no names.
@@ -211,6 +214,15 @@ inline const std::vector<ModelEntry>& model_registry() {
                  "BN-Inception (Cadene's bninception, Caffe names, convolutions with biases)", imagenet_classes()});
     e.push_back({"se_bn_inception", InceptionConfig{"se_bn_inception", true}, "bninception",
                  "SE-BN-Inception (the SENet authors': SE after every module's concatenation)", imagenet_classes()});
+    e.push_back({"mobilenet", MobileNetConfig{"mobilenet", false}, "timm",
+                 "MobileNet v1 1.0-224 (the SE paper's baseline; torchvision-style names)", imagenet_classes()});
+    e.push_back({"se_mobilenet", MobileNetConfig{"se_mobilenet", true}, "timm",
+                 "SE-MobileNet 1.0-224 (the SE paper's: SE at the end of all 13 depthwise-separable blocks)",
+                 imagenet_classes()});
+    e.push_back({"shufflenet", ShuffleNetConfig{"shufflenet", false}, "timm",
+                 "ShuffleNet v1 1x, g = 3 (Megvii's official ShuffleNet-Series names and shuffle)", imagenet_classes()});
+    e.push_back({"se_shufflenet", ShuffleNetConfig{"se_shufflenet", true}, "timm",
+                 "SE-ShuffleNet 1x, g = 3 (the SE paper's: SE on the main branch of all 16 units)", imagenet_classes()});
     e.push_back({"mobilenet_v3_large", MobileNetV3Config{"mobilenet_v3_large", MobileNetV3Variant::large}, "torchvision",
                  "MobileNetV3-Large (torchvision: SE with hard-sigmoid gate in 8 of 15 blocks)", imagenet_classes()});
     e.push_back({"mobilenet_v3_small", MobileNetV3Config{"mobilenet_v3_small", MobileNetV3Variant::small}, "torchvision",
@@ -291,6 +303,14 @@ std::unique_ptr<Model<T>> create_model(const RegNetConfig& cfg) {
 template <class T>
 std::unique_ptr<Model<T>> create_model(const EfficientNetConfig& cfg) {
   return std::make_unique<EfficientNet<T>>(cfg);
+}
+template <class T>
+std::unique_ptr<Model<T>> create_model(const MobileNetConfig& cfg) {
+  return std::make_unique<MobileNet<T>>(cfg);
+}
+template <class T>
+std::unique_ptr<Model<T>> create_model(const ShuffleNetConfig& cfg) {
+  return std::make_unique<ShuffleNet<T>>(cfg);
 }
 template <class T>
 std::unique_ptr<Model<T>> create_model(const ModelConfig& cfg) {

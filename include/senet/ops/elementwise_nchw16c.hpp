@@ -2,8 +2,8 @@
 /// \file elementwise_nchw16c.hpp
 /// The fast engine's per-channel and element-wise steps on `NCHW16c` views (`FeatureView`s, any
 /// border): the SE squeeze (global average, max or both), `y = act(x * scale + residual)` (the SE
-/// scale, the residual add and the ReLU in one pass), and the copy of a view into a channel range
-/// of another (concatenation at any channel offset). Plain loops over the 16 lanes of a block,
+/// scale, the residual add and the ReLU in one pass), the copy of a view into a channel range
+/// of another (concatenation at any channel offset), and ShuffleNet's channel shuffle. Plain loops over the 16 lanes of a block,
 /// which the compiler vectorises.
 
 #include <algorithm>
@@ -121,6 +121,35 @@ inline void copy_channels_nchw16c(const FeatureView& x, const FeatureView& y, In
         for (Index i = 0; i < W; ++i)
           for (Index l = c_end % kChannelBlock == 0 ? kChannelBlock : c_end % kChannelBlock; l < kChannelBlock; ++l)
             dst[i * kChannelBlock + l] = 0.0f;
+    }
+  }
+}
+
+/// ShuffleNet's channel shuffle from `x` to `y` (same image, any borders; not in place), as
+/// `ChannelShuffle(groups)`: with `k = channels / groups`, output channel `i * groups + j` is input
+/// channel `j * k + i`. Padding lanes of `y`'s last block are zeroed; its border is left alone.
+inline void shuffle_channels_nchw16c(const FeatureView& x, Index groups, const FeatureView& y) {
+  SENET_CHECK(groups >= 1 && x.channels % groups == 0 && x.same_image(y) && x.data != y.data,
+              "shuffle_channels_nchw16c: ", x.channels, " channels in ", groups, " groups, into another view of ",
+              "the same size");
+  const Index N = y.batch, Cb = y.blocks(), C = y.channels, H = y.height, W = y.width, k = C / groups;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (N * Cb * H * W > 4096 && !omp_in_parallel())
+#endif
+  for (Index nb = 0; nb < N * Cb; ++nb) {
+    const Index n = nb / Cb, yb = nb % Cb;
+    for (Index h = 0; h < H; ++h) {
+      float* dst = y.at(n, yb, h, 0);
+      for (Index l = 0; l < kChannelBlock; ++l) {
+        const Index c = yb * kChannelBlock + l;
+        if (c >= C) {
+          for (Index i = 0; i < W; ++i) dst[i * kChannelBlock + l] = 0.0f;
+          continue;
+        }
+        const Index xc = (c % groups) * k + c / groups;
+        const float* src = x.at(n, xc / kChannelBlock, h, 0) + xc % kChannelBlock;
+        for (Index i = 0; i < W; ++i) dst[i * kChannelBlock + l] = src[i * kChannelBlock];
+      }
     }
   }
 }
