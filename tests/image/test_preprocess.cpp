@@ -340,7 +340,10 @@ TEST(Preprocess, GreyPresets) {
   // Every registered model's preset exists, and the list names them all.
   for (const std::string& name : preprocess_preset_names()) EXPECT_NO_THROW(preprocess_preset(name)) << name;
   const std::string m = error_of([] { preprocess_preset("mnist"); });
-  EXPECT_NE(m.find("known: 'timm', 'caffe', 'bninception', 'digits', 'fashion'"), std::string::npos) << m;
+  EXPECT_NE(m.find("known: 'timm', 'torchvision', 'efficientnet_b0', 'efficientnet_b1', 'caffe', 'bninception', "
+                   "'digits', 'fashion'"),
+            std::string::npos)
+      << m;
 }
 
 TEST(Preprocess, RejectsBadOptions) {
