@@ -2,9 +2,9 @@
 /// \file elementwise_nchw16c.hpp
 /// The fast engine's per-channel and element-wise steps on `NCHW16c` views (`FeatureView`s, any
 /// border): the SE squeeze (global average, max or both), `y = act(x * scale + residual)` (the SE
-/// scale, the residual add and the ReLU in one pass), the copy of a view into a channel range
-/// of another (concatenation at any channel offset), and ShuffleNet's channel shuffle. Plain loops over the 16 lanes of a block,
-/// which the compiler vectorises.
+/// scale, the residual add and the activation in one pass), the copy of a view into a channel
+/// range of another (concatenation at any channel offset), and ShuffleNet's channel shuffle. Plain
+/// loops over the 16 lanes of a block, which the compiler vectorises.
 
 #include <algorithm>
 
