@@ -97,7 +97,8 @@ void build_mobilenet(const MobileNetConfig& cfg, Sequential<T>& root) {
 template <class T>
 class MobileNet : public ConfiguredNetwork<T, MobileNetConfig> {
  public:
-  explicit MobileNet(MobileNetConfig cfg) : ConfiguredNetwork<T, MobileNetConfig>(std::move(cfg), "MobileNet", build_mobilenet<T>) {}
+  explicit MobileNet(MobileNetConfig cfg)
+      : ConfiguredNetwork<T, MobileNetConfig>(std::move(cfg), "MobileNet", build_mobilenet<T>) {}
 };
 
 }  // namespace senet

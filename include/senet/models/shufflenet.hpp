@@ -143,7 +143,8 @@ void build_shufflenet(const ShuffleNetConfig& cfg, Sequential<T>& root) {
 template <class T>
 class ShuffleNet : public ConfiguredNetwork<T, ShuffleNetConfig> {
  public:
-  explicit ShuffleNet(ShuffleNetConfig cfg) : ConfiguredNetwork<T, ShuffleNetConfig>(std::move(cfg), "ShuffleNet", build_shufflenet<T>) {}
+  explicit ShuffleNet(ShuffleNetConfig cfg)
+      : ConfiguredNetwork<T, ShuffleNetConfig>(std::move(cfg), "ShuffleNet", build_shufflenet<T>) {}
 };
 
 }  // namespace senet
