@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <senet/core/threading.hpp>
@@ -15,6 +16,22 @@
 
 namespace senet_cli {
 namespace {
+
+/// The steps that take the most time, and the time of each kind of step.
+void print_profile(std::vector<StepTime> steps) {
+  double total = 0;
+  std::map<std::string, double> by_kind;
+  for (const auto& st : steps) {
+    total += st.ms;
+    by_kind[st.step.substr(0, st.step.find(' '))] += st.ms;
+  }
+  std::printf("\nsteps, summed over threads: %.2f ms per forward\n", total);
+  for (const auto& [kind, ms] : by_kind) std::printf("  %-12s %8.3f ms %5.1f%%\n", kind.c_str(), ms, 100 * ms / total);
+  std::stable_sort(steps.begin(), steps.end(), [](const StepTime& a, const StepTime& b) { return a.ms > b.ms; });
+  std::printf("slowest steps:\n");
+  for (std::size_t i = 0; i < std::min<std::size_t>(steps.size(), 25); ++i)
+    std::printf("  %8.3f ms %5.1f%%  %s\n", steps[i].ms, 100 * steps[i].ms / total, steps[i].step.c_str());
+}
 
 int bench(const Options& opt) {
   const std::string name = opt.get("--model");
@@ -37,6 +54,8 @@ int bench(const Options& opt) {
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
+  std::vector<StepTime> steps;
+  if (opt.has("--profile")) steps = profile_steps(*model, x, iters);
   const double median = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
   const double flops = 2.0 * double(model->total_macs(size, batch));
   const double gflops = flops / (median * 1e-3) / 1e9;
@@ -54,12 +73,17 @@ int bench(const Options& opt) {
                         {"engine", model->type_name() == "PreparedNetwork" ? "fast" : "naive"},
                         {"precision", opt.choice("--precision", {"fp32", "bf16"}, "fp32")},
                         {"record_excitations", recording.has_value()}};
+    if (!steps.empty()) {
+      j["steps"] = nlohmann::json::array();
+      for (const auto& st : steps) j["steps"].push_back({{"step", st.step}, {"ms", st.ms}});
+    }
     std::cout << j.dump() << "\n";
   } else {
     std::printf("%s batch %ld, %ldx%ld, %d thread(s), %ld iterations%s\n", name.c_str(), batch, size, size,
                 senet::num_threads(), iters, weights.empty() ? ", random weights" : "");
     std::printf("median %.2f ms per batch, %.2f ms per image, %.1f GFLOP/s (min %.2f ms)\n", median,
                 median / double(batch), gflops, ms.front());
+    if (!steps.empty()) print_profile(steps);
   }
   return 0;
 }
@@ -69,15 +93,18 @@ int bench(const Options& opt) {
 Command bench_command() {
   return {"bench",
           "--model NAME [--weights W] [--batch B] [--size S] [--threads N] [--iters I]\n"
-          "[--engine fast|naive] [--record-excitations] [--json]",
+          "[--engine fast|naive] [--record-excitations] [--profile] [--json]",
           "median latency and GFLOP/s",
           "Times I forward passes (10) of B images (1) of S x S (the model's input size) after one warm-up,\n"
           "  on seeded random weights unless --weights is given. --json: model, batch, size, threads, iters,\n"
           "  median_ms, min_ms, ms_per_image, gflops, weights, engine, precision, record_excitations.\n"
           "--record-excitations: every forward records its SE excitations (as senet excite does), to\n"
-          "  measure what recording costs.\n" +
+          "  measure what recording costs.\n"
+          "--profile: then times each step of the fast engine over I more passes and prints the time of\n"
+          "  each kind of step and the 25 slowest steps (--json: \"steps\", every step's ms in order).\n" +
               loading_options_help(),
-          with_loading_options({{"--model", "--weights", "--batch", "--size", "--threads", "--iters"}, {"--json", "--record-excitations"}}),
+          with_loading_options({{"--model", "--weights", "--batch", "--size", "--threads", "--iters"},
+                                {"--json", "--record-excitations", "--profile"}}),
           false,
           bench};
 }

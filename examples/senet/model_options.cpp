@@ -148,7 +148,8 @@ std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::s
     options.precision = bf16 ? senet::ConvPrecision::bf16 : senet::ConvPrecision::fp32;
     std::string why;
     if (auto fast = senet::PreparedNetwork::try_prepare(model, options, &why)) return fast;
-    if (bf16) throw UsageError{"--precision bf16 needs the fast engine, which cannot run " + model->name() + ": " + why};
+    if (bf16)
+      throw UsageError{"--precision bf16 needs the fast engine, which cannot run " + model->name() + ": " + why};
     return model;
   }
   if (bf16) throw UsageError{"--precision bf16 needs the fast engine (not --engine naive)"};
@@ -163,12 +164,25 @@ std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::s
   return model;
 }
 
+std::vector<StepTime> profile_steps(const senet::Model<float>& model, const senet::Tensor<float>& x, long iters) {
+  const auto* fast = dynamic_cast<const senet::PreparedNetwork*>(&model);
+  if (!fast) throw UsageError{"--profile times the fast engine's steps, which does not run this model"};
+  std::vector<double> seconds;
+  for (long i = 0; i < iters; ++i) fast->forward_profiled(x, seconds);
+  std::vector<StepTime> out;
+  const auto names = fast->step_names();
+  for (std::size_t i = 0; i < seconds.size(); ++i)
+    out.push_back({i < names.size() ? names[i] : "head", seconds[i] * 1e3 / double(iters)});
+  return out;
+}
+
 void apply_threads(const Options& opt) {
   if (opt.has("--threads")) senet::set_num_threads(static_cast<int>(opt.integer("--threads", 1)));
 }
 
 std::string class_label(const senet::ModelEntry& entry, senet::Index index, senet::Index num_classes) {
-  if (entry.labels.size() == static_cast<std::size_t>(num_classes)) return entry.labels[static_cast<std::size_t>(index)];
+  if (entry.labels.size() == static_cast<std::size_t>(num_classes))
+    return entry.labels[static_cast<std::size_t>(index)];
   return "class " + std::to_string(index);
 }
 

@@ -7,6 +7,7 @@
 #include <senet/models/model.hpp>
 #include <senet/models/zoo.hpp>
 #include <string>
+#include <vector>
 
 #include "cli_options.hpp"
 
@@ -34,6 +35,16 @@ std::unique_ptr<senet::Model<float>> build_model(const senet::ModelConfig& confi
 /// weights, or seeded random weights when `weights` is empty; prepared for the fast engine unless
 /// `--engine naive`.
 std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::string& weights);
+
+/// The time of one lowered step of the fast engine (`"head"`: the layers after the global pool).
+struct StepTime {
+  std::string step;
+  double ms = 0;  ///< per forward, summed over the threads that ran it
+};
+
+/// Where the fast engine's time goes over `iters` forwards of `x`: each step's mean time, in the
+/// engine's order. A usage error for a model the fast engine does not run.
+std::vector<StepTime> profile_steps(const senet::Model<float>& model, const senet::Tensor<float>& x, long iters);
 
 /// The name of class `index` of a model registered as `entry` with `num_classes` classes: the
 /// entry's class names when it has that many (ImageNet's, Fashion-MNIST's), else "class N".

@@ -184,6 +184,26 @@ TEST(Prepared, LowersABottleneckToFourConvSteps) {
   EXPECT_EQ(steps.size(), 2u + 16u * 3u + 4u + 1u);  // stem, pool, 16 blocks, 4 projections, head
 }
 
+// forward_profiled: the same logits as forward, and a time for every step and for the head (the
+// concatenation copies written in place are the only steps that may take none: none here).
+TEST(Prepared, ProfiledForwardTimesEveryStep) {
+  auto model = senet::create_model<float>("seresnet18");
+  senet::randomize_parameters(*model, 7);
+  const senet::PreparedNetwork fast(std::move(model));
+  const senet::Tensor<float> x = wavy_input({2, 3, 64, 64}, 0.3);
+  std::vector<double> seconds;
+  const auto profiled = fast.forward_profiled(x, seconds);
+  ASSERT_EQ(seconds.size(), fast.step_names().size() + 1);
+  for (std::size_t i = 0; i < seconds.size(); ++i)
+    EXPECT_GT(seconds[i], 0.0) << (i < fast.step_names().size() ? fast.step_names()[i] : "head");
+  const auto once = seconds;
+  fast.forward_profiled(x, seconds);  // adds
+  for (std::size_t i = 0; i < seconds.size(); ++i) EXPECT_GT(seconds[i], once[i]);
+  const auto plain = fast.forward(x);
+  ASSERT_EQ(profiled.shape(), plain.shape());
+  for (senet::Index i = 0; i < plain.size(); ++i) ASSERT_EQ(profiled[i], plain[i]) << i;
+}
+
 /// A network whose second layer (a Tanh) has no fast step.
 std::unique_ptr<senet::Model<float>> tanh_network() {
   auto net = std::make_unique<senet::Network<float>>(senet::NetworkInfo{"tanh_net", 3, 10, 32});

@@ -1,16 +1,20 @@
-// Tests of senet/ops/elementwise.hpp (per-channel affine, per-channel scale, residual add) and
-// senet/ops/linear.hpp (the batched fully connected GEMM) against hand-written loops.
+// Tests of senet/ops/elementwise.hpp (per-channel affine, per-channel scale, residual add),
+// senet/ops/linear.hpp (the batched fully connected GEMM) and senet/ops/linear_rows.hpp (the same
+// on a kernel path) against hand-written loops.
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <random>
 #include <sstream>
 #include <vector>
 
+#include "nchw16c_test_util.hpp"
 #include "senet/ops/elementwise.hpp"
 #include "senet/ops/linear.hpp"
+#include "senet/ops/linear_rows.hpp"
 #include "test_util.hpp"
 
 namespace test_elementwise_linear {
@@ -119,9 +123,16 @@ TYPED_TEST(ElementwiseTest, AddRejectsShapeMismatch) {
   EXPECT_THROW(senet::add_inplace(a, flat), senet::Error);
 }
 
-// linear: y[n, o] = sum_i x[n, i] * w[o, i] + bias[o], accumulated in long double.
 template <class T>
-void check_linear(Index N, Index in, Index out, bool bias, bool conv_weight, bool image_input, std::mt19937& rng) {
+using LinearFn = std::function<void(const Tensor<T>& x, const Tensor<T>& w, const T* bias, Tensor<T>& y)>;
+
+// linear (or `run`): y[n, o] = sum_i x[n, i] * w[o, i] + bias[o], against the sum in long double.
+template <class T>
+void check_linear(
+    Index N, Index in, Index out, bool bias, bool conv_weight, bool image_input, std::mt19937& rng,
+    const LinearFn<T>& run = [](const Tensor<T>& x, const Tensor<T>& w, const T* b, Tensor<T>& y) {
+      senet::linear(x, w, b, y);
+    }) {
   Tensor<T> x(image_input ? Shape{N, in, 1, 1} : Shape{N, in});
   Tensor<T> w(conv_weight ? Shape{out, in, 1, 1} : Shape{out, in});
   std::vector<T> b(static_cast<std::size_t>(out));
@@ -130,7 +141,7 @@ void check_linear(Index N, Index in, Index out, bool bias, bool conv_weight, boo
   fill_uniform(b.data(), out, rng);
   Tensor<T> y({N, out});
   y.fill(std::numeric_limits<T>::quiet_NaN());
-  senet::linear(x, w, bias ? b.data() : nullptr, y);
+  run(x, w, bias ? b.data() : nullptr, y);
   std::ostringstream what;
   what << "N=" << N << " in=" << in << " out=" << out << " bias=" << bias << " conv_weight=" << conv_weight
        << " image_input=" << image_input;
@@ -198,5 +209,55 @@ TYPED_TEST(ElementwiseTest, LinearRejectsMismatchedShapes) {
   Tensor<T> x_flat({12});  // 12 elements in one row of 12, not 2 rows of 6
   EXPECT_THROW(senet::linear(x_flat, w, static_cast<const T*>(nullptr), y), senet::Error);
 }
+
+// linear_rows on each kernel path: the few-row dot products (every row count up to
+// kLinearRowsMax and past it, input widths on and off a 16-float vector, odd output counts), and
+// outputs split over threads.
+class LinearRowsTest : public KernelPathTest {};
+
+TEST_P(LinearRowsTest, MatchesTripleLoop) {
+  std::mt19937 rng(26);
+  const senet::Conv2dPath path = GetParam();
+  const LinearFn<float> rows = [path](const Tensor<float>& x, const Tensor<float>& w, const float* b,
+                                      Tensor<float>& y) {
+    senet::linear_rows(x.data(), x.dim(0), w, b, y.data(), y.dim(1), path);
+  };
+  const Index sizes[][3] = {{1, 1, 1},   {1, 7, 3},     {2, 16, 5},    {3, 17, 2},   {4, 33, 17},
+                            {7, 64, 9},  {8, 100, 33},  {9, 15, 4},    {12, 48, 31}, {16, 130, 7},
+                            {17, 40, 6}, {1, 960, 240}, {8, 960, 1280}};
+  const int saved = senet::num_threads();
+  for (int threads : {1, 2}) {
+    senet::set_num_threads(threads);
+    for (const auto& s : sizes)
+      for (int variant = 0; variant < 2; ++variant)
+        check_linear<float>(s[0], s[1], s[2], variant, false, false, rng, rows);
+  }
+  senet::set_num_threads(saved);
+}
+
+// Rows of y are written at their stride; the lanes between are left alone.
+TEST_P(LinearRowsTest, LeavesTheRestOfEachRow) {
+  Tensor<float> x({3, 20}), w({5, 20});
+  for (Index i = 0; i < x.size(); ++i) x[i] = float(i % 7) - 3;
+  for (Index i = 0; i < w.size(); ++i) w[i] = float(i % 5) - 2;
+  std::vector<float> y(3 * 8, -99.0f);
+  senet::linear_rows(x.data(), 3, w, nullptr, y.data(), 8, GetParam());
+  for (Index n = 0; n < 3; ++n)
+    for (Index o = 0; o < 8; ++o) {
+      float expected = -99.0f;
+      if (o < 5) {
+        expected = 0;
+        for (Index i = 0; i < 20; ++i) expected += x[n * 20 + i] * w[o * 20 + i];
+      }
+      EXPECT_EQ(y[std::size_t(n * 8 + o)], expected) << "row " << n << " lane " << o;  // small integers: exact
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, LinearRowsTest,
+                         ::testing::Values(senet::Conv2dPath::avx512, senet::Conv2dPath::avx2,
+                                           senet::Conv2dPath::portable),
+                         [](const ::testing::TestParamInfo<senet::Conv2dPath>& info) {
+                           return senet::to_string(info.param);
+                         });
 
 }  // namespace test_elementwise_linear

@@ -154,6 +154,23 @@ TEST_F(Cli, BenchJsonReportsTimings) {
   EXPECT_EQ(run("bench --model seresnet18 --size 64 --iters 1").status, 0);
 }
 
+// --profile: every lowered step's time in the engine's order (the stem first, the head last), and
+// in text the time per kind of step; the reference path has no steps to time.
+TEST_F(Cli, BenchProfileTimesEachStep) {
+  Result r = run("bench --model seresnet18 --size 64 --iters 2 --threads 1 --profile --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto steps = nlohmann::json::parse(r.out).at("steps");
+  ASSERT_GT(steps.size(), 10u);
+  EXPECT_EQ(steps.front().at("step"), "conv conv1");
+  EXPECT_EQ(steps.back().at("step"), "head");
+  for (const auto& s : steps) EXPECT_GT(s.at("ms").get<double>(), 0.0) << s.dump();
+  r = run("bench --model seresnet18 --size 64 --iters 1 --profile");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("slowest steps"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("conv "), std::string::npos) << r.out;
+  expect_usage("bench --model seresnet18 --size 64 --iters 1 --profile --engine naive");
+}
+
 TEST_F(Cli, SeOptionsReshapeTheModel) {
   // The paper's counts for legacy_seresnet50 (paper-facts §2), through the tool.
   const auto params = [&](const std::string& flags) {

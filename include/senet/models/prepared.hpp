@@ -40,6 +40,7 @@
 /// by image or layer by layer).
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -65,6 +66,7 @@
 #include "senet/ops/conv2d_nchw16c.hpp"
 #include "senet/ops/conv2d_stem.hpp"
 #include "senet/ops/elementwise_nchw16c.hpp"
+#include "senet/ops/linear_rows.hpp"
 #include "senet/ops/pooling_nchw16c.hpp"
 
 #ifdef _OPENMP
@@ -239,47 +241,15 @@ class PreparedNetwork : public Model<float> {
     return out;
   }
 
-  Tensor<float> forward(const Tensor<float>& x) const override {
-    check_input(x.shape());
-    Lease lease(*this);
-    Workspace& ws = *lease.workspace;
-    // One read of the thread count per call: the plan's slots and the team that fills them agree
-    // even when another thread changes the count meanwhile.
-    const int threads = num_threads();
-    if (ws.input != x.shape() || ws.threads != threads) plan(x.shape(), threads, ws);
-    // The calling thread's excitation observer, for every thread of this call.
-    const detail::ExcitationSink* sink = detail::excitation_sink();
-    ExcitationObserver* observer = sink ? sink->observer : nullptr;
-    const Index N = x.dim(0), image = x.size() / N;
-    if (ws.by_image) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(ws.threads)
-#endif
-      for (Index n = 0; n < N; ++n) {
-#ifdef _OPENMP
-        const Index slot = omp_get_thread_num();
-#else
-        const Index slot = 0;
-#endif
-        run_steps(x.data() + n * image, ws.image_shape, ws, slot, ws.features.data() + n * pooled_channels_,
-                  Observed{observer, n});
-      }
-    } else {
-      run_steps(x.data(), x.shape(), ws, 0, ws.features.data(), Observed{observer, 0});
-    }
-    // The head: its hidden layers alternate between two buffers of the workspace.
-    const float* in = ws.features.data();
-    for (std::size_t i = 0; i + 1 < head_.size(); ++i) {
-      const Linear<float>& fc = head_[i].fc;
-      float* out = ws.head_hidden.data() + Index(i % 2) * N * head_width_;
-      linear(in, N, fc.weight(), fc.bias() ? fc.bias()->data() : nullptr, out, fc.out_features());
-      activate_inplace(out, N * fc.out_features(), head_[i].act);
-      in = out;
-    }
-    const Linear<float>& last = head_.back().fc;
-    Tensor<float> logits({N, last.out_features()}, uninitialized);
-    linear(in, N, last.weight(), last.bias() ? last.bias()->data() : nullptr, logits.data(), last.out_features());
-    return logits;
+  Tensor<float> forward(const Tensor<float>& x) const override { return run(x, nullptr); }
+
+  /// `forward(x)`, adding the wall-clock seconds of each step of `step_names()` into `seconds`,
+  /// and of the head (the layers after the global pool) into one more entry at its end. When a
+  /// batch runs image by image, each thread's time counts, so the sum can exceed the call's time.
+  /// Where a model's time goes (`senet bench --profile`).
+  Tensor<float> forward_profiled(const Tensor<float>& x, std::vector<double>& seconds) const {
+    seconds.resize(steps_.size() + 1, 0.0);
+    return run(x, &seconds);
   }
 
   /// The source model's rows (its structure is kept when its weights are freed).
@@ -851,18 +821,86 @@ class PreparedNetwork : public Model<float> {
 
   // ---------------------------------------------------------------- running
 
-  /// Who sees the excitations of one `run_steps` call: the observer (or null) and the batch index
-  /// of the call's first image.
+  /// `linear` on this model's kernel path (the SE blocks' layers and the head).
+  auto fully_connected() const {
+    return [path = path_](const float* x, Index N, const Tensor<float>& w, const float* bias, float* y, Index y_stride) {
+      linear_rows(x, N, w, bias, y, y_stride, path);
+    };
+  }
+
+  /// `forward`, adding each step's seconds into `seconds` when it is not null.
+  Tensor<float> run(const Tensor<float>& x, std::vector<double>* seconds) const {
+    check_input(x.shape());
+    Lease lease(*this);
+    Workspace& ws = *lease.workspace;
+    // One read of the thread count per call: the plan's slots and the team that fills them agree
+    // even when another thread changes the count meanwhile.
+    const int threads = num_threads();
+    if (ws.input != x.shape() || ws.threads != threads) plan(x.shape(), threads, ws);
+    // The calling thread's excitation observer, for every thread of this call.
+    const detail::ExcitationSink* sink = detail::excitation_sink();
+    ExcitationObserver* observer = sink ? sink->observer : nullptr;
+    const Index N = x.dim(0), image = x.size() / N;
+    // Profiling: one row of step times per slot, so that threads never write the same one.
+    std::vector<double> slot_seconds(seconds ? std::size_t(ws.slots) * steps_.size() : 0, 0.0);
+    auto clock_of = [&](Index slot) { return seconds ? slot_seconds.data() + slot * Index(steps_.size()) : nullptr; };
+    if (ws.by_image) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(ws.threads)
+#endif
+      for (Index n = 0; n < N; ++n) {
+#ifdef _OPENMP
+        const Index slot = omp_get_thread_num();
+#else
+        const Index slot = 0;
+#endif
+        run_steps(x.data() + n * image, ws.image_shape, ws, slot, ws.features.data() + n * pooled_channels_,
+                  Observed{observer, n, clock_of(slot)});
+      }
+    } else {
+      run_steps(x.data(), x.shape(), ws, 0, ws.features.data(), Observed{observer, 0, clock_of(0)});
+    }
+    for (std::size_t i = 0; i < slot_seconds.size(); ++i) (*seconds)[i % steps_.size()] += slot_seconds[i];
+    // The head: its hidden layers alternate between two buffers of the workspace.
+    const StepClock head_clock{seconds ? &seconds->back() : nullptr};
+    const float* in = ws.features.data();
+    for (std::size_t i = 0; i + 1 < head_.size(); ++i) {
+      const Linear<float>& fc = head_[i].fc;
+      float* out = ws.head_hidden.data() + Index(i % 2) * N * head_width_;
+      fully_connected()(in, N, fc.weight(), fc.bias() ? fc.bias()->data() : nullptr, out, fc.out_features());
+      activate_inplace(out, N * fc.out_features(), head_[i].act);
+      in = out;
+    }
+    const Linear<float>& last = head_.back().fc;
+    Tensor<float> logits({N, last.out_features()}, uninitialized);
+    fully_connected()(in, N, last.weight(), last.bias() ? last.bias()->data() : nullptr, logits.data(),
+                      last.out_features());
+    return logits;
+  }
+
+  /// Who watches one `run_steps` call: the excitation observer (or null) and the batch index of
+  /// the call's first image, and where each step's seconds are added (or null).
   struct Observed {
     ExcitationObserver* observer = nullptr;
     Index first = 0;
+    double* step_seconds = nullptr;
+  };
+
+  /// Adds the time from its construction to its destruction to `*seconds` (when not null).
+  struct StepClock {
+    double* seconds;
+    std::chrono::steady_clock::time_point start =
+        seconds ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    ~StepClock() {
+      if (seconds) *seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
   };
 
   /// The gates `[batch, 16 Cb]` (padding lanes zero) of SE `se` for squeezed descriptors `z`,
   /// shown to the observer.
   const float* gates(int se, Index batch, Index C, float* z, float* hidden, float* g, const Observed& seen) const {
     const Index Kp = channel_blocks(C) * kChannelBlock;
-    ses_[std::size_t(se)].excite(z, batch, hidden, g, Kp);
+    ses_[std::size_t(se)].excite(z, batch, hidden, g, Kp, fully_connected());
     for (Index n = 0; n < batch; ++n) std::fill(g + n * Kp + C, g + (n + 1) * Kp, 0.0f);
     if (seen.observer) seen.observer->on_excitation(se_paths_[std::size_t(se)], seen.first, batch, C, g, Kp);
     return g;
@@ -878,6 +916,7 @@ class PreparedNetwork : public Model<float> {
     float *squeezed = d, *mean = d + B * ws.channels, *g = d + 2 * B * ws.channels, *hidden = d + 3 * B * ws.channels;
     for (std::size_t i = 0; i < steps_.size(); ++i) {
       const detail::EngineStep& s = steps_[i];
+      const StepClock clock{seen.step_seconds ? seen.step_seconds + i : nullptr};
       if (ws.steps[i].skip) continue;
       if (s.kind == detail::StepKind::global_pool) {
         squeeze_nchw16c(view(ws.values[std::size_t(s.input)], base, B), SESqueeze::avg, features);
