@@ -59,8 +59,10 @@ std::optional<std::string> torchvision_weights_preset(const std::string& model) 
 /// The preset `model` must be registered with: its published weights' (torchvision's networks), or
 /// the generic ImageNet "timm" (the SE paper's mobile networks, which have no published weights).
 std::string expected_preset(const std::string& model) {
-  const bool paper_mobile = model == "mobilenet" || model == "se_mobilenet" || model == "shufflenet" ||
-                            model == "se_shufflenet";
+  // the SE paper's MobileNet and ShuffleNet have no published weights
+  const senet::ModelConfig& cfg = senet::model_entry(model).config;
+  const bool paper_mobile =
+      std::holds_alternative<senet::MobileNetConfig>(cfg) || std::holds_alternative<senet::ShuffleNetConfig>(cfg);
   const std::optional<std::string> published = torchvision_weights_preset(model);
   EXPECT_EQ(published.has_value(), !paper_mobile) << model;
   return published.value_or("timm");

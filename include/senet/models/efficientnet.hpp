@@ -135,4 +135,10 @@ class EfficientNet : public ConfiguredNetwork<T, EfficientNetConfig> {
   explicit EfficientNet(EfficientNetConfig cfg) : ConfiguredNetwork<T, EfficientNetConfig>(std::move(cfg), "EfficientNet", build_efficientnet<T>) {}
 };
 
+template <>
+struct NetworkOf<EfficientNetConfig> {
+  template <class T>
+  using type = EfficientNet<T>;
+};
+
 }  // namespace senet

@@ -190,4 +190,10 @@ class BNInception : public ConfiguredNetwork<T, InceptionConfig> {
   explicit BNInception(InceptionConfig cfg) : ConfiguredNetwork<T, InceptionConfig>(std::move(cfg), "BNInception", build_bn_inception<T>) {}
 };
 
+template <>
+struct NetworkOf<InceptionConfig> {
+  template <class T>
+  using type = BNInception<T>;
+};
+
 }  // namespace senet

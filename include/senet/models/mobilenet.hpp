@@ -101,4 +101,10 @@ class MobileNet : public ConfiguredNetwork<T, MobileNetConfig> {
       : ConfiguredNetwork<T, MobileNetConfig>(std::move(cfg), "MobileNet", build_mobilenet<T>) {}
 };
 
+template <>
+struct NetworkOf<MobileNetConfig> {
+  template <class T>
+  using type = MobileNet<T>;
+};
+
 }  // namespace senet

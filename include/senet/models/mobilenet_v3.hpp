@@ -127,4 +127,10 @@ class MobileNetV3 : public ConfiguredNetwork<T, MobileNetV3Config> {
   explicit MobileNetV3(MobileNetV3Config cfg) : ConfiguredNetwork<T, MobileNetV3Config>(std::move(cfg), "MobileNetV3", build_mobilenet_v3<T>) {}
 };
 
+template <>
+struct NetworkOf<MobileNetV3Config> {
+  template <class T>
+  using type = MobileNetV3<T>;
+};
+
 }  // namespace senet

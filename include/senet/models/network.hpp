@@ -82,6 +82,12 @@ class Network : public Model<T> {
   Sequential<T> layers_;
 };
 
+/// The network class that a family's configuration builds: `NetworkOf<ResNetConfig>::type<T>` is
+/// `ResNet<T>`. Each family's header specialises it beside its class; `create_model` takes any
+/// configuration that has one.
+template <class Config>
+struct NetworkOf;
+
 /// A family's network: the configuration it was built from (its `name`, `in_channels`,
 /// `num_classes` and `input_size` make the `NetworkInfo`; the rest is the builder's) and the
 /// family's type name. Each family derives from it with one constructor, so that its type stays

@@ -149,4 +149,10 @@ class RegNet : public ConfiguredNetwork<T, RegNetConfig> {
   explicit RegNet(RegNetConfig cfg) : ConfiguredNetwork<T, RegNetConfig>(std::move(cfg), "RegNet", build_regnet<T>) {}
 };
 
+template <>
+struct NetworkOf<RegNetConfig> {
+  template <class T>
+  using type = RegNet<T>;
+};
+
 }  // namespace senet

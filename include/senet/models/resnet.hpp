@@ -232,4 +232,10 @@ class ResNet : public ConfiguredNetwork<T, ResNetConfig> {
   explicit ResNet(ResNetConfig cfg) : ConfiguredNetwork<T, ResNetConfig>(std::move(cfg), "ResNet", build_resnet<T>) {}
 };
 
+template <>
+struct NetworkOf<ResNetConfig> {
+  template <class T>
+  using type = ResNet<T>;
+};
+
 }  // namespace senet

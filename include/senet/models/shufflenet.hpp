@@ -147,4 +147,10 @@ class ShuffleNet : public ConfiguredNetwork<T, ShuffleNetConfig> {
       : ConfiguredNetwork<T, ShuffleNetConfig>(std::move(cfg), "ShuffleNet", build_shufflenet<T>) {}
 };
 
+template <>
+struct NetworkOf<ShuffleNetConfig> {
+  template <class T>
+  using type = ShuffleNet<T>;
+};
+
 }  // namespace senet

@@ -2,7 +2,8 @@
 /// \file zoo.hpp
 /// The registry of named architectures, one entry per name (`model_registry()`): its family's
 /// configuration, its pre-processing preset, a description and its class names.
-/// `create_model<T>(name)` builds one; adding a family means its own header and one line here.
+/// `create_model<T>(name)` builds one; adding a family means its own header (its builder, class
+/// and `NetworkOf` specialisation), its configuration in `ModelConfig` and its entries here.
 
 #include <algorithm>
 #include <array>
@@ -283,34 +284,10 @@ inline ResNetConfig model_config(const std::string& name, std::optional<Index> n
   return *resnet;
 }
 
-/// A new model with zero weights (load them with `load_weights`).
-template <class T>
-std::unique_ptr<Model<T>> create_model(const ResNetConfig& cfg) {
-  return std::make_unique<ResNet<T>>(cfg);
-}
-template <class T>
-std::unique_ptr<Model<T>> create_model(const InceptionConfig& cfg) {
-  return std::make_unique<BNInception<T>>(cfg);
-}
-template <class T>
-std::unique_ptr<Model<T>> create_model(const MobileNetV3Config& cfg) {
-  return std::make_unique<MobileNetV3<T>>(cfg);
-}
-template <class T>
-std::unique_ptr<Model<T>> create_model(const RegNetConfig& cfg) {
-  return std::make_unique<RegNet<T>>(cfg);
-}
-template <class T>
-std::unique_ptr<Model<T>> create_model(const EfficientNetConfig& cfg) {
-  return std::make_unique<EfficientNet<T>>(cfg);
-}
-template <class T>
-std::unique_ptr<Model<T>> create_model(const MobileNetConfig& cfg) {
-  return std::make_unique<MobileNet<T>>(cfg);
-}
-template <class T>
-std::unique_ptr<Model<T>> create_model(const ShuffleNetConfig& cfg) {
-  return std::make_unique<ShuffleNet<T>>(cfg);
+/// A new model with zero weights (load them with `load_weights`), of the family `cfg` configures.
+template <class T, class Config, class Net = typename NetworkOf<Config>::template type<T>>
+std::unique_ptr<Model<T>> create_model(const Config& cfg) {
+  return std::make_unique<Net>(cfg);
 }
 template <class T>
 std::unique_ptr<Model<T>> create_model(const ModelConfig& cfg) {
