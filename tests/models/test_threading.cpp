@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -112,11 +113,54 @@ TEST(Threading, OnePreparedModelSharedByEightThreads) {
 }
 
 #ifdef _OPENMP
-/// How many ranges `run_in_thread_ranges` splits 64 items into when called from this thread.
+/// The size of the team `run_in_thread_ranges` runs 64 items on when called from this thread.
 int ranges_seen() {
-  std::atomic<int> ranges{0};
-  senet::detail::run_in_thread_ranges(64, [&](Index, Index) { ++ranges; });
-  return ranges.load();
+  std::atomic<int> team{0};
+  senet::detail::run_in_thread_ranges(64, [&](Index, Index) { team = omp_get_num_threads(); });
+  return team.load();
+}
+
+// Every item runs exactly once, in calls that start on a multiple of the granule and end on one
+// (or at the end), whatever the thread count and however the threads share the work.
+TEST(Threading, ThreadRangesRunEveryItemOnceInGranules) {
+  ThreadCountGuard guard;
+  for (int threads : {1, 2, 3, 5})
+    for (Index items : {1, 7, 64, 1000, 1001})
+      for (Index granule : {1, 16}) {
+        senet::set_num_threads(threads);
+        std::vector<std::atomic<int>> runs(static_cast<std::size_t>(items));
+        std::atomic<bool> misaligned{false};
+        senet::detail::run_in_thread_ranges(
+            items,
+            [&](Index begin, Index end) {
+              if (begin >= end || begin % granule != 0 || (end % granule != 0 && end != items)) misaligned = true;
+              for (Index i = begin; i < end; ++i) ++runs[static_cast<std::size_t>(i)];
+            },
+            granule);
+        EXPECT_FALSE(misaligned.load()) << threads << " threads, " << items << " items, granule " << granule;
+        for (Index i = 0; i < items; ++i)
+          ASSERT_EQ(runs[static_cast<std::size_t>(i)].load(), 1) << "item " << i << " of " << items << ", " << threads
+                                                                 << " threads, granule " << granule;
+      }
+}
+
+// A thread held up in its own range does not hold up the rest: the other takes pieces of it.
+TEST(Threading, ThreadRangesLetAFreeThreadTakeASlowOnesWork) {
+  ThreadCountGuard guard;
+  senet::set_num_threads(2);
+  const Index items = 256;  // thread 0 owns [0, 128), in pieces of 16
+  std::vector<int> ran_by(static_cast<std::size_t>(items), -1);
+  senet::detail::run_in_thread_ranges(items, [&](Index begin, Index end) {
+    const int thread = omp_get_thread_num();
+    if (thread == 0 && begin == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (Index i = begin; i < end; ++i) ran_by[static_cast<std::size_t>(i)] = thread;
+  });
+  int taken = 0;
+  for (Index i = 0; i < items; ++i) {
+    ASSERT_NE(ran_by[static_cast<std::size_t>(i)], -1) << "item " << i;
+    taken += i < items / 2 && ran_by[static_cast<std::size_t>(i)] == 1;
+  }
+  EXPECT_GT(taken, 0) << "thread 1 took none of thread 0's items while thread 0 slept";
 }
 
 TEST(Threading, SetNumThreadsAppliesToEveryCaller) {
