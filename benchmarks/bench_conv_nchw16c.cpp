@@ -2,8 +2,11 @@
 // SE-ResNet-50's conv shapes, its AVX-512 and AVX2 paths beside the im2col + Eigen `senet::conv2d`
 // baseline, on 1 and 2 threads, and the AVX-512 path on bf16 weights (`avx512_bf16`; `_bordered`:
 // fp32 and bf16 on inputs that carry their padding, as the engine lays them out); SE-ResNeXt-50's grouped shapes (`--benchmark_filter=Grouped`); and of the stem's own kernels (senet/ops/conv2d_stem.hpp,
-// senet/ops/pooling_nchw16c.hpp; `--benchmark_filter=Stem` runs them with their baseline).
-// Counters report GFLOP/s (2 FLOPs per multiply-accumulate). The NCHW16c runs include the fused
+// senet/ops/pooling_nchw16c.hpp; `--benchmark_filter=Stem` runs them with their baseline); and
+// Winograd F(4x4, 3x3) (senet/ops/conv2d_winograd.hpp) beside the direct kernel on SE-ResNet-50's
+// 3x3 stride-1 shapes (`--benchmark_filter=3x3s1`).
+// Counters report GFLOP/s (2 FLOPs per multiply-accumulate of the direct convolution, also for
+// Winograd: its effective rate). The NCHW16c runs include the fused
 // epilogue (bias + ReLU); the baseline adds its bias.
 //
 //   OMP_WAIT_POLICY=passive bench_conv_nchw16c --benchmark_repetitions=5
@@ -21,6 +24,7 @@
 #include "senet/ops/conv2d.hpp"
 #include "senet/ops/conv2d_nchw16c.hpp"
 #include "senet/ops/conv2d_stem.hpp"
+#include "senet/ops/conv2d_winograd.hpp"
 #include "senet/ops/pooling_nchw16c.hpp"
 
 namespace {
@@ -63,9 +67,9 @@ void set_flops(benchmark::State& state, double macs) {
 }
 
 // `bordered`: the input carries its padding as a zero border, as the engine lays it out (else the
-// call pads a copy first). `precision`: of the packed weights.
+// call pads a copy first). `precision`: of the packed weights. `winograd`: conv2d_winograd_nchw16c.
 void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered = false,
-                senet::ConvPrecision precision = senet::ConvPrecision::fp32) {
+                senet::ConvPrecision precision = senet::ConvPrecision::fp32, bool winograd = false) {
   if (!senet::conv2d_path_supported(path, precision)) {
     state.SkipWithError("path not supported on this CPU");
     return;
@@ -84,8 +88,12 @@ void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered =
   senet::Conv2dEpilogue e;
   e.bias = pr.bias.data();
   e.activation = senet::Activation::relu;
+  const auto transformed = winograd ? senet::pack_conv2d_winograd_weights(pr.w) : senet::WinogradConv2dWeights{};
   for (auto _ : state) {
-    senet::conv2d_nchw16c(x, packed, pr.p, e, senet::view_nchw16c(y, packed.out_channels), path);
+    if (winograd)
+      senet::conv2d_winograd_nchw16c(x, transformed, pr.p, e, senet::view_nchw16c(y, packed.out_channels), path);
+    else
+      senet::conv2d_nchw16c(x, packed, pr.p, e, senet::view_nchw16c(y, packed.out_channels), path);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -122,6 +130,14 @@ void shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"C", "K", "HW", "k", "s", "threads", "g"});
   for (long threads : {1, 2})
     for (const auto& s : list) b->Args({s[0], s[1], s[2], s[3], s[4], threads, 1});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+// SE-ResNet-50's 3x3 stride-1 convolutions (layer1-4 conv2), on 1 and 2 threads.
+void winograd_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"C", "K", "HW", "k", "s", "threads", "g"});
+  for (long threads : {1, 2})
+    for (long c : {64, 128, 256, 512}) b->Args({c, c, 56 * 64 / c, 3, 1, threads, 1});
   b->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
 
@@ -214,6 +230,9 @@ BENCHMARK_CAPTURE(BM_Nchw16c, avx512_bordered, senet::Conv2dPath::avx512, true)-
 BENCHMARK_CAPTURE(BM_Nchw16c, avx512_bf16_bordered, senet::Conv2dPath::avx512, true, senet::ConvPrecision::bf16)
     ->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, amx_bf16_bordered, senet::Conv2dPath::amx, true, senet::ConvPrecision::bf16)->Apply(shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_direct, senet::Conv2dPath::avx512, true)->Apply(winograd_shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_winograd, senet::Conv2dPath::avx512, true, senet::ConvPrecision::fp32, true)
+    ->Apply(winograd_shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, avx2, senet::Conv2dPath::avx2)->Apply(shapes);
 BENCHMARK(BM_EigenIm2col)->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, grouped_avx512, senet::Conv2dPath::avx512, true)->Apply(grouped_shapes);

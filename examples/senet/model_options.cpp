@@ -57,7 +57,7 @@ OptionNames with_se_options(OptionNames own) {
 }
 
 OptionNames with_loading_options(OptionNames own) {
-  own.valued.insert({"--engine", "--precision", "--max-header-bytes", "--max-activation-mb"});
+  own.valued.insert({"--engine", "--precision", "--winograd-max-channels", "--max-header-bytes", "--max-activation-mb"});
   own.flags.insert("--allow-non-finite");
   return with_se_options(std::move(own));
 }
@@ -74,6 +74,8 @@ std::string loading_options_help() {
          "  fused SE; the default where the model supports it) or the reference path.\n"
          "--precision fp32|bf16: the fast engine's convolutions in FP32 (default) or on bfloat16 weights and\n"
          "  inputs with FP32 sums (AMX or AVX512_BF16 where the CPU has them; logits move by ~1e-2).\n"
+         "--winograd-max-channels N: FP32 3x3 stride-1 convolutions with at most N channels in and out run as\n"
+         "  Winograd F(4x4, 3x3) (default 128; 0: none).\n"
          "Weights: .safetensors or a PyTorch state_dict saved by torch.save (.pth, .pt), told apart by content.\n"
          "Limits: --max-header-bytes N (a safetensors header or a .pth's data.pkl, default 16777216),\n"
          "  --allow-non-finite (load weights holding NaN or inf; refused by default), --max-activation-mb N\n"
@@ -146,6 +148,7 @@ std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::s
   if (opt.choice("--engine", {"fast", "naive"}, "fast") != "naive") {
     senet::PrepareOptions options;
     options.precision = bf16 ? senet::ConvPrecision::bf16 : senet::ConvPrecision::fp32;
+    options.winograd_max_channels = opt.integer("--winograd-max-channels", long(options.winograd_max_channels), 0);
     std::string why;
     if (auto fast = senet::PreparedNetwork::try_prepare(model, options, &why)) return fast;
     if (bf16)

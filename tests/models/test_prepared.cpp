@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -33,16 +34,19 @@ NaiveAndFast naive_and_fast(const senet::ResNetConfig& cfg, std::uint64_t seed) 
   return {std::move(naive), std::make_unique<senet::PreparedNetwork>(std::move(copy))};
 }
 
+// Each path twice: every 3x3 stride-1 convolution direct, and every one as Winograd F(4x4, 3x3).
 TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
   auto cases = senet::test::reduced_model_cases();
   for (auto& c : senet::test::se_variant_cases()) cases.push_back(c);
-  std::size_t prepared = 0, kept = 0;
-  for (const auto path : senet::test::available_paths()) {
+  std::size_t prepared = 0, kept = 0, winograd_steps = 0;
+  for (const auto path : senet::test::available_paths())
+  for (const senet::Index winograd : {senet::Index(0), std::numeric_limits<senet::Index>::max()}) {
     senet::PrepareOptions options;
     options.kernels = path;
+    options.winograd_max_channels = winograd;
     double worst = 0;
     for (const auto& c : cases) {
-      SCOPED_TRACE(c.name() + " / " + senet::to_string(path));
+      SCOPED_TRACE(c.name() + " / " + senet::to_string(path) + (winograd ? " / winograd" : " / direct"));
       const auto cfg = senet::test::case_config(c.spec);
       auto model = senet::create_model<float>(cfg);
       senet::load_weights(*model, c.file(".safetensors"));
@@ -52,6 +56,8 @@ TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
       const bool is_prepared = engine != nullptr;
       if (engine) {
         EXPECT_EQ(engine->kernel_path(), path);
+        if (!winograd) EXPECT_TRUE(engine->winograd_steps().empty());
+        winograd_steps += engine->winograd_steps().size();
       }
       // Every SE option and position, and the grouped convolutions of ResNeXt, run on the engine.
       EXPECT_TRUE(is_prepared);
@@ -66,10 +72,31 @@ TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
       EXPECT_LE(err, senet::test::parity_tolerance<float>());
       if (is_prepared) worst = std::max(worst, err);
     }
-    std::printf("[ prepared ] %s path: max rel err vs PyTorch %.2e\n", senet::to_string(path), worst);
+    std::printf("[ prepared ] %s path, %s 3x3s: max rel err vs PyTorch %.2e\n", senet::to_string(path),
+                winograd ? "Winograd" : "direct", worst);
   }
-  EXPECT_GE(prepared, 30u);
+  EXPECT_GE(prepared, 60u);
   EXPECT_EQ(kept, 0u);
+  EXPECT_GE(winograd_steps, 30u);  // every ResNet fixture has 3x3 stride-1 convolutions
+}
+
+// By default Winograd takes the 3x3 stride-1 convolutions of at most 128 channels: in SE-ResNet-50
+// (timm: the stride is on conv2) layer1's three conv2s (64 channels) and layer2's but the first
+// (128, stride 2). The option moves the line; 0 turns it off.
+TEST(Prepared, WinogradTakesTheThreeByThreesOfTheOptionsWidth) {
+  auto prepared = [](senet::Index max_channels) {
+    senet::PrepareOptions options;
+    if (max_channels >= 0) options.winograd_max_channels = max_channels;
+    return senet::PreparedNetwork(senet::create_model<float>("seresnet50"), options).winograd_steps();
+  };
+  using Names = std::vector<std::string>;
+  const Names stages12 = {"layer1.0.conv2", "layer1.1.conv2", "layer1.2.conv2",
+                          "layer2.1.conv2", "layer2.2.conv2", "layer2.3.conv2"};
+  EXPECT_EQ(prepared(-1), stages12);
+  EXPECT_EQ(prepared(128), stages12);
+  EXPECT_EQ(prepared(64), Names(stages12.begin(), stages12.begin() + 3));
+  EXPECT_EQ(prepared(256).size(), 11u);  // and layer3.1-5
+  EXPECT_TRUE(prepared(0).empty());
 }
 
 // PrepareOptions::precision bf16, on every path that runs bf16 weights here: the logits of every

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "senet/ops/conv2d_nchw16c.hpp"
+#include "senet/ops/conv2d_winograd.hpp"
 #include "nchw16c_test_util.hpp"
 #include "test_util.hpp"
 
@@ -41,6 +42,7 @@ struct Case {
   bool silu = false;        // when neither
   Index x_border = 0, y_border = 0;  // of the input and output views (residual: the output's)
   Index groups = 1;
+  bool winograd = false;  // conv2d_winograd_nchw16c instead of conv2d_nchw16c (3x3, stride 1)
 };
 
 Conv2dParams params_of(const Case& c) {
@@ -82,7 +84,7 @@ Tensor<float> reference(const Case& c, const Tensor<float>& x, const Tensor<floa
 }
 
 
-// Runs `c` on `path` and checks max|fast - ref| <= 1e-5 * max(1, max|ref|), the padding
+// Runs `c` on `path` (Winograd when `c.winograd`) and checks max|fast - ref| <= 1e-5 * max(1, max|ref|), the padding
 // channels of the output exactly act(0 + 0) = 0, no element left unwritten (the output
 // starts as NaN) and the output's border zeroed. An input border at least as wide as the padding
 // is zero (it is the padding); a narrower one holds NaN, which must never be read. Returns false
@@ -121,7 +123,10 @@ bool check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
                  : c.hard_swish ? senet::Activation::hard_swish
                  : c.silu       ? senet::Activation::silu
                                 : senet::Activation::none;
-  senet::conv2d_nchw16c(xb.view, packed, p, e, yb.view, path);
+  if (c.winograd)
+    senet::conv2d_winograd_nchw16c(xb.view, senet::pack_conv2d_winograd_weights(w), p, e, yb.view, path);
+  else
+    senet::conv2d_nchw16c(xb.view, packed, p, e, yb.view, path);
   EXPECT_TRUE(yb.border_is_zero()) << to_string(path) << " " << describe(c);
   EXPECT_LE(scaled_max_diff(senet::from_nchw16c(yb.image(), c.K), ref), 1e-5) << to_string(path) << " " << describe(c);
   // Padding output channels k >= K: weights, bias and residual are zero there.
@@ -265,6 +270,38 @@ TEST_P(Conv2dNchw16cPathTest, EdgeCasesMatchReference) {
     if (check_case(GetParam(), c, rng)) ++n;
   }
   EXPECT_EQ(n, sizeof(cases) / sizeof(cases[0]));
+}
+
+// Winograd F(4x4, 3x3) (`conv2d_winograd_nchw16c`) against the same reference: paddings 0-2,
+// sizes that are and are not multiples of the 4x4 tile (1-wide outputs, partial tiles on either
+// edge), the tile counts that make one chunk, several and a ragged last one (56 x 56: 196
+// tiles), channel counts around 16 and 32, N > 1, every epilogue, bordered views (a narrower
+// input border holds NaN: Winograd must read the padding as zeros, never the border), 1-3 threads.
+TEST_P(Conv2dNchw16cPathTest, WinogradMatchesReference) {
+  std::mt19937 rng(4);
+  const Index sizes[][2] = {{3, 3}, {4, 4}, {5, 7}, {8, 8}, {9, 13}, {14, 14}, {6, 17}, {28, 28}, {56, 56}, {2, 30}};
+  const Index channels[][2] = {{1, 1}, {16, 16}, {17, 33}, {64, 64}, {3, 48}, {33, 20}, {40, 70}};
+  const int saved = senet::num_threads();
+  std::size_t counter = 0, cases = 0;
+  for (const auto& size : sizes)
+    for (Index pad = 0; pad <= 2; ++pad) {
+      const auto& ch = channels[counter % 7];
+      Case c{Index(1 + counter % 2), ch[0], ch[1], size[0], size[1], 3, 3, 1, 1, pad, Index((pad + counter) % 3)};
+      c.winograd = true;
+      c.bias = counter % 3 != 0;
+      c.residual = counter % 2 == 1;
+      c.relu = counter % 4 < 2;
+      c.hard_swish = counter % 4 == 2;
+      c.silu = counter % 8 == 7;
+      c.scale = counter % 3 == 1;
+      c.x_border = counter % 4 == 1 ? std::max(c.ph, c.pw) : counter % 4 == 3 ? 1 : 0;
+      c.y_border = counter % 5 == 2 ? 1 : counter % 5 == 4 ? 2 : 0;
+      senet::set_num_threads(int(1 + counter % 3));
+      ++counter;
+      if (check_case(GetParam(), c, rng)) ++cases;
+    }
+  senet::set_num_threads(saved);
+  expect_cases_above(cases, 28);
 }
 
 // The residual may be the output itself (in-place `y = relu(conv(x) + y)`).

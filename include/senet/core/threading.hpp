@@ -17,7 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 #include "senet/core/tensor.hpp"
 
@@ -64,6 +64,16 @@ inline void set_num_threads(int n) { detail::thread_count_setting().store(std::m
 
 namespace detail {
 
+/// Whether the calling thread runs inside an OpenMP parallel region (senet's kernels then run on
+/// it alone).
+inline bool in_parallel_region() {
+#ifdef _OPENMP
+  return omp_in_parallel();
+#else
+  return false;
+#endif
+}
+
 /// One thread's share of a `run_in_thread_ranges` call, in granules: the owner takes pieces from
 /// the front, threads done with their own take pieces from the back. `begin` and `end` share one
 /// word so that a claim is a single compare-and-swap (and sit on their own cache line).
@@ -101,12 +111,20 @@ void run_in_thread_ranges(Index items, const Run& run, Index granule = 1, bool w
 #ifdef _OPENMP
   const int threads = num_threads();
   const Index units = (items + granule - 1) / granule;
-  if (worth_threads && !omp_in_parallel() && threads > 1 && units > 1 && units < (Index(1) << 32)) {
+  if (worth_threads && !in_parallel_region() && threads > 1 && units > 1 && units < (Index(1) << 32)) {
     // Pieces of an eighth of a thread's range: few enough that starting one costs nothing.
     const Index share = (units + threads - 1) / threads, piece = std::max<Index>(1, share / 8);
-    std::vector<ThreadRange> ranges(static_cast<std::size_t>(threads));
+    // The calling thread's (a call inside the region below runs serially and never gets here),
+    // kept between calls: a forward allocates nothing once planned.
+    static thread_local std::unique_ptr<ThreadRange[]> kept;
+    static thread_local int kept_count = 0;
+    if (kept_count < threads) {
+      kept.reset(new ThreadRange[std::size_t(threads)]);
+      kept_count = threads;
+    }
+    ThreadRange* ranges = kept.get();
     for (Index t = 0; t < threads; ++t)
-      ranges[std::size_t(t)].bounds.store(
+      ranges[t].bounds.store(
           ThreadRange::pack(std::uint64_t(std::min(units, t * share)), std::uint64_t(std::min(units, (t + 1) * share))),
           std::memory_order_relaxed);
     auto run_units = [&](std::uint64_t b, std::uint64_t e) {
@@ -117,9 +135,9 @@ void run_in_thread_ranges(Index items, const Run& run, Index granule = 1, bool w
       // A team smaller than asked for leaves the missing threads' ranges to be taken.
       const Index thread = omp_get_thread_num();
       std::uint64_t b = 0, e = 0;
-      while (ranges[std::size_t(thread)].claim(std::uint64_t(piece), true, b, e)) run_units(b, e);
+      while (ranges[thread].claim(std::uint64_t(piece), true, b, e)) run_units(b, e);
       for (Index k = 1; k < threads; ++k)
-        while (ranges[std::size_t((thread + k) % threads)].claim(std::uint64_t(piece), false, b, e)) run_units(b, e);
+        while (ranges[(thread + k) % threads].claim(std::uint64_t(piece), false, b, e)) run_units(b, e);
     }
     return;
   }

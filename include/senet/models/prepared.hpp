@@ -65,6 +65,7 @@
 #include "senet/models/network.hpp"
 #include "senet/ops/conv2d_nchw16c.hpp"
 #include "senet/ops/conv2d_stem.hpp"
+#include "senet/ops/conv2d_winograd.hpp"
 #include "senet/ops/elementwise_nchw16c.hpp"
 #include "senet/ops/linear_rows.hpp"
 #include "senet/ops/pooling_nchw16c.hpp"
@@ -87,6 +88,13 @@ struct PrepareOptions {
   /// else the portable kernels; `kernels` forces one of those as for FP32). Activations stay FP32
   /// in memory, so pooling, SE and the head are unchanged. Logits move by about 1e-2 relative.
   ConvPrecision precision = ConvPrecision::fp32;
+  /// The FP32 3x3 stride-1 convolutions (ungrouped, undilated) with at most this many input and
+  /// output channels run as Winograd F(4x4, 3x3) (`conv2d_winograd_nchw16c`: 4x fewer multiplies,
+  /// weights 4x larger); 0 runs none so. The default takes SE-ResNet-50's first two stages (64
+  /// and 128 channels, 56x56 and 28x28 maps at 224), where it measured ~2x the direct kernel,
+  /// and keeps the deeper ones direct: their few tiles per image pay for 4x the weights from
+  /// memory (`bench_conv_nchw16c --benchmark_filter=3x3s1` measures each stage).
+  Index winograd_max_channels = 128;
 };
 
 namespace detail {
@@ -103,7 +111,8 @@ struct EngineConv {
   std::vector<double> scale, bias;        // [K]: y = conv(x) * scale + bias
   Conv2dParams params;
   bool stem = false;                 // reads the network's NCHW input (conv2d_stem_nchw16c)
-  PackedConv2dWeights weights;       // !stem
+  PackedConv2dWeights weights;       // !stem (its shape only, no data, when `winograd` has the weights)
+  WinogradConv2dWeights winograd;    // the Winograd form, when chosen
   PackedStemWeights stem_weights;    // stem
   std::vector<float> packed_bias;
 
@@ -128,18 +137,27 @@ struct EngineConv {
     }
   }
 
-  /// Packs the scaled weights in `precision` where the layout has it (the source's tensors are
-  /// read, not changed).
-  void pack(ConvPrecision precision = ConvPrecision::fp32) {
-    Tensor<float> w = source->weight();
+  /// Packs the scaled weights in `precision` where the layout has it, FP32 3x3s with at most
+  /// `winograd_max_channels` channels in and out in the Winograd form only. `take`: the source's
+  /// weight tensor, moved from (so that packing holds no third copy of it), or null to read the
+  /// source without changing it.
+  void pack(ConvPrecision precision = ConvPrecision::fp32, Index winograd_max_channels = 0,
+            Tensor<float>* take = nullptr) {
+    Tensor<float> w = take ? std::move(*take) : source->weight();
+    SENET_CHECK(w.rank() == 4, "prepare: a convolution's weight is gone (one Conv2d in two places?)");
     const Index K = w.dim(0), per_channel = w.size() / K;
     for (Index k = 0; k < K; ++k)
       for (Index i = 0; i < per_channel; ++i) w[k * per_channel + i] = float(double(w[k * per_channel + i]) * scale[std::size_t(k)]);
     packed_bias.assign(bias.begin(), bias.end());
-    if (stem)
+    if (stem) {
       stem_weights = pack_conv2d_stem_weights(w);
-    else
+    } else if (precision == ConvPrecision::fp32 && winograd_applies(params) && w.dim(0) <= winograd_max_channels &&
+               w.dim(1) <= winograd_max_channels) {
+      winograd = pack_conv2d_winograd_weights(w);
+      static_cast<PackedConvShape&>(weights) = PackedConvShape::of(w, "EngineConv::pack");
+    } else {
       weights = pack_conv2d_weights_nchw16c(w, params.groups, precision);
+    }
     source = nullptr;
   }
 
@@ -229,6 +247,15 @@ class PreparedNetwork : public Model<float> {
     return reason.empty() ? std::move(engine) : nullptr;
   }
 
+  /// The convolution steps that run as Winograd F(4x4, 3x3) (`PrepareOptions::winograd_max_channels`),
+  /// by module path: "layer1.0.conv2", ...
+  std::vector<std::string> winograd_steps() const {
+    std::vector<std::string> out;
+    for (const auto& s : steps_)
+      if (s.kind == detail::StepKind::conv && !convs_[std::size_t(s.conv)].winograd.empty()) out.push_back(s.name);
+    return out;
+  }
+
   /// The kernel path every step runs (resolved: never `automatic`).
   Conv2dPath kernel_path() const { return path_; }
   /// What `PrepareOptions::precision` asked for.
@@ -282,12 +309,22 @@ class PreparedNetwork : public Model<float> {
       // `amx` names the bf16 convolutions' path; everything else then takes the best FP32 one
       : path_(resolve_conv2d_path(options.kernels == Conv2dPath::amx ? Conv2dPath::automatic : options.kernels)),
         precision_(options.precision),
+        winograd_max_channels_(options.winograd_max_channels),
         bf16_path_(options.precision == ConvPrecision::bf16 ? resolve_conv2d_path(options.kernels, ConvPrecision::bf16)
                                                              : path_) {}
 
   /// The path of convolution `c`: its weights' precision decides.
   Conv2dPath path_of(const detail::EngineConv& c) const {
     return c.weights.precision == ConvPrecision::bf16 ? bf16_path_ : path_;
+  }
+
+  /// Runs convolution `c` as it was packed (direct or Winograd) on its kernel path.
+  void convolve(const detail::EngineConv& c, const FeatureView& in, const Conv2dEpilogue& e,
+                const FeatureView& out) const {
+    if (!c.winograd.empty())
+      conv2d_winograd_nchw16c(in, c.winograd, c.params, e, out, path_);
+    else
+      conv2d_nchw16c(in, c.weights, c.params, e, out, path_of(c));
   }
 
   /// Lowers `model`; on success takes it, packs the weights and returns "", else returns why and
@@ -568,7 +605,7 @@ class PreparedNetwork : public Model<float> {
     }
     for (auto& c : convs_) {
       Conv2d<float>* source = const_cast<Conv2d<float>*>(c.source);  // ours: `source_` is owned
-      c.pack(precision_);
+      c.pack(precision_, winograd_max_channels_, &source->weight());
       source->visit_parameters([](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
     }
     // The SE blocks and the head have their copies; free the source's other tensors too.
@@ -937,16 +974,16 @@ class PreparedNetwork : public Model<float> {
           if (s.se < 0) {
             e.residual = residual;
             e.activation = s.act;
-            conv2d_nchw16c(in, c.weights, c.params, e, out, path_of(c));
+            convolve(c, in, e, out);
           } else if (ws.steps[i].fused_se) {
             squeeze_nchw16c(in, SESqueeze::avg, mean);
             c.mean_of_output(mean, B, squeezed);
             e.scale = gates(s.se, B, out.channels, squeezed, hidden, g, seen);
             e.residual = residual;
             e.activation = s.act;
-            conv2d_nchw16c(in, c.weights, c.params, e, out, path_of(c));
+            convolve(c, in, e, out);
           } else {
-            conv2d_nchw16c(in, c.weights, c.params, e, out, path_of(c));
+            convolve(c, in, e, out);
             squeeze_nchw16c(out, ses_[std::size_t(s.se)].options().squeeze, squeezed);
             scale_add_act_nchw16c(out, gates(s.se, B, out.channels, squeezed, hidden, g, seen), residual, s.act, out,
                                   path_);
@@ -986,6 +1023,7 @@ class PreparedNetwork : public Model<float> {
   std::unique_ptr<Model<float>> source_;
   Conv2dPath path_;
   ConvPrecision precision_;
+  Index winograd_max_channels_;
   Conv2dPath bf16_path_;  // the path of the convolutions packed in bf16
   std::map<std::string, std::int64_t> row_params_;  // summary rows' parameter counts, before freeing
   std::vector<detail::EngineConv> convs_;
