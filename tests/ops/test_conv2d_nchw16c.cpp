@@ -136,6 +136,19 @@ bool check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
 
 using Conv2dNchw16cPathTest = KernelPathTest;
 
+// Case `counter` of a sweep: the epilogue options and the input and output borders rotate, so
+// that every combination meets every shape class.
+void rotate_epilogue_and_borders(Case& c, std::size_t counter) {
+  c.bias = counter % 3 != 0;
+  c.residual = counter % 2 == 1;
+  c.relu = counter % 4 < 2;
+  c.hard_swish = counter % 4 == 2;
+  c.silu = counter % 8 == 7;
+  c.scale = counter % 3 == 1;
+  c.x_border = counter % 4 == 1 ? std::max(c.ph, c.pw) : counter % 4 == 3 ? 1 : 0;
+  c.y_border = counter % 5 == 2 ? 1 : counter % 5 == 4 ? 2 : 0;
+}
+
 // Kernels 1, 3, 5, 7 and non-square ones x strides (1,1), (2,2), (1,2), (2,1) x every padding
 // 0..k/2 along H (W's rotates), each on three sizes in 1..15; channel counts, N and the epilogue
 // options rotate across the cases.
@@ -154,14 +167,7 @@ TEST_P(Conv2dNchw16cPathTest, KernelsStridesPaddingsMatchReference) {
           const auto& ch = channels[counter % 8];
           Case c{Index(1 + counter % 2), ch[0], ch[1], size[0], size[1], k[0], k[1], s[0], s[1], ph,
                  Index((ph + counter) % (k[1] / 2 + 1))};
-          c.bias = counter % 3 != 0;
-          c.residual = counter % 2 == 1;
-          c.relu = counter % 4 < 2;
-          c.hard_swish = counter % 4 == 2;
-          c.silu = counter % 8 == 7;
-          c.scale = counter % 3 == 1;
-          c.x_border = counter % 4 == 1 ? std::max(c.ph, c.pw) : counter % 4 == 3 ? 1 : 0;
-          c.y_border = counter % 5 == 2 ? 1 : counter % 5 == 4 ? 2 : 0;
+          rotate_epilogue_and_borders(c, counter);
           ++counter;
           if (check_case(GetParam(), c, rng)) ++cases;
         }
@@ -288,14 +294,7 @@ TEST_P(Conv2dNchw16cPathTest, WinogradMatchesReference) {
       const auto& ch = channels[counter % 7];
       Case c{Index(1 + counter % 2), ch[0], ch[1], size[0], size[1], 3, 3, 1, 1, pad, Index((pad + counter) % 3)};
       c.winograd = true;
-      c.bias = counter % 3 != 0;
-      c.residual = counter % 2 == 1;
-      c.relu = counter % 4 < 2;
-      c.hard_swish = counter % 4 == 2;
-      c.silu = counter % 8 == 7;
-      c.scale = counter % 3 == 1;
-      c.x_border = counter % 4 == 1 ? std::max(c.ph, c.pw) : counter % 4 == 3 ? 1 : 0;
-      c.y_border = counter % 5 == 2 ? 1 : counter % 5 == 4 ? 2 : 0;
+      rotate_epilogue_and_borders(c, counter);
       senet::set_num_threads(int(1 + counter % 3));
       ++counter;
       if (check_case(GetParam(), c, rng)) ++cases;

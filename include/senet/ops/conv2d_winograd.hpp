@@ -20,8 +20,8 @@
 /// `prepare` decides per layer (see `PrepareOptions::winograd`).
 ///
 /// Accuracy: the transforms scale values by up to 8 and 1/24, so results differ from the direct
-/// convolution by a few FP32 roundings more (measured on SE-ResNet-50's shapes: ~1e-6 of the
-/// output's scale; the logits of the prepared models stay within 1e-4 of PyTorch).
+/// convolution by a few FP32 roundings more (within 1e-5 of the output's scale in the op tests;
+/// the logits of every prepared fixture stay within 1e-4 of PyTorch).
 
 #include <algorithm>
 #include <array>
