@@ -10,6 +10,8 @@
 #include <optional>
 #include <senet/core/threading.hpp>
 #include <senet/layers/excitation.hpp>
+#include <senet/models/prepared.hpp>
+#include <string>
 #include <vector>
 
 #include "model_options.hpp"
@@ -59,6 +61,8 @@ int bench(const Options& opt) {
   const double median = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
   const double flops = 2.0 * double(model->total_macs(size, batch));
   const double gflops = flops / (median * 1e-3) / 1e9;
+  const auto* engine = dynamic_cast<const senet::PreparedNetwork*>(model.get());
+  const std::vector<std::string> winograd = engine ? engine->winograd_steps() : std::vector<std::string>{};
   if (opt.has("--json")) {
     nlohmann::json j = {{"model", name},
                         {"batch", batch},
@@ -72,7 +76,8 @@ int bench(const Options& opt) {
                         {"weights", weights.empty() ? "random" : weights},
                         {"engine", model->type_name() == "PreparedNetwork" ? "fast" : "naive"},
                         {"precision", opt.choice("--precision", {"fp32", "bf16"}, "fp32")},
-                        {"record_excitations", recording.has_value()}};
+                        {"record_excitations", recording.has_value()},
+                        {"winograd_steps", winograd}};
     if (!steps.empty()) {
       j["steps"] = nlohmann::json::array();
       for (const auto& st : steps) j["steps"].push_back({{"step", st.step}, {"ms", st.ms}});
@@ -83,6 +88,11 @@ int bench(const Options& opt) {
                 senet::num_threads(), iters, weights.empty() ? ", random weights" : "");
     std::printf("median %.2f ms per batch, %.2f ms per image, %.1f GFLOP/s (min %.2f ms)\n", median,
                 median / double(batch), gflops, ms.front());
+    if (!winograd.empty()) {
+      std::printf("Winograd F(4x4, 3x3) on %zu convolutions:", winograd.size());
+      for (const auto& step : winograd) std::printf(" %s", step.c_str());
+      std::printf("\n");
+    }
     if (!steps.empty()) print_profile(steps);
   }
   return 0;
@@ -97,7 +107,8 @@ Command bench_command() {
           "median latency and GFLOP/s",
           "Times I forward passes (10) of B images (1) of S x S (the model's input size) after one warm-up,\n"
           "  on seeded random weights unless --weights is given. --json: model, batch, size, threads, iters,\n"
-          "  median_ms, min_ms, ms_per_image, gflops, weights, engine, precision, record_excitations.\n"
+          "  median_ms, min_ms, ms_per_image, gflops, weights, engine, precision, record_excitations,\n"
+          "  winograd_steps (the convolutions that run as Winograd).\n"
           "--record-excitations: every forward records its SE excitations (as senet excite does), to\n"
           "  measure what recording costs.\n"
           "--profile: then times each step of the fast engine over I more passes and prints the time of\n"

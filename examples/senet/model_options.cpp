@@ -58,7 +58,7 @@ OptionNames with_se_options(OptionNames own) {
 
 OptionNames with_loading_options(OptionNames own) {
   own.valued.insert({"--engine", "--precision", "--winograd-max-channels", "--max-header-bytes", "--max-activation-mb"});
-  own.flags.insert("--allow-non-finite");
+  own.flags.insert({"--allow-non-finite", "--measure-winograd"});
   return with_se_options(std::move(own));
 }
 
@@ -76,6 +76,8 @@ std::string loading_options_help() {
          "  inputs with FP32 sums (AMX or AVX512_BF16 where the CPU has them; logits move by ~1e-2).\n"
          "--winograd-max-channels N: FP32 3x3 stride-1 convolutions with at most N channels in and out run as\n"
          "  Winograd F(4x4, 3x3) (default 128; 0: none).\n"
+         "--measure-winograd: of those, only the ones that ran faster as Winograd than direct when timed in\n"
+         "  the network at start-up (one image of the model's input size; the choice may vary from run to run).\n"
          "Weights: .safetensors or a PyTorch state_dict saved by torch.save (.pth, .pt), told apart by content.\n"
          "Limits: --max-header-bytes N (a safetensors header or a .pth's data.pkl, default 16777216),\n"
          "  --allow-non-finite (load weights holding NaN or inf; refused by default), --max-activation-mb N\n"
@@ -149,6 +151,7 @@ std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::s
     senet::PrepareOptions options;
     options.precision = bf16 ? senet::ConvPrecision::bf16 : senet::ConvPrecision::fp32;
     options.winograd_max_channels = opt.integer("--winograd-max-channels", long(options.winograd_max_channels), 0);
+    options.measure_winograd = opt.has("--measure-winograd");
     std::string why;
     if (auto fast = senet::PreparedNetwork::try_prepare(model, options, &why)) return fast;
     if (bf16)

@@ -5,6 +5,7 @@
 // between threads: test_threading.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -14,6 +15,7 @@
 #include "model_cases.hpp"
 #include "senet/io/npy.hpp"
 #include "senet/io/weights.hpp"
+#include "senet/layers/excitation.hpp"
 #include "senet/models/prepared.hpp"
 #include "senet/models/random_init.hpp"
 #include "senet/models/zoo.hpp"
@@ -97,6 +99,49 @@ TEST(Prepared, WinogradTakesTheThreeByThreesOfTheOptionsWidth) {
   EXPECT_EQ(prepared(64), Names(stages12.begin(), stages12.begin() + 3));
   EXPECT_EQ(prepared(256).size(), 11u);  // and layer3.1-5
   EXPECT_TRUE(prepared(0).empty());
+}
+
+// PrepareOptions::measure_winograd: which convolutions keep Winograd is the machine's to say, so the
+// test checks what must hold whatever it says: only eligible convolutions (those the same options
+// without measuring take) run as Winograd, each runs the one form it kept (the logits stay within
+// PyTorch's tolerance on every fixture), and an excitation observer open around `prepare` sees
+// none of its timing forwards.
+TEST(Prepared, MeasuredWinogradKeepsOneFormOfTheEligibleConvolutions) {
+  struct Counter : senet::ExcitationObserver {
+    int calls = 0;
+    void on_excitation(const std::string&, senet::Index, senet::Index, senet::Index, const float*,
+                       senet::Index) override {
+      ++calls;
+    }
+  };
+  auto cases = senet::test::reduced_model_cases();
+  std::size_t measured = 0;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name());
+    senet::PrepareOptions options;
+    options.winograd_max_channels = std::numeric_limits<senet::Index>::max();
+    auto every = senet::create_model<float>(senet::test::case_config(c.spec));
+    senet::load_weights(*every, c.file(".safetensors"));
+    const auto eligible = senet::PreparedNetwork(std::move(every), options).winograd_steps();
+    options.measure_winograd = true;
+    auto model = senet::create_model<float>(senet::test::case_config(c.spec));
+    senet::load_weights(*model, c.file(".safetensors"));
+    Counter counter;
+    std::unique_ptr<senet::PreparedNetwork> fast;
+    {
+      senet::ExcitationScope scope(*model, counter);
+      fast = std::make_unique<senet::PreparedNetwork>(std::move(model), options);
+    }
+    EXPECT_EQ(counter.calls, 0);
+    for (const auto& name : fast->winograd_steps())
+      EXPECT_NE(std::find(eligible.begin(), eligible.end(), name), eligible.end()) << name;
+    measured += eligible.size();
+    const auto y = fast->forward(senet::read_npy<float>(c.file(".input.npy")));
+    const auto expected = senet::read_npy<double>(c.file(".output.npy"));
+    ASSERT_EQ(y.shape(), expected.shape());
+    EXPECT_LE(senet::test::relative_error(y, expected), senet::test::parity_tolerance<float>());
+  }
+  EXPECT_GE(measured, 10u);  // the fixtures have 3x3 stride-1 convolutions to measure
 }
 
 // PrepareOptions::precision bf16, on every path that runs bf16 weights here: the logits of every

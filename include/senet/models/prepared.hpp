@@ -42,10 +42,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -95,6 +97,16 @@ struct PrepareOptions {
   /// and keeps the deeper ones direct: their few tiles per image pay for 4x the weights from
   /// memory (`bench_conv_nchw16c --benchmark_filter=3x3s1` measures each stage).
   Index winograd_max_channels = 128;
+  /// Whether each of those convolutions runs as Winograd only where that measured faster: `prepare`
+  /// then times every step of a few forwards of one image of the model's input size (on the
+  /// current thread count) with those convolutions direct and as Winograd, alternating, and keeps
+  /// the Winograd form of each where its fastest time beats the direct one's by 5% or more (the
+  /// larger weights have to pay), else the direct form. In the network each convolution's weights
+  /// come from memory as they do in use, so the choice sees what a kernel benchmark cannot. Off by
+  /// default, like PyTorch's `cudnn.benchmark`: the choice varies with the machine and its load, so
+  /// two runs may differ in rounding (both within FP32 accuracy), and `prepare` takes longer
+  /// (~0.5 s for SE-ResNet-50 at 224 on one thread).
+  bool measure_winograd = false;
 };
 
 namespace detail {
@@ -138,11 +150,11 @@ struct EngineConv {
   }
 
   /// Packs the scaled weights in `precision` where the layout has it, FP32 3x3s with at most
-  /// `winograd_max_channels` channels in and out in the Winograd form only. `take`: the source's
-  /// weight tensor, moved from (so that packing holds no third copy of it), or null to read the
-  /// source without changing it.
+  /// `winograd_max_channels` channels in and out in the Winograd form (and also in the direct one
+  /// when `keep_direct`, until `keep_only` chooses). `take`: the source's weight tensor, moved from
+  /// (so that packing holds no third copy of it), or null to read the source without changing it.
   void pack(ConvPrecision precision = ConvPrecision::fp32, Index winograd_max_channels = 0,
-            Tensor<float>* take = nullptr) {
+            Tensor<float>* take = nullptr, bool keep_direct = false) {
     Tensor<float> w = take ? std::move(*take) : source->weight();
     SENET_CHECK(w.rank() == 4, "prepare: a convolution's weight is gone (one Conv2d in two places?)");
     const Index K = w.dim(0), per_channel = w.size() / K;
@@ -154,11 +166,28 @@ struct EngineConv {
     } else if (precision == ConvPrecision::fp32 && winograd_applies(params) && w.dim(0) <= winograd_max_channels &&
                w.dim(1) <= winograd_max_channels) {
       winograd = pack_conv2d_winograd_weights(w);
-      static_cast<PackedConvShape&>(weights) = PackedConvShape::of(w, "EngineConv::pack");
+      if (keep_direct)
+        weights = pack_conv2d_weights_nchw16c(w, params.groups, precision);
+      else
+        static_cast<PackedConvShape&>(weights) = PackedConvShape::of(w, "EngineConv::pack");
     } else {
       weights = pack_conv2d_weights_nchw16c(w, params.groups, precision);
     }
     source = nullptr;
+  }
+
+  /// Whether it holds both forms (packed with `keep_direct`).
+  bool has_both_forms() const { return !winograd.empty() && !weights.data.empty(); }
+
+  /// Frees the form it will not run: the direct one when `use_winograd`, else the Winograd one.
+  void keep_only(bool use_winograd) {
+    if (use_winograd) {
+      PackedConv2dWeights shape_only;
+      static_cast<PackedConvShape&>(shape_only) = weights;
+      weights = std::move(shape_only);
+    } else {
+      winograd = WinogradConv2dWeights();
+    }
   }
 
   /// `z [N, K] = W mean(x) + bias` for a 1x1 convolution given `mean(x)` `[N, C]` (the mean of its
@@ -310,6 +339,7 @@ class PreparedNetwork : public Model<float> {
       : path_(resolve_conv2d_path(options.kernels == Conv2dPath::amx ? Conv2dPath::automatic : options.kernels)),
         precision_(options.precision),
         winograd_max_channels_(options.winograd_max_channels),
+        measure_winograd_(options.measure_winograd),
         bf16_path_(options.precision == ConvPrecision::bf16 ? resolve_conv2d_path(options.kernels, ConvPrecision::bf16)
                                                              : path_) {}
 
@@ -343,6 +373,7 @@ class PreparedNetwork : public Model<float> {
     set_activation_limit(model->activation_limit());
     source_ = std::move(model);
     finish();
+    if (measure_winograd_) choose_winograd_by_measurement();
     return {};
   }
 
@@ -603,13 +634,63 @@ class PreparedNetwork : public Model<float> {
       for (int v : {s.input, s.residual, s.output})
         if (v >= 0) values_[std::size_t(v)].last_use = int(i);
     }
+    // The SE blocks and the head have their copies: free the source's tensors other than the
+    // convolutions' weights before packing, so that the peak holds no second copy of them.
+    std::set<const Tensor<float>*> conv_weights;
+    for (const auto& c : convs_) conv_weights.insert(&c.source->weight());
+    source_->visit_parameters([&](const std::string&, Tensor<float>& t, ParameterKind) {
+      if (conv_weights.count(&t) == 0) t = Tensor<float>();
+    });
     for (auto& c : convs_) {
       Conv2d<float>* source = const_cast<Conv2d<float>*>(c.source);  // ours: `source_` is owned
-      c.pack(precision_, winograd_max_channels_, &source->weight());
+      c.pack(precision_, winograd_max_channels_, &source->weight(), measure_winograd_);
       source->visit_parameters([](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
     }
-    // The SE blocks and the head have their copies; free the source's other tensors too.
-    source_->visit_parameters([](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
+  }
+
+  /// `PrepareOptions::measure_winograd`: each convolution packed in both forms keeps the one whose
+  /// step ran faster (the fastest of a few alternating forwards each way); Winograd must win by 5%.
+  /// Where one image of the input size cannot run (over the activation limit), every one keeps
+  /// Winograd, as without measuring.
+  void choose_winograd_by_measurement() {
+    std::vector<int> step_of(convs_.size(), -1);
+    for (std::size_t i = 0; i < steps_.size(); ++i)
+      if (steps_[i].kind == detail::StepKind::conv && convs_[std::size_t(steps_[i].conv)].has_both_forms())
+        step_of[std::size_t(steps_[i].conv)] = int(i);
+    constexpr double kUnset = std::numeric_limits<double>::infinity();
+    std::vector<double> fastest_winograd(steps_.size() + 1, kUnset), fastest_direct(steps_.size() + 1, kUnset);
+    const Index S = input_size();
+    const Shape shape{1, in_channels(), S, S};
+    if (std::any_of(step_of.begin(), step_of.end(), [](int i) { return i >= 0; }) &&
+        activation_bytes(shape) <= activation_limit()) {
+      Tensor<float> x(shape, uninitialized);
+      for (Index i = 0; i < x.size(); ++i) x[i] = float((i * 7919) % 2001) / 1000.0f - 1.0f;
+      // Not an inference of the caller's: its excitation observer (if any) sees none of these.
+      struct MuteObserver {
+        detail::ExcitationSink* caller = std::exchange(detail::excitation_sink(), nullptr);
+        ~MuteObserver() { detail::excitation_sink() = caller; }
+      } mute;
+      forward(x);  // plans and warms up
+      std::vector<WinogradConv2dWeights> parked(convs_.size());
+      for (int round = 0; round < 3; ++round) {
+        for (const bool winograd : {true, false}) {
+          if (!winograd)  // parked, they run direct
+            for (std::size_t c = 0; c < convs_.size(); ++c)
+              if (step_of[c] >= 0) parked[c] = std::move(convs_[c].winograd);
+          std::vector<double> seconds;
+          forward_profiled(x, seconds);
+          if (!winograd)
+            for (std::size_t c = 0; c < convs_.size(); ++c)
+              if (step_of[c] >= 0) convs_[c].winograd = std::move(parked[c]);
+          auto& fastest = winograd ? fastest_winograd : fastest_direct;
+          for (std::size_t i = 0; i < seconds.size(); ++i) fastest[i] = std::min(fastest[i], seconds[i]);
+        }
+      }
+    }
+    for (std::size_t c = 0; c < convs_.size(); ++c)
+      if (const int i = step_of[c]; i >= 0)
+        convs_[c].keep_only(!(fastest_direct[std::size_t(i)] < kUnset) ||
+                            fastest_winograd[std::size_t(i)] <= 0.95 * fastest_direct[std::size_t(i)]);
   }
 
   // ---------------------------------------------------------------- planning
@@ -1024,6 +1105,7 @@ class PreparedNetwork : public Model<float> {
   Conv2dPath path_;
   ConvPrecision precision_;
   Index winograd_max_channels_;
+  bool measure_winograd_;
   Conv2dPath bf16_path_;  // the path of the convolutions packed in bf16
   std::map<std::string, std::int64_t> row_params_;  // summary rows' parameter counts, before freeing
   std::vector<detail::EngineConv> convs_;
