@@ -155,8 +155,9 @@ void grouped_shapes(benchmark::internal::Benchmark* b) {
 // (senet/ops/conv2d_stem.hpp): NCHW input, NCHW16c output with bias + ReLU, into a view with a
 // 1-pixel border as the engine's next layer (the max pool) would read it. Args: threads, then
 // a forced AVX-512 tile (pixels, vectors; 0 = the default).
-void BM_Stem(benchmark::State& state, senet::Conv2dPath path) {
-  if (!senet::conv2d_path_supported(path)) {
+void BM_Stem(benchmark::State& state, senet::Conv2dPath path,
+             senet::ConvPrecision precision = senet::ConvPrecision::fp32) {
+  if (!senet::conv2d_path_supported(path, precision)) {
     state.SkipWithError("path not supported on this CPU");
     return;
   }
@@ -164,7 +165,7 @@ void BM_Stem(benchmark::State& state, senet::Conv2dPath path) {
   const senet::Tensor<float> x = random_tensor({1, 3, 224, 224}, 1), w = random_tensor({64, 3, 7, 7}, 2);
   const std::vector<float> bias(64, 0.1f);
   const senet::Conv2dParams p = {7, 7, 2, 2, 3, 3};
-  const auto packed = senet::pack_conv2d_stem_weights(w);
+  const auto packed = senet::pack_conv2d_stem_weights(w, precision);
   senet::Tensor<float> y({1, 4, 114, 114, 16});
   const senet::FeatureView v{y.data(), 1, 64, 112, 112, 1};
   senet::detail::stem_avx512_tile_override() = {int(state.range(1)), int(state.range(2))};
@@ -220,6 +221,7 @@ void stem_baseline(benchmark::internal::Benchmark* b) {
 BENCHMARK_CAPTURE(BM_Stem, avx512, senet::Conv2dPath::avx512)->Apply(stem_args);
 BENCHMARK_CAPTURE(BM_Stem, avx2, senet::Conv2dPath::avx2)->Apply(stem_args);
 BENCHMARK_CAPTURE(BM_Stem, portable, senet::Conv2dPath::portable)->Apply(stem_args);
+BENCHMARK_CAPTURE(BM_Stem, avx512_bf16, senet::Conv2dPath::avx512, senet::ConvPrecision::bf16)->Apply(stem_args);
 BENCHMARK_CAPTURE(BM_Stem, avx512_tile, senet::Conv2dPath::avx512)->Apply(stem_tiles);
 BENCHMARK(BM_EigenIm2col)->Name("BM_StemBaseline_EigenIm2col")->Apply(stem_baseline);
 BENCHMARK(BM_StemMaxPool16c)->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMicrosecond)->UseRealTime();

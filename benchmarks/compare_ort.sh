@@ -2,7 +2,8 @@
 # Side by side, per configuration (batch 1 on 1 and 2 threads, batch 8 on 2 threads): `senet bench`
 # in FP32 and in BF16, ONNX Runtime (CPU, FP32) on the ONNX export of the same random-weight model
 # and PyTorch (eager, FP32; benchmarks/torch_bench.py) on the model itself, the engines alternating
-# ROUNDS times; prints the medians, senet's ratios and its FP32 GFLOP/s (direct-convolution FLOPs).
+# ROUNDS times; prints the medians, senet's ratios and its GFLOP/s per precision (the model's
+# multiply-adds x 2 / time: direct-convolution FLOPs, also where Winograd does fewer).
 # usage: benchmarks/compare_ort.sh [--model seresnet50] [--rounds 3] [--iters 10] [--build DIR]
 #                                  [--precision fp32|bf16|both] [--no-pytorch]
 #   --precision: senet's precisions to run (both by default; ONNX Runtime and PyTorch run FP32)
@@ -46,7 +47,8 @@ for p in "${precisions[@]}"; do
   printf ' %10s' "$p/ORT"
   if ((pytorch)); then printf ' %10s' "$p/PyT"; fi
 done
-printf ' %12s\n' "GFLOP/s ${precisions[0]}"
+for p in "${precisions[@]}"; do printf ' %12s' "GFLOP/s $p"; done
+echo
 for cfg in "1 1" "1 2" "8 2"; do
   read -r batch threads <<<"$cfg"
   declare -A times=()
@@ -69,7 +71,10 @@ for cfg in "1 1" "1 2" "8 2"; do
     awk -v s="${med[senet $p]}" -v o="${med[ORT]}" 'BEGIN { printf " %10.2f", s / o }'
     if ((pytorch)); then awk -v s="${med[senet $p]}" -v o="${med[PyTorch]}" 'BEGIN { printf " %10.2f", s / o }'; fi
   done
-  awk -v s="${med[senet ${precisions[0]}]}" -v m="$gmacs" -v b="$batch" 'BEGIN { printf " %12.1f\n", 2 * m * b / (s * 1e6) }'
+  for p in "${precisions[@]}"; do
+    awk -v s="${med[senet $p]}" -v m="$gmacs" -v b="$batch" 'BEGIN { printf " %12.1f", 2 * m * b / (s * 1e6) }'
+  done
+  echo
   unset times med
 done
 echo "(medians of $rounds alternating rounds of $iters runs each, ms per batch; p/ORT = senet in precision p /" \

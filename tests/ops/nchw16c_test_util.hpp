@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <cstdint>
 #include <limits>
 
+#include "senet/core/tensor.hpp"
 #include "senet/ops/nchw16c.hpp"
 
 namespace senet::test {
@@ -86,6 +89,45 @@ class KernelPathTest : public ::testing::TestWithParam<Conv2dPath> {
  protected:
   void SetUp() override {
     if (!conv2d_path_supported(GetParam())) GTEST_SKIP() << "this CPU cannot run the " << to_string(GetParam()) << " path";
+  }
+};
+
+// bfloat16 rounding written here from its definition, independent of the library's.
+inline std::uint32_t bits_of(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+inline float float_of(std::uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// The bf16 bit pattern nearest `f`, ties to an even last bit (finite, normal `f`; NaN kept NaN).
+inline std::uint16_t bf16_bits(float f) {
+  if (std::isnan(f)) return std::uint16_t((bits_of(f) >> 16) | 0x40);
+  const std::uint32_t u = bits_of(f), low = u & 0xFFFF;
+  std::uint32_t high = u >> 16;
+  if (low > 0x8000 || (low == 0x8000 && (high & 1))) ++high;  // a carry into the exponent is right
+  return std::uint16_t(high);
+}
+
+inline float round_bf16(float f) { return float_of(std::uint32_t(bf16_bits(f)) << 16); }
+
+inline Tensor<double> rounded_to_bf16(const Tensor<float>& t) {
+  Tensor<double> r(t.shape());
+  for (Index i = 0; i < t.size(); ++i) r[i] = double(round_bf16(t[i]));
+  return r;
+}
+
+// The paths that run bf16 weights; skips those this CPU lacks (avx512 without AVX512_BF16).
+class Bf16PathTest : public ::testing::TestWithParam<Conv2dPath> {
+ protected:
+  void SetUp() override {
+    if (!conv2d_path_supported(GetParam(), ConvPrecision::bf16))
+      GTEST_SKIP() << "this CPU cannot run the " << to_string(GetParam()) << " path on bf16 weights";
   }
 };
 

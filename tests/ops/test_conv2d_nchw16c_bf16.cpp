@@ -32,35 +32,6 @@ using senet::Shape;
 using senet::Tensor;
 using namespace senet::test;
 
-std::uint32_t bits_of(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-
-float float_of(std::uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-// The bf16 bit pattern nearest `f`, ties to an even last bit (finite, normal `f`; NaN kept NaN).
-std::uint16_t bf16_bits(float f) {
-  if (std::isnan(f)) return std::uint16_t((bits_of(f) >> 16) | 0x40);
-  const std::uint32_t u = bits_of(f), low = u & 0xFFFF;
-  std::uint32_t high = u >> 16;
-  if (low > 0x8000 || (low == 0x8000 && (high & 1))) ++high;  // a carry into the exponent is right
-  return std::uint16_t(high);
-}
-
-float round_bf16(float f) { return float_of(std::uint32_t(bf16_bits(f)) << 16); }
-
-Tensor<double> rounded_to_bf16(const Tensor<float>& t) {
-  Tensor<double> r(t.shape());
-  for (Index i = 0; i < t.size(); ++i) r[i] = double(round_bf16(t[i]));
-  return r;
-}
-
 struct Case {
   Index N, C, K, H, W, k, s;
   bool bias = true, scale = false, residual = false, relu = false;
@@ -135,14 +106,6 @@ void check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
   EXPECT_LE(relative_error(got, fp32), 1e-2) << to_string(path) << " " << describe(c);
 }
 
-// The paths that run bf16 weights; skips those this CPU lacks (avx512 without AVX512_BF16).
-class Bf16PathTest : public ::testing::TestWithParam<Conv2dPath> {
- protected:
-  void SetUp() override {
-    if (!senet::conv2d_path_supported(GetParam(), ConvPrecision::bf16))
-      GTEST_SKIP() << "this CPU cannot run the " << to_string(GetParam()) << " path on bf16 weights";
-  }
-};
 
 // 1x1 and 3x3 x strides 1 and 2 x channel counts around 16 and 32 (K = 16 * odd: a narrow last
 // block) x sizes (rows of one tile, several, the 1x1 image-as-one-row case), the epilogue terms

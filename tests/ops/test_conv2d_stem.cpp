@@ -1,7 +1,8 @@
 // Tests of senet/ops/conv2d_stem.hpp and senet/ops/pooling_nchw16c.hpp, the fast engine's stem:
 // `conv2d_stem_nchw16c` on each forced path against `conv2d_reference` + a naive ReLU (sweeps over
 // C, K around the 16-channel vector and the 4-vector tile, kernels 1/3/7, strides 1-3, paddings,
-// dilation, every row-tile remainder, bordered outputs), and `max_pool2d_nchw16c` against
+// dilation, every row-tile remainder, bordered outputs; on bf16 weights against the reference on
+// bf16-rounded operands), and `max_pool2d_nchw16c` against
 // `senet::max_pool2d` (kernels, strides, padding, dilation, ceil mode, NaN, garbage borders).
 
 #include <gtest/gtest.h>
@@ -198,6 +199,120 @@ TEST_P(Conv2dStemPathTest, ThreadCountDoesNotChangeResult) {
 
 INSTANTIATE_TEST_SUITE_P(Paths, Conv2dStemPathTest,
                          ::testing::Values(Conv2dPath::avx512, Conv2dPath::avx2, Conv2dPath::portable),
+                         [](const ::testing::TestParamInfo<Conv2dPath>& info) { return senet::to_string(info.param); });
+
+// ---- conv2d_stem_nchw16c on bf16 weights ----
+
+// Runs `c` with bf16 weights on `path` into a NaN-filled bordered output and checks it against
+// conv2d_reference in double on the input and weights rounded to bf16 here (FP32 sums are the
+// only error left: 1e-5 of the output's scale) and against the FP32 stem (1e-2), the padding
+// lanes and the border exactly 0. False when the kernel does not fit the input.
+bool check_stem_bf16(Conv2dPath path, const StemCase& c, std::mt19937& rng) {
+  if (!fits(c)) return false;
+  const Conv2dParams p = window_params<Conv2dParams>(c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw);
+  Tensor<float> x({c.N, c.C, c.H, c.W}), w({c.K, c.C, c.kh, c.kw});
+  std::vector<float> b(static_cast<std::size_t>(c.K));
+  fill_uniform(x, rng);
+  fill_uniform(w, rng);
+  fill_uniform(b.data(), c.K, rng);
+  const Shape out = senet::conv2d_output_shape(x.shape(), w.shape(), p);
+  Tensor<double> ref(out);
+  senet::conv2d_reference(rounded_to_bf16(x), rounded_to_bf16(w), static_cast<const double*>(nullptr), p, ref);
+  const Index plane = out[2] * out[3];
+  for (Index i = 0; i < ref.size(); ++i) {
+    double v = ref[i] + (c.bias ? b[std::size_t(i / plane % c.K)] : 0.0f);
+    if (c.relu) v = std::max(v, 0.0);
+    if (c.silu) v = v / (1.0 + std::exp(-v));
+    ref[i] = v;
+  }
+  const senet::Activation act = c.relu ? senet::Activation::relu : c.silu ? senet::Activation::silu : senet::Activation::none;
+  const auto run = [&](const senet::PackedStemWeights& packed, Conv2dPath on) {
+    Bordered y(c.N, c.K, out[2], out[3], c.border, kNaN);
+    senet::conv2d_stem_nchw16c(x, packed, p, c.bias ? b.data() : nullptr, act, y.view, on);
+    EXPECT_TRUE(y.padding_lanes_are_zero()) << to_string(on) << " " << describe(c);
+    EXPECT_TRUE(y.border_is_zero()) << to_string(on) << " " << describe(c);
+    return senet::from_nchw16c(y.image(), c.K);
+  };
+  const auto packed = senet::pack_conv2d_stem_weights(w, senet::ConvPrecision::bf16);
+  EXPECT_EQ(packed.precision, senet::ConvPrecision::bf16);
+  EXPECT_EQ(packed.data.size(), 0) << "no fp32 copy kept";
+  const Tensor<float> got = run(packed, path);
+  EXPECT_LE(relative_error(got, ref), 1e-5) << to_string(path) << " " << describe(c);
+  const Tensor<float> fp32 = run(senet::pack_conv2d_stem_weights(w), Conv2dPath::automatic);
+  EXPECT_LE(relative_error(got, fp32), 1e-2) << to_string(path) << " " << describe(c);
+  return true;
+}
+
+using Conv2dStemBf16PathTest = Bf16PathTest;
+
+// Kernels 1, 2, 3, 5, 7 (odd widths leave half of the last tap pair empty) x strides 1-3 x
+// paddings 0, 1, 3 x C 1-4 x K in {16, 17, 64, 70}, dilation 1 or 2, N = 2; sizes, bias,
+// activation and the output border rotate across the cases.
+TEST_P(Conv2dStemBf16PathTest, KernelsStridesPaddingsChannelsMatchReference) {
+  std::mt19937 rng(808);
+  const Index sizes[][2] = {{9, 13}, {12, 7}, {5, 17}, {8, 8}, {3, 10}, {11, 4}, {7, 30}};
+  std::size_t counter = 0, cases = 0;
+  for (const Index k : {1, 2, 3, 5, 7})
+    for (const Index s : {1, 2, 3})
+      for (const Index pad : {0, 1, 3})
+        for (const Index C : {1, 2, 3, 4})
+          for (const Index K : {16, 17, 64, 70}) {
+            const auto& size = sizes[counter % 7];
+            StemCase c{2, C, K, size[0], size[1], k, k, s, s, pad, pad};
+            c.dh = c.dw = counter % 5 == 3 ? 2 : 1;
+            c.bias = counter % 3 != 0;
+            c.relu = counter % 2 == 0;
+            c.silu = counter % 4 == 1;
+            c.border = Index(counter / 2 % 2);
+            ++counter;
+            if (check_stem_bf16(GetParam(), c, rng)) ++cases;
+          }
+  expect_cases_above(cases, 500);
+}
+
+// Every output row width 1..43 of SE-ResNet-50's stem (7x7 stride 2 pad 3, C = 3, K = 64) and of a
+// 3x3 stride-1 one, K = 70 (a tile of 4 vectors and one of 1), each tile remainder.
+TEST_P(Conv2dStemBf16PathTest, EveryRowWidthMatchesReference) {
+  std::mt19937 rng(809);
+  std::size_t cases = 0;
+  for (Index OW = 1; OW <= 3 * senet::detail::kStemAvx512MaxPixels + 1; ++OW) {
+    StemCase stem{1, 3, 64, 9, 2 * OW, 7, 7, 2, 2, 3, 3};
+    stem.relu = true;
+    stem.border = 1;
+    StemCase narrow{1, 3, 70, 3, OW, 3, 3, 1, 1, 1, 1};
+    narrow.border = OW % 2;
+    for (const auto& c : {stem, narrow})
+      if (check_stem_bf16(GetParam(), c, rng)) ++cases;
+  }
+  expect_cases_above(cases, 2 * 43 - 1);
+}
+
+// The empty half of an odd kernel's last tap pair reads the input one pixel past the window: a NaN
+// there must not reach that output (NaN * 0 is NaN). Outputs are NaN exactly where the reference's are.
+TEST_P(Conv2dStemBf16PathTest, InputPastTheWindowDoesNotReachTheOutput) {
+  std::mt19937 rng(810);
+  const Conv2dParams p = window_params<Conv2dParams>(7, 7, 2, 2, 3, 3, 1, 1);
+  Tensor<float> x({1, 3, 16, 16}), w({64, 3, 7, 7});
+  fill_uniform(x, rng);
+  fill_uniform(w, rng);
+  // Channel 1, row 8, column 8: padded column 11, the missing tap of output column 2 (4..10).
+  x[(1 * 16 + 8) * 16 + 8] = kNaN;
+  Tensor<float> ref(senet::conv2d_output_shape(x.shape(), w.shape(), p));
+  senet::conv2d_reference(x, w, static_cast<const float*>(nullptr), p, ref);
+  Bordered y(1, 64, ref.dim(2), ref.dim(3), 0, 0.0f);
+  senet::conv2d_stem_nchw16c(x, senet::pack_conv2d_stem_weights(w, senet::ConvPrecision::bf16), p, nullptr,
+                             senet::Activation::none, y.view, GetParam());
+  const Tensor<float> got = senet::from_nchw16c(y.image(), 64);
+  Index nans = 0;
+  for (Index i = 0; i < ref.size(); ++i) {
+    ASSERT_EQ(std::isnan(got[i]), std::isnan(ref[i])) << "element " << i;
+    nans += std::isnan(ref[i]) ? 1 : 0;
+  }
+  EXPECT_GT(nans, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, Conv2dStemBf16PathTest,
+                         ::testing::Values(Conv2dPath::amx, Conv2dPath::avx512, Conv2dPath::portable),
                          [](const ::testing::TestParamInfo<Conv2dPath>& info) { return senet::to_string(info.param); });
 
 // The documented packed layout: [C, kh, kw, Kp], zero for k >= K.

@@ -85,8 +85,8 @@ struct PrepareOptions {
   /// or one forced path (tests, benchmarks); a path the CPU lacks makes `prepare` throw. `amx`
   /// (with `precision` bf16) puts the bf16 convolutions on AMX and the rest on the best FP32 path.
   Conv2dPath kernels = Conv2dPath::automatic;
-  /// `bf16`: every convolution whose weights can be packed in bfloat16 (all but the few-channel
-  /// stem and the lane-group layouts: depthwise and groups of 2-8) runs on bfloat16 weights and
+  /// `bf16`: every convolution whose weights can be packed in bfloat16 (all but the lane-group
+  /// layouts: depthwise and groups of 2-8; the few-channel stem too) runs on bfloat16 weights and
   /// bfloat16-rounded inputs with FP32 sums (AMX tiles where the CPU has them, else AVX512_BF16,
   /// else the portable kernels; `kernels` forces one of those as for FP32). Activations stay FP32
   /// in memory, so pooling, SE and the head are unchanged. Logits move by about 1e-2 relative.
@@ -163,7 +163,7 @@ struct EngineConv {
       for (Index i = 0; i < per_channel; ++i) w[k * per_channel + i] = float(double(w[k * per_channel + i]) * scale[std::size_t(k)]);
     packed_bias.assign(bias.begin(), bias.end());
     if (stem) {
-      stem_weights = pack_conv2d_stem_weights(w);
+      stem_weights = pack_conv2d_stem_weights(w, precision);
     } else if (precision == ConvPrecision::fp32 && winograd_applies(params) && w.dim(0) <= winograd_max_channels &&
                w.dim(1) <= winograd_max_channels) {
       winograd = pack_conv2d_winograd_weights(w);
@@ -1098,7 +1098,8 @@ class PreparedNetwork : public Model<float> {
         case detail::StepKind::conv: {
           const auto& c = convs_[std::size_t(s.conv)];
           if (c.stem) {
-            conv2d_stem_nchw16c(x, shape, c.stem_weights, c.params, c.packed_bias.data(), s.act, out, path_);
+            conv2d_stem_nchw16c(x, shape, c.stem_weights, c.params, c.packed_bias.data(), s.act, out,
+                                c.stem_weights.precision == ConvPrecision::bf16 ? bf16_path_ : path_);
             break;
           }
           Conv2dEpilogue e;

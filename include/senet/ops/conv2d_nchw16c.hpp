@@ -120,28 +120,6 @@ struct PackedConv2dWeights : PackedConvShape {
   Tensor<std::uint16_t> data_bf16;
 };
 
-namespace detail {
-
-/// `f` rounded to bfloat16 as `vcvtneps2bf16` rounds it: to nearest even, denormals to a zero of
-/// their sign, NaN kept a (quiet) NaN, overflow to infinity.
-inline std::uint16_t float_to_bf16(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  if ((u & 0x7F800000u) == 0) return std::uint16_t((u >> 16) & 0x8000u);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return std::uint16_t((u >> 16) | 0x0040u);
-  return std::uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
-
-/// The float a bfloat16 bit pattern stands for (exact).
-inline float bf16_to_float(std::uint16_t h) {
-  const std::uint32_t u = std::uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-}  // namespace detail
-
 /// Packs a PyTorch conv weight `[K, C / groups, kh, kw]` for `conv2d_nchw16c` (the layout of its groups:
 /// see `PackedConv2dWeights`) in `precision`. bf16 applies to dense and block-diagonal grouped
 /// layouts; lane groups (depthwise, groups of 1-8 channels: memory-bound, and their tiles have no

@@ -10,6 +10,7 @@
 /// AVX-512 vector are 16 channels of one pixel.
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -155,6 +156,28 @@ enum class ConvPrecision {
 /// `"fp32"`, `"bf16"`.
 inline const char* to_string(ConvPrecision precision) { return precision == ConvPrecision::bf16 ? "bf16" : "fp32"; }
 
+namespace detail {
+
+/// `f` rounded to bfloat16 as `vcvtneps2bf16` rounds it: to nearest even, denormals to a zero of
+/// their sign, NaN kept a (quiet) NaN, overflow to infinity.
+inline std::uint16_t float_to_bf16(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7F800000u) == 0) return std::uint16_t((u >> 16) & 0x8000u);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return std::uint16_t((u >> 16) | 0x0040u);
+  return std::uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+/// The float a bfloat16 bit pattern stands for (exact).
+inline float bf16_to_float(std::uint16_t h) {
+  const std::uint32_t u = std::uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+}  // namespace detail
+
 /// Which microkernel `conv2d_nchw16c` runs. The path names the instruction set; the packed
 /// weights' `ConvPrecision` names the arithmetic. With bf16 weights (all paths compute the same up
 /// to summation order): `amx` runs AMX tiles (`tdpbf16ps`; AMX-TILE, AMX-BF16 and the OS's leave
@@ -287,11 +310,12 @@ inline Tensor<float> from_nchw16c(const Tensor<float>& x, Index channels) {
 namespace detail {
 
 /// A 64-byte aligned scratch buffer that only grows (per-thread padded inputs, reused across calls).
-class Scratch {
+template <class T>
+class BasicScratch {
  public:
-  float* get(Index n) {
+  T* get(Index n) {
     if (n > capacity_) {
-      buffer_.reset(static_cast<float*>(::operator new(std::size_t(n) * sizeof(float), std::align_val_t(64))));
+      buffer_.reset(static_cast<T*>(::operator new(std::size_t(n) * sizeof(T), std::align_val_t(64))));
       capacity_ = n;
     }
     return buffer_.get();
@@ -299,11 +323,12 @@ class Scratch {
 
  private:
   struct Free {
-    void operator()(float* p) const noexcept { ::operator delete(p, std::align_val_t(64)); }
+    void operator()(T* p) const noexcept { ::operator delete(p, std::align_val_t(64)); }
   };
-  std::unique_ptr<float, Free> buffer_;
+  std::unique_ptr<T, Free> buffer_;
   Index capacity_ = 0;
 };
+using Scratch = BasicScratch<float>;
 
 /// `bias` (`count` values, or null for none) zero-padded to `padded` values, in a per-thread
 /// buffer that only grows: kernels read whole vectors of it, never null, and no call allocates.
