@@ -1,16 +1,29 @@
-// check_accuracy LOGITS.npy LABELS.npy MIN_ACCURACY: prints the top-1 accuracy of the logits
-// [N, C] against the labels [N] (float class indices) and exits 0 when it is at least
-// MIN_ACCURACY, 1 when it is lower or a file is missing or malformed, 2 for usage errors.
-// Checks the logits `senet run` wrote for the shipped models (tests/digits, tests/fashion).
+// check_accuracy LOGITS.npy LABELS.npy MIN_ACCURACY [REFERENCE.npy MIN_AGREEMENT]: prints the top-1
+// accuracy of the logits [N, C] against the labels [N] (float class indices) and, with a reference,
+// the share of inputs whose top-1 class is the reference logits' (e.g. BF16 against FP32); exits 0
+// when both are at least their minimum, 1 when one is lower or a file is missing or malformed, 2 for
+// usage errors. Checks the logits `senet run` wrote for the shipped models (tests/digits, tests/fashion).
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 
 #include "senet/io/npy.hpp"
 
+namespace {
+
+senet::Index top1(const senet::Tensor<float>& logits, senet::Index i) {
+  const senet::Index classes = logits.shape()[1];
+  senet::Index best = 0;
+  for (senet::Index c = 1; c < classes; ++c)
+    if (logits[i * classes + c] > logits[i * classes + best]) best = c;
+  return best;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s LOGITS.npy LABELS.npy MIN_ACCURACY\n", argv[0]);
+  if (argc != 4 && argc != 6) {
+    std::fprintf(stderr, "usage: %s LOGITS.npy LABELS.npy MIN_ACCURACY [REFERENCE.npy MIN_AGREEMENT]\n", argv[0]);
     return 2;
   }
   try {
@@ -22,18 +35,29 @@ int main(int argc, char** argv) {
                    senet::to_string(logits.shape()).c_str(), senet::to_string(labels.shape()).c_str());
       return 1;
     }
-    const senet::Index n = logits.shape()[0], classes = logits.shape()[1];
+    const senet::Index n = logits.shape()[0];
     senet::Index correct = 0;
-    for (senet::Index i = 0; i < n; ++i) {
-      senet::Index best = 0;
-      for (senet::Index c = 1; c < classes; ++c)
-        if (logits[i * classes + c] > logits[i * classes + best]) best = c;
-      correct += best == static_cast<senet::Index>(labels[i]);
-    }
+    for (senet::Index i = 0; i < n; ++i) correct += top1(logits, i) == static_cast<senet::Index>(labels[i]);
     const double acc = double(correct) / double(n);
     std::printf("accuracy %.4f (%ld/%ld), required >= %.4f\n", acc, static_cast<long>(correct), static_cast<long>(n),
                 min_accuracy);
-    return acc >= min_accuracy ? 0 : 1;
+    bool ok = acc >= min_accuracy;
+    if (argc == 6) {
+      const auto reference = senet::read_npy<float>(argv[4]);
+      const double min_agreement = std::atof(argv[5]);
+      if (reference.shape() != logits.shape()) {
+        std::fprintf(stderr, "check_accuracy: reference logits %s do not match %s\n",
+                     senet::to_string(reference.shape()).c_str(), senet::to_string(logits.shape()).c_str());
+        return 1;
+      }
+      senet::Index same = 0;
+      for (senet::Index i = 0; i < n; ++i) same += top1(logits, i) == top1(reference, i);
+      const double agreement = double(same) / double(n);
+      std::printf("agreement with the reference %.4f (%ld/%ld), required >= %.4f\n", agreement,
+                  static_cast<long>(same), static_cast<long>(n), min_agreement);
+      ok = ok && agreement >= min_agreement;
+    }
+    return ok ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "check_accuracy: %s\n", e.what());
     return 1;

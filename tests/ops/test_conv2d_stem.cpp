@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -90,26 +91,36 @@ bool check_stem(Conv2dPath path, const StemCase& c, std::mt19937& rng) {
 
 using Conv2dStemPathTest = KernelPathTest;
 
-// Kernels 1, 3, 7 x strides 1-3 x paddings 0, 1, 3 x C 1-4 x K in {1, 15, 16, 17, 64, 70}, N = 2;
-// sizes, bias, ReLU / SiLU / none and the output border (0 or 1) rotate across the cases.
-TEST_P(Conv2dStemPathTest, KernelsStridesPaddingsChannelsMatchReference) {
-  std::mt19937 rng(2024);
-  const Index sizes[][2] = {{9, 13}, {1, 1}, {12, 7}, {5, 17}, {8, 8}, {3, 10}, {11, 4}};
+// Kernels `ks` x strides 1-3 x paddings 0, 1, 3 x C 1-4 x K in `Ks`, N = 2, each case given to
+// `check` (which says whether it ran); sizes, bias, ReLU / SiLU / none, the output border (0 or 1)
+// and, with `dilate`, a dilation of 2 rotate across the cases. Returns the cases that ran.
+template <class Check>
+std::size_t sweep_stem_cases(std::initializer_list<Index> ks, std::initializer_list<Index> Ks, bool dilate,
+                             const Check& check) {
+  const Index sizes[][2] = {{9, 13}, {1, 1}, {12, 7}, {5, 17}, {8, 8}, {3, 10}, {11, 4}, {7, 30}};
   std::size_t counter = 0, cases = 0;
-  for (const Index k : {1, 3, 7})
+  for (const Index k : ks)
     for (const Index s : {1, 2, 3})
       for (const Index pad : {0, 1, 3})
         for (const Index C : {1, 2, 3, 4})
-          for (const Index K : {1, 15, 16, 17, 64, 70}) {
-            const auto& size = sizes[counter % 7];
+          for (const Index K : Ks) {
+            const auto& size = sizes[counter % 8];
             StemCase c{2, C, K, size[0], size[1], k, k, s, s, pad, pad};
+            if (dilate && counter % 5 == 3) c.dh = c.dw = 2;
             c.bias = counter % 3 != 0;
             c.relu = counter % 2 == 0;
             c.silu = counter % 4 == 1;
             c.border = Index(counter / 2 % 2);
             ++counter;
-            if (check_stem(GetParam(), c, rng)) ++cases;
+            if (check(c)) ++cases;
           }
+  return cases;
+}
+
+TEST_P(Conv2dStemPathTest, KernelsStridesPaddingsChannelsMatchReference) {
+  std::mt19937 rng(2024);
+  const std::size_t cases = sweep_stem_cases({1, 3, 7}, {1, 15, 16, 17, 64, 70}, false,
+                                             [&](const StemCase& c) { return check_stem(GetParam(), c, rng); });
   expect_cases_above(cases, 500);
 }
 
@@ -245,28 +256,11 @@ bool check_stem_bf16(Conv2dPath path, const StemCase& c, std::mt19937& rng) {
 
 using Conv2dStemBf16PathTest = Bf16PathTest;
 
-// Kernels 1, 2, 3, 5, 7 (odd widths leave half of the last tap pair empty) x strides 1-3 x
-// paddings 0, 1, 3 x C 1-4 x K in {16, 17, 64, 70}, dilation 1 or 2, N = 2; sizes, bias,
-// activation and the output border rotate across the cases.
+// Kernels 1, 2, 3, 5, 7 (odd widths leave half of the last tap pair empty), dilation 1 and 2.
 TEST_P(Conv2dStemBf16PathTest, KernelsStridesPaddingsChannelsMatchReference) {
   std::mt19937 rng(808);
-  const Index sizes[][2] = {{9, 13}, {12, 7}, {5, 17}, {8, 8}, {3, 10}, {11, 4}, {7, 30}};
-  std::size_t counter = 0, cases = 0;
-  for (const Index k : {1, 2, 3, 5, 7})
-    for (const Index s : {1, 2, 3})
-      for (const Index pad : {0, 1, 3})
-        for (const Index C : {1, 2, 3, 4})
-          for (const Index K : {16, 17, 64, 70}) {
-            const auto& size = sizes[counter % 7];
-            StemCase c{2, C, K, size[0], size[1], k, k, s, s, pad, pad};
-            c.dh = c.dw = counter % 5 == 3 ? 2 : 1;
-            c.bias = counter % 3 != 0;
-            c.relu = counter % 2 == 0;
-            c.silu = counter % 4 == 1;
-            c.border = Index(counter / 2 % 2);
-            ++counter;
-            if (check_stem_bf16(GetParam(), c, rng)) ++cases;
-          }
+  const std::size_t cases = sweep_stem_cases({1, 2, 3, 5, 7}, {16, 17, 64, 70}, true,
+                                             [&](const StemCase& c) { return check_stem_bf16(GetParam(), c, rng); });
   expect_cases_above(cases, 500);
 }
 

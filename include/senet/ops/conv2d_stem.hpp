@@ -45,6 +45,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "senet/core/error.hpp"
@@ -274,13 +275,19 @@ inline std::pair<int, int>& stem_avx512_tile_override() {
 }
 
 using StemTileRow = std::array<StemTileFn, kStemAvx512MaxPixels>;
+using StemBf16TileRow = std::array<StemBf16TileFn, kStemAvx512MaxPixels>;
 
-template <int S, int V, int... Ps>
-StemTileRow stem_avx512_row(std::integer_sequence<int, Ps...>) {
+/// The AVX-512 tiles of `V` vectors and 1.. `sizeof...(Ps)` pixels, on FP32 or (`Bf16`) bf16 weights.
+template <bool Bf16, int S, int V, int... Ps>
+auto stem_avx512_row(std::integer_sequence<int, Ps...>) {
+  using Row = std::conditional_t<Bf16, StemBf16TileRow, StemTileRow>;
 #if SENET_X86_SIMD
-  return {&stem_tile_avx512<Ps + 1, V, S>...};
+  if constexpr (Bf16)
+    return Row{&stem_tile_avx512_bf16<Ps + 1, V, S>...};
+  else
+    return Row{&stem_tile_avx512<Ps + 1, V, S>...};
 #else
-  return {};
+  return Row{};
 #endif
 }
 
@@ -288,31 +295,15 @@ StemTileRow stem_avx512_row(std::integer_sequence<int, Ps...>) {
 /// benchmarks compare with 6 x 4. (Every tile is a function of its own; more cost compile time.)
 inline constexpr int stem_avx512_table_pixels(int vectors) { return vectors >= 4 ? 7 : vectors == 3 ? 8 : 14; }
 
-template <int S>
-std::array<StemTileRow, kStemAvx512MaxVectors> stem_avx512_table() {
-  return {stem_avx512_row<S, 1>(std::make_integer_sequence<int, stem_avx512_table_pixels(1)>{}),
-          stem_avx512_row<S, 2>(std::make_integer_sequence<int, stem_avx512_table_pixels(2)>{}),
-          stem_avx512_row<S, 3>(std::make_integer_sequence<int, stem_avx512_table_pixels(3)>{}),
-          stem_avx512_row<S, 4>(std::make_integer_sequence<int, stem_avx512_table_pixels(4)>{})};
-}
-
-using StemBf16TileRow = std::array<StemBf16TileFn, kStemAvx512MaxPixels>;
-
-template <int S, int V, int... Ps>
-StemBf16TileRow stem_avx512_bf16_row(std::integer_sequence<int, Ps...>) {
-#if SENET_X86_SIMD
-  return {&stem_tile_avx512_bf16<Ps + 1, V, S>...};
-#else
-  return {};
-#endif
-}
-
-template <int S>
-std::array<StemBf16TileRow, kStemAvx512MaxVectors> stem_avx512_bf16_table() {
-  return {stem_avx512_bf16_row<S, 1>(std::make_integer_sequence<int, stem_avx512_table_pixels(1)>{}),
-          stem_avx512_bf16_row<S, 2>(std::make_integer_sequence<int, stem_avx512_table_pixels(2)>{}),
-          stem_avx512_bf16_row<S, 3>(std::make_integer_sequence<int, stem_avx512_table_pixels(3)>{}),
-          stem_avx512_bf16_row<S, 4>(std::make_integer_sequence<int, stem_avx512_table_pixels(4)>{})};
+template <bool Bf16, int S>
+auto stem_avx512_table() {
+  using Seq1 = std::make_integer_sequence<int, stem_avx512_table_pixels(1)>;
+  using Seq2 = std::make_integer_sequence<int, stem_avx512_table_pixels(2)>;
+  using Seq3 = std::make_integer_sequence<int, stem_avx512_table_pixels(3)>;
+  using Seq4 = std::make_integer_sequence<int, stem_avx512_table_pixels(4)>;
+  return std::array<decltype(stem_avx512_row<Bf16, S, 1>(Seq1{})), kStemAvx512MaxVectors>{
+      stem_avx512_row<Bf16, S, 1>(Seq1{}), stem_avx512_row<Bf16, S, 2>(Seq2{}), stem_avx512_row<Bf16, S, 3>(Seq3{}),
+      stem_avx512_row<Bf16, S, 4>(Seq4{})};
 }
 
 template <int... Ps>
@@ -439,9 +430,9 @@ inline void conv2d_stem_nchw16c(const float* x_data, const Shape& x_shape, const
                          : balanced_tile_pixels(OW, detail::stem_avx512_pixels(int(V)));
     // Stride 2 (every ImageNet stem) with the stride in the code; the rest at run time.
     if (bf16)
-      bf16_table = stride == 2 ? detail::stem_avx512_bf16_table<2>() : detail::stem_avx512_bf16_table<0>();
+      bf16_table = stride == 2 ? detail::stem_avx512_table<true, 2>() : detail::stem_avx512_table<true, 0>();
     else
-      table = stride == 2 ? detail::stem_avx512_table<2>() : detail::stem_avx512_table<0>();
+      table = stride == 2 ? detail::stem_avx512_table<false, 2>() : detail::stem_avx512_table<false, 0>();
   } else if (bf16) {  // portable
     P = balanced_tile_pixels(OW, detail::kStemPortablePixels);
     bf16_table[0] = detail::stem_portable_bf16_row(std::make_integer_sequence<int, detail::kStemPortablePixels>{});
