@@ -366,10 +366,7 @@ SENET_TARGET_AVX512 void conv16c_tile_avx512(const Conv16cGeom& g, const float* 
   const Index pix = S ? kPixStatic : g.x_pix;
   const float* w = static_cast<const float*>(weights);
   __m512 acc[P][V];
-#pragma GCC unroll 32
-  for (int p = 0; p < P; ++p)
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) acc[p][v] = _mm512_setzero_ps();
+  tile_zero_avx512(acc);
   const Index taps = g.kh * g.kw, Kp = g.Kp;
   const char* pf = static_cast<const char*>(g.prefetch);
   for (Index cb = 0; cb < g.Cb; ++cb)
@@ -428,10 +425,7 @@ SENET_TARGET_AVX512_BF16 void conv16c_tile_avx512_bf16(const Conv16cGeom& g, con
   const Index pix = S ? kPixStatic : g.x_pix;
   const auto* w = static_cast<const std::uint16_t*>(weights);
   __m512 acc[P][V];
-#pragma GCC unroll 32
-  for (int p = 0; p < P; ++p)
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) acc[p][v] = _mm512_setzero_ps();
+  tile_zero_avx512(acc);
   alignas(32) std::uint32_t xb[kSlots * 8];
   const Index taps = g.kh * g.kw, Kp = g.Kp;
   const char* pf = static_cast<const char*>(g.prefetch);
@@ -622,10 +616,7 @@ SENET_TARGET_AVX512 void conv16c_lanes_tile_avx512(const Conv16cGeom& g, const f
   const Index pix = S ? Index(S) * 16 : g.x_pix;
   const float* w = static_cast<const float*>(weights);
   __m512 acc[P][G];
-#pragma GCC unroll 32
-  for (int p = 0; p < P; ++p)
-#pragma GCC unroll 8
-    for (int r = 0; r < G; ++r) acc[p][r] = _mm512_setzero_ps();
+  tile_zero_avx512(acc);
   for (Index i = 0; i < g.kh; ++i)
     for (Index j = 0; j < g.kw; ++j) {
       const float* xp = x + i * g.x_tap_h + j * g.x_tap_w;

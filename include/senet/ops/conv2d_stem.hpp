@@ -205,10 +205,7 @@ SENET_TARGET_AVX512_BF16 void stem_tile_avx512_bf16(const StemGeom& g, const std
                                                     const float* bias, float* y) {
   const Index pix = S ? Index(S) : g.x_pix;
   __m512 acc[P][V];
-#pragma GCC unroll 16
-  for (int p = 0; p < P; ++p)
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) acc[p][v] = _mm512_setzero_ps();
+  tile_zero_avx512(acc);
   const Index pair_row = 2 * g.Kp;
   for (Index c = 0; c < g.C; ++c)
     for (Index i = 0; i < g.kh; ++i) {
@@ -229,10 +226,7 @@ SENET_TARGET_AVX512 void stem_tile_avx512(const StemGeom& g, const float* x, con
                                           float* y) {
   const Index pix = S ? Index(S) : g.x_pix;
   __m512 acc[P][V];
-#pragma GCC unroll 16
-  for (int p = 0; p < P; ++p)
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) acc[p][v] = _mm512_setzero_ps();
+  tile_zero_avx512(acc);
   const Index Kp = g.Kp;
   for (Index c = 0; c < g.C; ++c)
     for (Index i = 0; i < g.kh; ++i) {

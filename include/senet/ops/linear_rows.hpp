@@ -41,8 +41,7 @@ template <int Xs, int Rs>
 SENET_TARGET_AVX512 inline void linear_dots_avx512(const float* x, Index x_stride, const float* w, Index in,
                                                   const float* bias, float* y, Index y_stride) {
   __m512 acc[Xs][Rs];
-  for (int m = 0; m < Xs; ++m)
-    for (int r = 0; r < Rs; ++r) acc[m][r] = _mm512_setzero_ps();
+  tile_zero_avx512(acc);
   Index i = 0;
   for (; i + 16 <= in; i += 16) linear_dots_step_avx512<Xs, Rs>(acc, x, x_stride, w, in, i, 0xFFFF);
   if (i < in) linear_dots_step_avx512<Xs, Rs>(acc, x, x_stride, w, in, i, __mmask16((1u << (in - i)) - 1));

@@ -346,6 +346,15 @@ inline const float* padded_bias(const float* bias, Index count, Index padded) {
 // channels `16 v .. 16 v + 15`. Always inlined into the tiles, so that `pix` and the optional
 // epilogue terms stay compile-time where the tile knows them.
 
+/// A tile's start: every accumulator zero.
+template <int P, int V>
+SENET_TARGET_AVX512 __attribute__((always_inline)) inline void tile_zero_avx512(__m512 (&acc)[P][V]) {
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc[p][v] = _mm512_setzero_ps();
+}
+
 /// One input channel at one tap: `acc[p][v] += w[16 v .. 16 v + 15] * x[p * pix]`.
 template <int P, int V>
 SENET_TARGET_AVX512 __attribute__((always_inline)) inline void tile_fma_avx512(__m512 (&acc)[P][V], const float* w,
