@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -152,6 +153,29 @@ TEST_F(Cli, BenchJsonReportsTimings) {
   EXPECT_NEAR(j.at("ms_per_image").get<double>(), j.at("median_ms").get<double>() / 2, 1e-9);
   EXPECT_GT(j.at("gflops").get<double>(), 0.0);
   EXPECT_EQ(run("bench --model seresnet18 --size 64 --iters 1").status, 0);
+}
+
+// --winograd-max-channels N and --measure-winograd: `winograd_steps` lists the convolutions that run
+// as Winograd. Expected by hand from seresnet18's shape: the stride-1 3x3s with at most 128 channels
+// in and out are layer1's four and layer2's three (layer2.0.conv1 has stride 2).
+TEST_F(Cli, BenchReportsTheWinogradConvolutions) {
+  const std::vector<std::string> eligible = {"layer1.0.conv1", "layer1.0.conv2", "layer1.1.conv1", "layer1.1.conv2",
+                                             "layer2.0.conv2", "layer2.1.conv1", "layer2.1.conv2"};
+  const auto steps = [&](const std::string& options) {
+    const Result r = run("bench --model seresnet18 --size 64 --iters 1 --threads 1 --json " + options);
+    EXPECT_EQ(r.status, 0) << r.err;
+    return r.status == 0 ? nlohmann::json::parse(r.out).at("winograd_steps").get<std::vector<std::string>>()
+                         : std::vector<std::string>{"failed"};
+  };
+  EXPECT_EQ(steps(""), eligible);
+  EXPECT_EQ(steps("--winograd-max-channels 64"), std::vector<std::string>(eligible.begin(), eligible.begin() + 4));
+  EXPECT_TRUE(steps("--winograd-max-channels 0").empty());
+  for (const std::string& step : steps("--measure-winograd"))  // the machine chooses which
+    EXPECT_NE(std::find(eligible.begin(), eligible.end(), step), eligible.end()) << step;
+  const Result text = run("bench --model seresnet18 --size 64 --iters 1 --threads 1");
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_NE(text.out.find("Winograd F(4x4, 3x3) on 7 convolutions"), std::string::npos) << text.out;
+  expect_usage("bench --model seresnet18 --winograd-max-channels lots");
 }
 
 // --profile: every lowered step's time in the engine's order (the stem first, the head last), and
