@@ -56,7 +56,9 @@
 /// tile runs every output group in turn while its input is in L1; else (deep layers) the output
 /// groups are outermost, each group's weight slice stays in cache while the batch streams past,
 /// each thread streams its own slice of the weights, and the first tiles of a group prefetch the
-/// next group's slice (the weights of a large model come from memory on every call). Inside an
+/// next group's slice (the weights of a large model come from memory on every call). On more
+/// than one thread, a thread's first sweep over the input prefetches one tile ahead (the input
+/// was written by the other threads, into their caches). Inside an
 /// enclosing parallel region the call runs on the calling thread. The team is OpenMP's, which
 /// persists across calls; `senet::set_num_threads` sizes it for every caller.
 
@@ -255,6 +257,10 @@ struct Conv16cGeom {
   // none), `prefetch_lines` cache lines per tap.
   const void* prefetch = nullptr;
   Index prefetch_lines = 0;
+  // AVX-512: the input of the thread's next tile, to pull toward L2 while this tile computes
+  // (0 lines: none): `x_ahead` floats past this tile's input, `x_ahead_lines` lines per kernel row
+  // of each input block.
+  Index x_ahead = 0, x_ahead_lines = 0;
   Activation act = Activation::none;
 };
 
@@ -357,6 +363,13 @@ void conv16c_lanes_tile_portable(const Conv16cGeom& g, const float* x, const voi
 
 #if SENET_X86_SIMD
 
+/// `Conv16cGeom::x_ahead`: pulls the next tile's lines of one kernel row of one input block
+/// (`xr`: this tile's) toward L2.
+inline void prefetch_input_ahead(const Conv16cGeom& g, const float* xr) {
+  const char* a = reinterpret_cast<const char*>(xr + g.x_ahead);
+  for (Index l = 0; l < g.x_ahead_lines; ++l) _mm_prefetch(a + 64 * l, _MM_HINT_T1);
+}
+
 /// AVX-512 tile: `P` pixels x `V` vectors of 16 output channels, `P * V` zmm accumulators.
 /// `S` is the pixel stride in input pixels when known at compile time (1, 2), else 0 (runtime).
 template <int P, int V, int S>
@@ -376,6 +389,7 @@ SENET_TARGET_AVX512 void conv16c_tile_avx512(const Conv16cGeom& g, const float* 
         const float* wp = w + (cb * taps + i * g.kw + j) * 16 * Kp;
         if (pf)
           for (Index l = 0; l < g.prefetch_lines; ++l, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
+        if (j == 0) prefetch_input_ahead(g, xp);
 #pragma GCC unroll 4
         for (int c = 0; c < 16; ++c) tile_fma_avx512<P, V>(acc, wp + c * Kp, xp + c, pix);
       }
@@ -435,6 +449,7 @@ SENET_TARGET_AVX512_BF16 void conv16c_tile_avx512_bf16(const Conv16cGeom& g, con
     for (Index i = 0; i < g.kh; ++i) {
       const float* xr = x + cb * g.x_cb + i * g.x_tap_h;
       const std::uint16_t* wr = w + (cb * taps + i * g.kw) * 16 * Kp;
+      prefetch_input_ahead(g, xr);
       if constexpr (S != 0) {
         if (row_mode) {
           tile_to_bf16_avx512<kSlots>(xb, xr, kChannelBlock, (P - 1) * S + g.kw);
@@ -974,6 +989,18 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
     prefetch_lines = (slice_bytes / 64 + prefetch_tiles * taps_per_tile - 1) / (prefetch_tiles * taps_per_tile);
     prefetch_share = prefetch_lines * 64 * taps_per_tile;
   }
+  // The input a thread reads first in a call was mostly written by the other threads (the
+  // previous layer splits its output too): lines in another core's cache, which the hardware
+  // prefetcher, facing one stream per input block, fetches at latency. So on its first sweep over
+  // the input (groups outermost: the first `N * OH * tiles` tiles of its range; else each row
+  // tile's first group) a tile pulls the next tile's input toward L2. Not on one thread: the input
+  // is then in the caller's own cache. Measured, 2 threads: SE-ResNet-50's layer3 1x1 (1024 ->
+  // 256, 14 x 14) on an input each thread had just written half of, 0.44 -> 0.32 ms (0.29 ms on
+  // an input in both caches); the whole network at batch 1, 23.5 -> 22.5 ms.
+  const bool ahead_path = path == Conv2dPath::avx512 && !lanes && num_threads() > 1 && !detail::in_parallel_region();
+  const Index ahead_lines = (P - 1) * p.stride_w + (w.kernel_w - 1) * p.dilation_w + 1;  // per kernel row
+  const Index sweep = N * OH * tiles;
+  auto tile_x = [&](Index n, Index oh, Index t) { return (n * Cb) * x_cb + oh * x_oh + t * P * g.x_pix; };
   auto run = [&](Index begin, Index end) {
     // The tile's coordinates, decoded once and then stepped (divisions per tile would cost as
     // much as a small tile's arithmetic).
@@ -1001,6 +1028,15 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
         with_prefetch.prefetch = wdata + (block + 1) * bw * w_rows * w_bytes + in_group * prefetch_share;
         with_prefetch.prefetch_lines = prefetch_lines;
         gt = &with_prefetch;
+      }
+      if (ahead_path && in_group + 1 < sweep && (groups_inner ? gi == 0 || it == begin : it - begin < sweep)) {
+        if (gt != &with_prefetch) {
+          with_prefetch = *gt;
+          gt = &with_prefetch;
+        }
+        const Index next = in_group + 1;  // the next (image, row, tile), whatever its group
+        with_prefetch.x_ahead = tile_x(next / (OH * tiles), next / tiles % OH, next % tiles) - tile_x(n, oh, t);
+        with_prefetch.x_ahead_lines = ahead_lines;
       }
       const Index in_block = lanes ? kb : w.block_in_offset[std::size_t(block)];
       const float* xt = xin + (n * Cb + in_block) * x_cb + oh * x_oh + ow * g.x_pix;
