@@ -1,14 +1,18 @@
 // Microbenchmarks: the convolutions of SE-ResNet-50 at their real shapes, the SE block at each
-// stage's shape (naive, and fused vs unfused in the fast engine), and whole models. Counters report GFLOP/s (2 FLOPs per multiply-accumulate).
+// stage's shape (naive, and fused vs unfused in the fast engine), the fully connected layers
+// (`--benchmark_filter=LinearRows`: the engine's kernel beside Eigen), and whole models. Counters report GFLOP/s (2 FLOPs per multiply-accumulate).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <optional>
+#include <vector>
 #include <random>
 
 #include "senet/layers/conv2d.hpp"
 #include "senet/layers/excitation.hpp"
 #include "senet/layers/se_block.hpp"
 #include "senet/ops/linear.hpp"
+#include "senet/ops/linear_rows.hpp"
 #include "senet/models/prepared.hpp"
 #include "senet/models/random_init.hpp"
 #include "senet/models/zoo.hpp"
@@ -71,6 +75,52 @@ BENCHMARK(BM_Linear)
     ->ArgsProduct({{1, 8}, {2048}, {128, 1000}, {1, 2}})
     ->Args({8, 128, 2048, 1})
     ->Args({8, 128, 2048, 2})
+    ->Unit(benchmark::kMicrosecond);
+
+// The fast engine's fully connected layers (`linear_rows` on packed weights, fp32 and bf16)
+// beside `linear` (Eigen) on the same products, the weights coming from memory as in a forward
+// of a large model: each iteration takes the next of enough copies to fill 256 MB.
+// args: batch, in, out, threads, kind (0: linear, 1: linear_rows fp32, 2: linear_rows bf16)
+void BM_LinearRows(benchmark::State& state) {
+  const senet::Index n = state.range(0), in = state.range(1), out = state.range(2), kind = state.range(4);
+  const senet::ConvPrecision precision = kind == 2 ? senet::ConvPrecision::bf16 : senet::ConvPrecision::fp32;
+  if (kind == 2 && !senet::conv2d_path_supported(senet::Conv2dPath::avx512, precision)) {
+    state.SkipWithError("no AVX512_BF16 on this CPU");
+    return;
+  }
+  const int saved = senet::num_threads();
+  senet::set_num_threads(int(state.range(3)));
+  const auto x = random_tensor({n, in}, 1), b = random_tensor({out}, 3);
+  const senet::Index copies = std::max<senet::Index>(2, (senet::Index(256) << 20) / (in * out * 4));
+  std::vector<senet::Tensor<float>> weights;
+  std::vector<senet::PackedLinearWeights> packed;
+  for (senet::Index c = 0; c < copies; ++c) {
+    auto w = random_tensor({out, in}, unsigned(2 + c));
+    if (kind == 0)
+      weights.push_back(std::move(w));
+    else
+      packed.push_back(senet::pack_linear_weights(w, precision));
+  }
+  senet::Tensor<float> y({n, out});
+  senet::Index next = 0;
+  for (auto _ : state) {
+    if (kind == 0)
+      senet::linear(x.data(), n, weights[std::size_t(next)], b.data(), y.data(), out);
+    else
+      senet::linear_rows(x.data(), n, packed[std::size_t(next)], b.data(), y.data(), out);
+    next = (next + 1) % copies;
+    benchmark::ClobberMemory();
+  }
+  senet::set_num_threads(saved);
+  set_flops(state, double(n * in * out));
+}
+BENCHMARK(BM_LinearRows)
+    ->ArgNames({"N", "in", "out", "threads", "kind"})
+    ->ArgsProduct({{1}, {1024}, {64}, {1}, {0, 1, 2}})
+    ->ArgsProduct({{1}, {64}, {1024}, {1}, {0, 1, 2}})
+    ->ArgsProduct({{1}, {2048}, {128}, {1, 2}, {0, 1, 2}})
+    ->ArgsProduct({{1}, {128}, {2048}, {1, 2}, {0, 1, 2}})
+    ->ArgsProduct({{1, 8}, {2048}, {1000}, {1, 2}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond);
 
 // args: channels, spatial size, batch

@@ -210,9 +210,9 @@ TYPED_TEST(ElementwiseTest, LinearRejectsMismatchedShapes) {
   EXPECT_THROW(senet::linear(x_flat, w, static_cast<const T*>(nullptr), y), senet::Error);
 }
 
-// linear_rows on each kernel path: the few-row dot products (every row count up to
-// kLinearRowsMax and past it, input widths on and off a 16-float vector, odd output counts), and
-// outputs split over threads.
+// linear_rows on packed weights, on each kernel path: row counts 1-17 (the 8/4/2/1 row groups
+// and past them), input widths on and off a 16-float vector and odd, output counts that leave the
+// last block of 16 part empty, and weights large enough (>= 512 KB) to be split over the threads.
 class LinearRowsTest : public KernelPathTest {};
 
 TEST_P(LinearRowsTest, MatchesTripleLoop) {
@@ -220,11 +220,11 @@ TEST_P(LinearRowsTest, MatchesTripleLoop) {
   const senet::Conv2dPath path = GetParam();
   const LinearFn<float> rows = [path](const Tensor<float>& x, const Tensor<float>& w, const float* b,
                                       Tensor<float>& y) {
-    senet::linear_rows(x.data(), x.dim(0), w, b, y.data(), y.dim(1), path);
+    senet::linear_rows(x.data(), x.dim(0), senet::pack_linear_weights(w), b, y.data(), y.dim(1), path);
   };
   const Index sizes[][3] = {{1, 1, 1},   {1, 7, 3},     {2, 16, 5},    {3, 17, 2},   {4, 33, 17},
                             {7, 64, 9},  {8, 100, 33},  {9, 15, 4},    {12, 48, 31}, {16, 130, 7},
-                            {17, 40, 6}, {1, 960, 240}, {8, 960, 1280}};
+                            {17, 40, 6}, {1, 960, 240}, {8, 960, 1280}, {1, 2048, 1000}};
   const int saved = senet::num_threads();
   for (int threads : {1, 2}) {
     senet::set_num_threads(threads);
@@ -241,7 +241,7 @@ TEST_P(LinearRowsTest, LeavesTheRestOfEachRow) {
   for (Index i = 0; i < x.size(); ++i) x[i] = float(i % 7) - 3;
   for (Index i = 0; i < w.size(); ++i) w[i] = float(i % 5) - 2;
   std::vector<float> y(3 * 8, -99.0f);
-  senet::linear_rows(x.data(), 3, w, nullptr, y.data(), 8, GetParam());
+  senet::linear_rows(x.data(), 3, senet::pack_linear_weights(w), nullptr, y.data(), 8, GetParam());
   for (Index n = 0; n < 3; ++n)
     for (Index o = 0; o < 8; ++o) {
       float expected = -99.0f;
@@ -259,5 +259,60 @@ INSTANTIATE_TEST_SUITE_P(Paths, LinearRowsTest,
                          [](const ::testing::TestParamInfo<senet::Conv2dPath>& info) {
                            return senet::to_string(info.param);
                          });
+
+// linear_rows on bf16 weights: the product of the bf16-rounded inputs and weights (rounded here
+// by test::round_bf16, independently of the library), summed exactly; what is left is FP32
+// summation, so the FP32 tolerance holds against it. Odd input widths exercise the last pair.
+class LinearRowsBf16Test : public Bf16PathTest {};
+
+TEST_P(LinearRowsBf16Test, MatchesTheProductOfRoundedOperands) {
+  std::mt19937 rng(27);
+  const Index sizes[][3] = {{1, 1, 1}, {1, 7, 3}, {2, 16, 5}, {3, 17, 18}, {5, 33, 17},
+                            {8, 64, 9}, {9, 129, 40}, {1, 2048, 128}, {1, 128, 2048}, {4, 2047, 1000}};
+  const int saved = senet::num_threads();
+  for (int threads : {1, 2}) {
+    senet::set_num_threads(threads);
+    for (const auto& s : sizes) {
+      const Index N = s[0], in = s[1], out = s[2];
+      Tensor<float> x({N, in}), w({out, in});
+      std::vector<float> b(static_cast<std::size_t>(out));
+      fill_uniform(x, rng);
+      fill_uniform(w, rng);
+      fill_uniform(b.data(), out, rng);
+      const auto packed = senet::pack_linear_weights(w, senet::ConvPrecision::bf16);
+      ASSERT_EQ(packed.bytes(), Index(sizeof(std::uint16_t)) * ((out + 15) / 16 * 16) * ((in + 1) / 2 * 2));
+      std::vector<float> y(static_cast<std::size_t>(N * out), std::numeric_limits<float>::quiet_NaN());
+      senet::linear_rows(x.data(), N, packed, b.data(), y.data(), out, GetParam());
+      for (Index n = 0; n < N; ++n)
+        for (Index o = 0; o < out; ++o) {
+          double ref = b[std::size_t(o)], scale = 1;
+          for (Index i = 0; i < in; ++i) {
+            const double product = double(round_bf16(x[n * in + i])) * double(round_bf16(w[o * in + i]));
+            ref += product;
+            scale += std::abs(product);
+          }
+          ASSERT_NEAR(y[std::size_t(n * out + o)], ref, reference_tolerance<float>() * scale)
+              << "N=" << N << " in=" << in << " out=" << out << " threads=" << threads << " row " << n << " output " << o;
+        }
+    }
+  }
+  senet::set_num_threads(saved);
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, LinearRowsBf16Test,
+                         ::testing::Values(senet::Conv2dPath::avx512, senet::Conv2dPath::amx,
+                                           senet::Conv2dPath::portable),
+                         [](const ::testing::TestParamInfo<senet::Conv2dPath>& info) {
+                           return senet::to_string(info.param);
+                         });
+
+TEST(LinearRows, RejectsWhatItCannotRun) {
+  EXPECT_THROW(senet::pack_linear_weights(Tensor<float>({6})), senet::Error);
+  if (senet::conv2d_path_supported(senet::Conv2dPath::avx2)) {
+    const auto packed = senet::pack_linear_weights(Tensor<float>({2, 3}), senet::ConvPrecision::bf16);
+    float x[3] = {}, y[2] = {};
+    EXPECT_THROW(senet::linear_rows(x, 1, packed, nullptr, y, 2, senet::Conv2dPath::avx2), senet::Error);
+  }
+}
 
 }  // namespace test_elementwise_linear

@@ -114,19 +114,20 @@ class SEBlock : public Module<T> {
   /// [N, hidden_channels()], gates row `n` at `s + n * s_stride` (`s_stride >= C`).
   void excite(const T* z, Index N, T* hidden, T* s, Index s_stride) const {
     excite(z, N, hidden, s, s_stride,
-           [](const T* x, Index rows, const Tensor<T>& w, const T* bias, T* y, Index y_stride) {
+           [](int, const T* x, Index rows, const Tensor<T>& w, const T* bias, T* y, Index y_stride) {
              linear(x, rows, w, bias, y, y_stride);
            });
   }
 
-  /// The same with `fc(x, N, weight, bias, y, y_stride)` (`linear`'s arguments) computing both
-  /// fully connected layers: an engine passes its own kernels.
+  /// The same with `fc(layer, x, N, weight, bias, y, y_stride)` (`layer` 0 or 1, then `linear`'s
+  /// arguments) computing both fully connected layers: an engine passes its own kernels (and may
+  /// run its own copies of the weights).
   template <class FullyConnected>
   void excite(const T* z, Index N, T* hidden, T* s, Index s_stride, const FullyConnected& fc) const {
     const Index C = channels(), H = hidden_channels();
-    fc(z, N, fc1_weight_, fc1_bias_ ? fc1_bias_->data() : nullptr, hidden, H);
+    fc(0, z, N, fc1_weight_, fc1_bias_ ? fc1_bias_->data() : nullptr, hidden, H);
     activate_inplace(hidden, N * H, options_.activation);
-    fc(hidden, N, fc2_weight_, fc2_bias_ ? fc2_bias_->data() : nullptr, s, s_stride);
+    fc(1, hidden, N, fc2_weight_, fc2_bias_ ? fc2_bias_->data() : nullptr, s, s_stride);
     for (Index n = 0; n < N; ++n) {
       T* row = s + n * s_stride;
       switch (options_.gate) {

@@ -40,6 +40,7 @@
 /// by image or layer by layer).
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -668,6 +669,24 @@ class PreparedNetwork : public Model<float> {
     source_->visit_parameters([&](const std::string&, Tensor<float>& t, ParameterKind) {
       if (conv_weights.count(&t) == 0) t = Tensor<float>();
     });
+    // The fully connected layers in the engine's precision, each copy's FP32 weight freed as it
+    // is packed (the biases stay).
+    auto pack_fc = [&](Tensor<float>& weight) {
+      PackedLinearWeights packed = pack_linear_weights(weight, precision_);
+      weight = Tensor<float>();
+      return packed;
+    };
+    for (auto& se : ses_) {
+      std::array<PackedLinearWeights, 2> fcs;
+      se.visit_parameters([&](const std::string& name, Tensor<float>& t, ParameterKind) {
+        if (name == "fc1.weight" || name == "fc2.weight") fcs[name == "fc2.weight"] = pack_fc(t);
+      });
+      se_fcs_.push_back(std::move(fcs));
+    }
+    for (auto& layer : head_)
+      layer.fc.visit_parameters([&](const std::string& name, Tensor<float>& t, ParameterKind) {
+        if (name == "weight") layer.weights = pack_fc(t);
+      });
     for (auto& c : convs_) {
       Conv2d<float>* source = const_cast<Conv2d<float>*>(c.source);  // ours: `source_` is owned
       c.pack(precision_, winograd_max_channels_, &source->weight(), measure_winograd_);
@@ -990,11 +1009,10 @@ class PreparedNetwork : public Model<float> {
 
   // ---------------------------------------------------------------- running
 
-  /// `linear` on this model's kernel path (the SE blocks' layers and the head).
-  auto fully_connected() const {
-    return [path = path_](const float* x, Index N, const Tensor<float>& w, const float* bias, float* y, Index y_stride) {
-      linear_rows(x, N, w, bias, y, y_stride, path);
-    };
+  /// `linear_rows` on packed weights `w`, on the path of their precision.
+  void fully_connected(const float* x, Index N, const PackedLinearWeights& w, const float* bias, float* y,
+                       Index y_stride) const {
+    linear_rows(x, N, w, bias, y, y_stride, w.precision == ConvPrecision::bf16 ? bf16_path_ : path_);
   }
 
   /// `forward`, adding each step's seconds into `seconds` when it is not null.
@@ -1036,14 +1054,14 @@ class PreparedNetwork : public Model<float> {
     for (std::size_t i = 0; i + 1 < head_.size(); ++i) {
       const Linear<float>& fc = head_[i].fc;
       float* out = ws.head_hidden.data() + Index(i % 2) * N * head_width_;
-      fully_connected()(in, N, fc.weight(), fc.bias() ? fc.bias()->data() : nullptr, out, fc.out_features());
+      fully_connected(in, N, head_[i].weights, fc.bias() ? fc.bias()->data() : nullptr, out, fc.out_features());
       activate_inplace(out, N * fc.out_features(), head_[i].act);
       in = out;
     }
     const Linear<float>& last = head_.back().fc;
     Tensor<float> logits({N, last.out_features()}, uninitialized);
-    fully_connected()(in, N, last.weight(), last.bias() ? last.bias()->data() : nullptr, logits.data(),
-                      last.out_features());
+    fully_connected(in, N, head_.back().weights, last.bias() ? last.bias()->data() : nullptr, logits.data(),
+                    last.out_features());
     return logits;
   }
 
@@ -1069,7 +1087,10 @@ class PreparedNetwork : public Model<float> {
   /// shown to the observer.
   const float* gates(int se, Index batch, Index C, float* z, float* hidden, float* g, const Observed& seen) const {
     const Index Kp = channel_blocks(C) * kChannelBlock;
-    ses_[std::size_t(se)].excite(z, batch, hidden, g, Kp, fully_connected());
+    const auto& fcs = se_fcs_[std::size_t(se)];
+    ses_[std::size_t(se)].excite(z, batch, hidden, g, Kp,
+                                 [&](int layer, const float* x, Index N, const Tensor<float>&, const float* bias, float* y,
+                                     Index y_stride) { fully_connected(x, N, fcs[std::size_t(layer)], bias, y, y_stride); });
     for (Index n = 0; n < batch; ++n) std::fill(g + n * Kp + C, g + (n + 1) * Kp, 0.0f);
     if (seen.observer) seen.observer->on_excitation(se_paths_[std::size_t(se)], seen.first, batch, C, g, Kp);
     return g;
@@ -1161,7 +1182,8 @@ class PreparedNetwork : public Model<float> {
   Conv2dPath bf16_path_;  // the path of the convolutions packed in bf16
   std::map<std::string, std::int64_t> row_params_;  // summary rows' parameter counts, before freeing
   std::vector<detail::EngineConv> convs_;
-  std::vector<SEBlock<float>> ses_;
+  std::vector<SEBlock<float>> ses_;  // their FC weights freed once packed into `se_fcs_`
+  std::vector<std::array<PackedLinearWeights, 2>> se_fcs_;
   std::vector<std::string> se_paths_;  // each SE block's dotted path, for excitation observers
   std::vector<detail::EngineStep> steps_;
   std::vector<detail::EngineValue> values_;
@@ -1170,8 +1192,9 @@ class PreparedNetwork : public Model<float> {
   Index pooled_channels_ = 0;
   /// The layers after the global pool: linear, each with the activation that follows it.
   struct HeadLayer {
-    Linear<float> fc;
+    Linear<float> fc;  // its weight freed once packed into `weights`
     Activation act;
+    PackedLinearWeights weights = {};
   };
   std::vector<HeadLayer> head_;
   Index head_width_ = 0;  // the widest hidden layer of the head
