@@ -89,8 +89,10 @@ struct PrepareOptions {
   /// `bf16`: every convolution whose weights can be packed in bfloat16 (all but the lane-group
   /// layouts: depthwise and groups of 2-8; the few-channel stem too) runs on bfloat16 weights and
   /// bfloat16-rounded inputs with FP32 sums (AMX tiles where the CPU has them, else AVX512_BF16,
-  /// else the portable kernels; `kernels` forces one of those as for FP32). Activations stay FP32
-  /// in memory, so pooling, SE and the head are unchanged. Logits move by about 1e-2 relative.
+  /// else the portable kernels; `kernels` forces one of those as for FP32), and so do the fully
+  /// connected layers (the SE excitations and the head: `linear_rows`). Activations stay FP32 in
+  /// memory, so pooling, the SE scale and residual adds are unchanged. Logits move by about 1e-2
+  /// relative.
   ConvPrecision precision = ConvPrecision::fp32;
   /// The FP32 3x3 stride-1 convolutions (ungrouped, undilated) with at most this many input and
   /// output channels run as Winograd F(4x4, 3x3) (`conv2d_winograd_nchw16c`: 4x fewer multiplies,
