@@ -4,7 +4,8 @@
 // fp32 and bf16 on inputs that carry their padding, as the engine lays them out); SE-ResNeXt-50's grouped shapes (`--benchmark_filter=Grouped`); and of the stem's own kernels (senet/ops/conv2d_stem.hpp,
 // senet/ops/pooling_nchw16c.hpp; `--benchmark_filter=Stem` runs them with their baseline); and
 // Winograd F(4x4, 3x3) (senet/ops/conv2d_winograd.hpp) beside the direct kernel on SE-ResNet-50's
-// 3x3 stride-1 shapes (`--benchmark_filter=3x3s1`).
+// 3x3 stride-1 shapes (`--benchmark_filter=3x3s1`); a 1x1 on 2 threads on an input each thread
+// has just written half of (`--benchmark_filter=ForeignInput`).
 // Counters report GFLOP/s (2 FLOPs per multiply-accumulate of the direct convolution, also for
 // Winograd: its effective rate). The NCHW16c runs include the fused
 // epilogue (bias + ReLU); the baseline adds its bias.
@@ -98,6 +99,43 @@ void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered =
     benchmark::ClobberMemory();
   }
   set_flops(state, pr.macs);
+}
+
+// A 1x1 convolution on 2 threads whose input each thread has just rewritten half of, as the
+// network's previous layer leaves it (half of it in the other core's cache: the first sweep's
+// prefetch is for this), beside the same input read by both threads before (in both caches).
+// args: C, K, HW, foreign (1: rewritten halves)
+void BM_Nchw16cForeignInput(benchmark::State& state) {
+  const senet::Index c = state.range(0), k = state.range(1), hw = state.range(2);
+  const bool foreign = state.range(3) != 0;
+  const int saved = senet::num_threads();
+  senet::set_num_threads(2);
+  senet::Conv2dParams p;
+  p.kernel_h = p.kernel_w = 1;
+  const auto packed = senet::pack_conv2d_weights_nchw16c(random_tensor({k, c, 1, 1}, 2), 1);
+  auto x = senet::to_nchw16c(random_tensor({1, c, hw, hw}, 1));
+  senet::Tensor<float> y(senet::conv2d_nchw16c_output_shape(x.shape(), packed, p));
+  const std::vector<float> bias(static_cast<std::size_t>(k), 0.1f);
+  senet::Conv2dEpilogue e;
+  e.bias = bias.data();
+  e.activation = senet::Activation::relu;
+  for (auto _ : state) {
+    if (foreign) {
+      state.PauseTiming();
+      float* data = x.data();
+      const senet::Index half = x.size() / 2;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(2) schedule(static)
+#endif
+      for (int t = 0; t < 2; ++t)
+        for (senet::Index i = t * half; i < (t + 1) * half; ++i) data[i] = data[i] + 0.0f;  // a store
+      state.ResumeTiming();
+    }
+    senet::conv2d_nchw16c(senet::view_nchw16c(x, c), packed, p, e, senet::view_nchw16c(y, k));
+    benchmark::ClobberMemory();
+  }
+  senet::set_num_threads(saved);
+  set_flops(state, double(c * k * hw * hw));
 }
 
 void BM_EigenIm2col(benchmark::State& state) {
@@ -239,6 +277,12 @@ BENCHMARK_CAPTURE(BM_Nchw16c, avx2, senet::Conv2dPath::avx2)->Apply(shapes);
 BENCHMARK(BM_EigenIm2col)->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, grouped_avx512, senet::Conv2dPath::avx512, true)->Apply(grouped_shapes);
 BENCHMARK(BM_EigenIm2col)->Name("BM_GroupedBaseline_EigenIm2col")->Apply(grouped_shapes);
+BENCHMARK(BM_Nchw16cForeignInput)
+    ->ArgNames({"C", "K", "HW", "foreign"})
+    ->ArgsProduct({{1024}, {256}, {14}, {0, 1}})
+    ->ArgsProduct({{256}, {64}, {56}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -994,9 +994,11 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   // prefetcher, facing one stream per input block, fetches at latency. So on its first sweep over
   // the input (groups outermost: the first `N * OH * tiles` tiles of its range; else each row
   // tile's first group) a tile pulls the next tile's input toward L2. Not on one thread: the input
-  // is then in the caller's own cache. Measured, 2 threads: SE-ResNet-50's layer3 1x1 (1024 ->
-  // 256, 14 x 14) on an input each thread had just written half of, 0.44 -> 0.32 ms (0.29 ms on
-  // an input in both caches); the whole network at batch 1, 23.5 -> 22.5 ms.
+  // is then in the caller's own cache. What it buys depends on where the VM puts the two cores
+  // (`bench_conv_nchw16c --benchmark_filter=ForeignInput`, 2 threads, input each thread had just
+  // written half of): in one placement SE-ResNet-50's 14x14 1x1 went from 379 to 293 us and its
+  // 56x56 1x1 from 321 to 275 us (the network at batch 1: 23.5 -> 22.5 ms); in another, where
+  // such lines come as cheaply as local ones (~248 us either way), the prefetches cost 4-8%.
   const bool ahead_path = path == Conv2dPath::avx512 && !lanes && num_threads() > 1 && !detail::in_parallel_region();
   const Index ahead_lines = (P - 1) * p.stride_w + (w.kernel_w - 1) * p.dilation_w + 1;  // per kernel row
   const Index sweep = N * OH * tiles;
