@@ -57,8 +57,8 @@
 /// groups are outermost, each group's weight slice stays in cache while the batch streams past,
 /// each thread streams its own slice of the weights, and the first tiles of a group prefetch the
 /// next group's slice (the weights of a large model come from memory on every call). On more
-/// than one thread, a thread's first sweep over the input prefetches one tile ahead (the input
-/// was written by the other threads, into their caches). Inside an
+/// than one thread, a thread's first sweep over the input prefetches each tile's input a few
+/// channel blocks ahead (the input was written by the other threads, into their caches). Inside an
 /// enclosing parallel region the call runs on the calling thread. The team is OpenMP's, which
 /// persists across calls; `senet::set_num_threads` sizes it for every caller.
 
@@ -257,10 +257,9 @@ struct Conv16cGeom {
   // none), `prefetch_lines` cache lines per tap.
   const void* prefetch = nullptr;
   Index prefetch_lines = 0;
-  // AVX-512: the input of the thread's next tile, to pull toward L2 while this tile computes
-  // (0 lines: none): `x_ahead` floats past this tile's input, `x_ahead_lines` lines per kernel row
-  // of each input block.
-  Index x_ahead = 0, x_ahead_lines = 0;
+  // AVX-512: the tile's own input `x_ahead_blocks` input blocks ahead of the one it reads, to pull
+  // toward L2 while it computes (0: none), `x_ahead_lines` lines per kernel row.
+  Index x_ahead_blocks = 0, x_ahead_lines = 0;
   Activation act = Activation::none;
 };
 
@@ -363,10 +362,11 @@ void conv16c_lanes_tile_portable(const Conv16cGeom& g, const float* x, const voi
 
 #if SENET_X86_SIMD
 
-/// `Conv16cGeom::x_ahead`: pulls the next tile's lines of one kernel row of one input block
-/// (`xr`: this tile's) toward L2.
-inline void prefetch_input_ahead(const Conv16cGeom& g, const float* xr) {
-  const char* a = reinterpret_cast<const char*>(xr + g.x_ahead);
+/// `Conv16cGeom::x_ahead_blocks`: at input block `cb` (`xr`: its kernel row), pulls the same row
+/// of block `cb + x_ahead_blocks` toward L2.
+inline void prefetch_input_ahead(const Conv16cGeom& g, const float* xr, Index cb) {
+  if (g.x_ahead_blocks == 0 || cb + g.x_ahead_blocks >= g.Cb) return;
+  const char* a = reinterpret_cast<const char*>(xr + g.x_ahead_blocks * g.x_cb);
   for (Index l = 0; l < g.x_ahead_lines; ++l) _mm_prefetch(a + 64 * l, _MM_HINT_T1);
 }
 
@@ -389,7 +389,7 @@ SENET_TARGET_AVX512 void conv16c_tile_avx512(const Conv16cGeom& g, const float* 
         const float* wp = w + (cb * taps + i * g.kw + j) * 16 * Kp;
         if (pf)
           for (Index l = 0; l < g.prefetch_lines; ++l, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
-        if (j == 0) prefetch_input_ahead(g, xp);
+        if (j == 0) prefetch_input_ahead(g, xp, cb);
 #pragma GCC unroll 4
         for (int c = 0; c < 16; ++c) tile_fma_avx512<P, V>(acc, wp + c * Kp, xp + c, pix);
       }
@@ -449,7 +449,7 @@ SENET_TARGET_AVX512_BF16 void conv16c_tile_avx512_bf16(const Conv16cGeom& g, con
     for (Index i = 0; i < g.kh; ++i) {
       const float* xr = x + cb * g.x_cb + i * g.x_tap_h;
       const std::uint16_t* wr = w + (cb * taps + i * g.kw) * 16 * Kp;
-      prefetch_input_ahead(g, xr);
+      prefetch_input_ahead(g, xr, cb);
       if constexpr (S != 0) {
         if (row_mode) {
           tile_to_bf16_avx512<kSlots>(xb, xr, kChannelBlock, (P - 1) * S + g.kw);
@@ -993,16 +993,21 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   // previous layer splits its output too): lines in another core's cache, which the hardware
   // prefetcher, facing one stream per input block, fetches at latency. So on its first sweep over
   // the input (groups outermost: the first `N * OH * tiles` tiles of its range; else each row
-  // tile's first group) a tile pulls the next tile's input toward L2. Not on one thread: the input
-  // is then in the caller's own cache. What it buys depends on where the VM puts the two cores
-  // (`bench_conv_nchw16c --benchmark_filter=ForeignInput`, 2 threads, input each thread had just
-  // written half of): in one placement SE-ResNet-50's 14x14 1x1 went from 379 to 293 us and its
-  // 56x56 1x1 from 321 to 275 us (the network at batch 1: 23.5 -> 22.5 ms); in another, where
-  // such lines come as cheaply as local ones (~248 us either way), the prefetches cost 4-8%.
+  // tile's first group) a tile pulls its own input a few blocks ahead toward L2 (~1000 cycles of
+  // its arithmetic ahead). Not on one thread: the input is then in the caller's own cache.
+  // Measured (`bench_conv_nchw16c --benchmark_filter=ForeignInput`, 2 threads, an input each
+  // thread had just written half of), SE-ResNet-50's 14x14 and 56x56 1x1s: 371 and 308 us without
+  // a prefetch, 287 and 264 us prefetching the next tile (which cost 4-8% on an input already in
+  // both caches: 57 KB ahead overflows L1), 263 and 274 us now, and 248 us (no cost) on an input
+  // in both caches. The network at batch 1 on 2 threads: 23.5 -> 22.2 -> 21.7 ms. How much such
+  // an input costs depends on where the VM places the two cores: in some hours ~250 us either way.
   const bool ahead_path = path == Conv2dPath::avx512 && !lanes && num_threads() > 1 && !detail::in_parallel_region();
-  const Index ahead_lines = (P - 1) * p.stride_w + (w.kernel_w - 1) * p.dilation_w + 1;  // per kernel row
   const Index sweep = N * OH * tiles;
-  auto tile_x = [&](Index n, Index oh, Index t) { return (n * Cb) * x_cb + oh * x_oh + t * P * g.x_pix; };
+  detail::Conv16cGeom g_ahead = g, g_last_ahead = g_last;
+  for (detail::Conv16cGeom* a : {&g_ahead, &g_last_ahead}) {
+    a->x_ahead_blocks = std::max<Index>(1, 4 / (w.kernel_h * w.kernel_w));
+    a->x_ahead_lines = (P - 1) * p.stride_w + (w.kernel_w - 1) * p.dilation_w + 1;  // per kernel row
+  }
   auto run = [&](Index begin, Index end) {
     // The tile's coordinates, decoded once and then stepped (divisions per tile would cost as
     // much as a small tile's arithmetic).
@@ -1022,7 +1027,8 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
     for (Index it = begin; it < end; ++it) {
       const Index ow = t * P, pixels = std::min<Index>(P, OW - ow), kb = gi * V;
       const Index vectors = std::min<Index>(V, Kb - kb), block = kb / halves;
-      const detail::Conv16cGeom* gt = block == last_block ? &g_last : &g;
+      const bool ahead = ahead_path && (groups_inner ? gi == 0 || it == begin : it - begin < sweep);
+      const detail::Conv16cGeom* gt = block == last_block ? (ahead ? &g_last_ahead : &g_last) : (ahead ? &g_ahead : &g);
       detail::Conv16cGeom with_prefetch;
       const Index in_group = (n * OH + oh) * tiles + t;  // the tile's place in its group's sweep
       if (prefetch_lines > 0 && gi + 1 < groups && in_group < prefetch_tiles) {
@@ -1030,15 +1036,6 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
         with_prefetch.prefetch = wdata + (block + 1) * bw * w_rows * w_bytes + in_group * prefetch_share;
         with_prefetch.prefetch_lines = prefetch_lines;
         gt = &with_prefetch;
-      }
-      if (ahead_path && in_group + 1 < sweep && (groups_inner ? gi == 0 || it == begin : it - begin < sweep)) {
-        if (gt != &with_prefetch) {
-          with_prefetch = *gt;
-          gt = &with_prefetch;
-        }
-        const Index next = in_group + 1;  // the next (image, row, tile), whatever its group
-        with_prefetch.x_ahead = tile_x(next / (OH * tiles), next / tiles % OH, next % tiles) - tile_x(n, oh, t);
-        with_prefetch.x_ahead_lines = ahead_lines;
       }
       const Index in_block = lanes ? kb : w.block_in_offset[std::size_t(block)];
       const float* xt = xin + (n * Cb + in_block) * x_cb + oh * x_oh + ow * g.x_pix;
