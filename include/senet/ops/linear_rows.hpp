@@ -245,7 +245,9 @@ inline void linear_rows(const float* x, Index N, const PackedLinearWeights& w, c
   path = resolve_conv2d_path(path, w.precision);
   if (path == Conv2dPath::amx) path = Conv2dPath::avx512;
   // A second thread streams its share of the weights from memory alongside. Measured at batch 1,
-  // weights not in cache, 1 -> 2 threads: 1 MB 40 -> 27 us, 256 KB 10.7 -> 10.6 us.
+  // 1 -> 2 threads (`bench_senet --benchmark_filter=LinearRows`): the 1 MB excitations 28.2 ->
+  // 25.1 us and 36.7 -> 26.1 us, the 4 MB bf16 classifier 114 -> 59 us; at 256 KB a second
+  // thread did not pay (10.7 -> 10.6 us in a one-off test).
   const bool worth_threads = w.bytes() >= (Index(1) << 19);
 #if SENET_X86_SIMD
   if (path == Conv2dPath::avx512) {
