@@ -68,11 +68,20 @@ inline PackedLinearWeights pack_linear_weights(const Tensor<float>& w, ConvPreci
 
 namespace detail {
 
+/// The rows of `x` as bf16 pairs, `pairs` per row (an odd last input paired with zero).
+inline void linear_inputs_to_bf16(const float* x, Index N, Index in, Index pairs, std::uint32_t* xb) {
+  for (Index n = 0; n < N; ++n)
+    for (Index p = 0; p < pairs; ++p) {
+      const float x0 = x[n * in + 2 * p], x1 = 2 * p + 1 < in ? x[n * in + 2 * p + 1] : 0.0f;
+      xb[n * pairs + p] = std::uint32_t(float_to_bf16(x0)) | std::uint32_t(float_to_bf16(x1)) << 16;
+    }
+}
+
 /// Output blocks `[begin, end)` of `linear_rows`: per block and row, `acc[k] += x[i] w[i][k]` in
-/// the order the vector paths sum (FP32; bf16 weights and the inputs rounded to bf16, each pair
-/// of products added first, as `vdpbf16ps` does).
-inline void linear_rows_portable(const float* x, Index N, const PackedLinearWeights& w, Index begin, Index end,
-                                 const float* bias, float* y, Index y_stride) {
+/// the order the vector paths sum (FP32; bf16 weights: the inputs' bf16 pairs `xb`, each pair of
+/// products added first, as `vdpbf16ps` does).
+inline void linear_rows_portable(const float* x, const std::uint32_t* xb, Index N, const PackedLinearWeights& w,
+                                 Index begin, Index end, const float* bias, float* y, Index y_stride) {
   const Index in = w.in_features, pairs = w.pairs();
   for (Index b = begin; b < end; ++b) {
     const Index width = std::min(kChannelBlock, w.out_features - b * kChannelBlock);
@@ -82,8 +91,8 @@ inline void linear_rows_portable(const float* x, Index N, const PackedLinearWeig
       if (w.precision == ConvPrecision::bf16) {
         const std::uint16_t* wb = w.data_bf16.data() + b * pairs * kChannelBlock * 2;
         for (Index p = 0; p < pairs; ++p) {
-          const float x0 = bf16_to_float(float_to_bf16(xr[2 * p]));
-          const float x1 = 2 * p + 1 < in ? bf16_to_float(float_to_bf16(xr[2 * p + 1])) : 0.0f;
+          const std::uint32_t pair_of_x = xb[n * pairs + p];
+          const float x0 = bf16_to_float(std::uint16_t(pair_of_x)), x1 = bf16_to_float(std::uint16_t(pair_of_x >> 16));
           for (Index k = 0; k < kChannelBlock; ++k) {
             const std::uint16_t* pair = wb + (p * kChannelBlock + k) * 2;
             acc[k] += x0 * bf16_to_float(pair[0]) + x1 * bf16_to_float(pair[1]);
@@ -112,8 +121,8 @@ SENET_TARGET_AVX512 __attribute__((always_inline)) inline void linear_blocks_sto
 }
 
 /// `Xs` rows of `G` consecutive output blocks, one accumulator per row and block: the `G` blocks'
-/// weights are `G` streams from memory at once (measured at batch 1, one thread, 2048 -> 1000:
-/// 297 us with one stream, 225 us with 4). Stores all 16 lanes of each block but the last, whose
+/// weights are `G` streams from memory at once (measured at batch 1, one thread, 2048 -> 1000, in
+/// a one-off test: 297 us with one stream, 225 us with 4). Stores all 16 lanes of each block but the last, whose
 /// first lanes `last_keep` holds.
 template <int Xs, int G>
 SENET_TARGET_AVX512 inline void linear_blocks_avx512(const float* x, Index in, const float* w, const float* bias,
@@ -155,16 +164,6 @@ SENET_TARGET_AVX512_BF16 inline void linear_blocks_avx512_bf16(const std::uint32
     }
   }
   linear_blocks_store_avx512<Xs, G>(acc, bias, y, y_stride, last_keep);
-}
-
-/// The rows of `x` as bf16 pairs, `pairs` per row (an odd last input paired with zero).
-inline void linear_inputs_to_bf16(const float* x, Index N, Index in, Index pairs,
-                                                          std::uint32_t* xb) {
-  for (Index n = 0; n < N; ++n)
-    for (Index p = 0; p < pairs; ++p) {
-      const float x0 = x[n * in + 2 * p], x1 = 2 * p + 1 < in ? x[n * in + 2 * p + 1] : 0.0f;
-      xb[n * pairs + p] = std::uint32_t(float_to_bf16(x0)) | std::uint32_t(float_to_bf16(x1)) << 16;
-    }
 }
 
 /// Output blocks `[begin, end)` on AVX-512: 4 blocks at a time (then 1), rows 4 at a time (then
@@ -239,7 +238,6 @@ SENET_TARGET_AVX2 inline void linear_rows_avx2(const float* x, Index N, const Pa
 /// to pay for a second thread.
 inline void linear_rows(const float* x, Index N, const PackedLinearWeights& w, const float* bias, float* y,
                         Index y_stride, Conv2dPath path = Conv2dPath::automatic) {
-  const bool bf16 = w.precision == ConvPrecision::bf16;
   // AMX tiles do not pay at a few rows; a CPU with AMX has AVX512_BF16.
   if (path == Conv2dPath::amx) path = Conv2dPath::avx512;
   path = resolve_conv2d_path(path, w.precision);
@@ -249,15 +247,16 @@ inline void linear_rows(const float* x, Index N, const PackedLinearWeights& w, c
   // 25.1 us and 36.7 -> 26.1 us, the 4 MB bf16 classifier 114 -> 59 us; at 256 KB a second
   // thread did not pay (10.7 -> 10.6 us in a one-off test).
   const bool worth_threads = w.bytes() >= (Index(1) << 19);
+  // bf16: the inputs rounded once into pairs, for every output block.
+  const std::uint32_t* xb = nullptr;
+  if (w.precision == ConvPrecision::bf16) {
+    static thread_local detail::BasicScratch<std::uint32_t> scratch;  // the caller's: shared by its team
+    std::uint32_t* converted = scratch.get(N * w.pairs());
+    detail::linear_inputs_to_bf16(x, N, w.in_features, w.pairs(), converted);
+    xb = converted;
+  }
 #if SENET_X86_SIMD
   if (path == Conv2dPath::avx512) {
-    const std::uint32_t* xb = nullptr;
-    if (bf16) {
-      static thread_local detail::BasicScratch<std::uint32_t> scratch;  // the caller's: shared by its team
-      std::uint32_t* converted = scratch.get(N * w.pairs());
-      detail::linear_inputs_to_bf16(x, N, w.in_features, w.pairs(), converted);
-      xb = converted;
-    }
     detail::run_in_thread_ranges(
         w.blocks(),
         [&](Index begin, Index end) { detail::linear_rows_avx512(x, xb, N, w, begin, end, bias, y, y_stride); }, 4,
@@ -271,9 +270,8 @@ inline void linear_rows(const float* x, Index N, const PackedLinearWeights& w, c
     return;
   }
 #endif
-  (void)bf16;
   detail::run_in_thread_ranges(
-      w.blocks(), [&](Index begin, Index end) { detail::linear_rows_portable(x, N, w, begin, end, bias, y, y_stride); },
+      w.blocks(), [&](Index begin, Index end) { detail::linear_rows_portable(x, xb, N, w, begin, end, bias, y, y_stride); },
       1, worth_threads);
 }
 
