@@ -3,7 +3,7 @@
 // baseline, on 1 and 2 threads, and the AVX-512 path on bf16 weights (`avx512_bf16`; `_bordered`:
 // fp32 and bf16 on inputs that carry their padding, as the engine lays them out); SE-ResNeXt-50's grouped shapes (`--benchmark_filter=Grouped`); and of the stem's own kernels (senet/ops/conv2d_stem.hpp,
 // senet/ops/pooling_nchw16c.hpp; `--benchmark_filter=Stem` runs them with their baseline); and
-// Winograd F(4x4, 3x3) (senet/ops/conv2d_winograd.hpp) beside the direct kernel on SE-ResNet-50's
+// Winograd F(4x4, 3x3) and F(2x2, 3x3) (senet/ops/conv2d_winograd.hpp) beside the direct kernel on SE-ResNet-50's
 // 3x3 stride-1 shapes (`--benchmark_filter=3x3s1`); a 1x1 on 2 threads on an input each thread
 // has just written half of (`--benchmark_filter=ForeignInput`).
 // Counters report GFLOP/s (2 FLOPs per multiply-accumulate of the direct convolution, also for
@@ -68,9 +68,10 @@ void set_flops(benchmark::State& state, double macs) {
 }
 
 // `bordered`: the input carries its padding as a zero border, as the engine lays it out (else the
-// call pads a copy first). `precision`: of the packed weights. `winograd`: conv2d_winograd_nchw16c.
+// call pads a copy first). `precision`: of the packed weights. `winograd_tile` 4 or 2:
+// conv2d_winograd_nchw16c as F(4x4, 3x3) or F(2x2, 3x3).
 void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered = false,
-                senet::ConvPrecision precision = senet::ConvPrecision::fp32, bool winograd = false) {
+                senet::ConvPrecision precision = senet::ConvPrecision::fp32, int winograd_tile = 0) {
   if (!senet::conv2d_path_supported(path, precision)) {
     state.SkipWithError("path not supported on this CPU");
     return;
@@ -89,9 +90,10 @@ void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered =
   senet::Conv2dEpilogue e;
   e.bias = pr.bias.data();
   e.activation = senet::Activation::relu;
-  const auto transformed = winograd ? senet::pack_conv2d_winograd_weights(pr.w) : senet::WinogradConv2dWeights{};
+  const auto transformed =
+      winograd_tile ? senet::pack_conv2d_winograd_weights(pr.w, winograd_tile) : senet::WinogradConv2dWeights{};
   for (auto _ : state) {
-    if (winograd)
+    if (winograd_tile)
       senet::conv2d_winograd_nchw16c(x, transformed, pr.p, e, senet::view_nchw16c(y, packed.out_channels), path);
     else
       senet::conv2d_nchw16c(x, packed, pr.p, e, senet::view_nchw16c(y, packed.out_channels), path);
@@ -271,7 +273,9 @@ BENCHMARK_CAPTURE(BM_Nchw16c, avx512_bf16_bordered, senet::Conv2dPath::avx512, t
     ->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, amx_bf16_bordered, senet::Conv2dPath::amx, true, senet::ConvPrecision::bf16)->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_direct, senet::Conv2dPath::avx512, true)->Apply(winograd_shapes);
-BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_winograd, senet::Conv2dPath::avx512, true, senet::ConvPrecision::fp32, true)
+BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_winograd, senet::Conv2dPath::avx512, true, senet::ConvPrecision::fp32, 4)
+    ->Apply(winograd_shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_winograd2x2, senet::Conv2dPath::avx512, true, senet::ConvPrecision::fp32, 2)
     ->Apply(winograd_shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, avx2, senet::Conv2dPath::avx2)->Apply(shapes);
 BENCHMARK(BM_EigenIm2col)->Apply(shapes);

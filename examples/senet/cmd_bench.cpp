@@ -63,6 +63,7 @@ int bench(const Options& opt) {
   const double gflops = flops / (median * 1e-3) / 1e9;
   const auto* engine = dynamic_cast<const senet::PreparedNetwork*>(model.get());
   const std::vector<std::string> winograd = engine ? engine->winograd_steps() : std::vector<std::string>{};
+  const std::vector<std::string> winograd_2x2 = engine ? engine->winograd_steps(2) : std::vector<std::string>{};
   if (opt.has("--json")) {
     nlohmann::json j = {{"model", name},
                         {"batch", batch},
@@ -77,7 +78,8 @@ int bench(const Options& opt) {
                         {"engine", model->type_name() == "PreparedNetwork" ? "fast" : "naive"},
                         {"precision", opt.choice("--precision", {"fp32", "bf16"}, "fp32")},
                         {"record_excitations", recording.has_value()},
-                        {"winograd_steps", winograd}};
+                        {"winograd_steps", winograd},
+                        {"winograd_2x2_steps", winograd_2x2}};
     if (!steps.empty()) {
       j["steps"] = nlohmann::json::array();
       for (const auto& st : steps) j["steps"].push_back({{"step", st.step}, {"ms", st.ms}});
@@ -88,9 +90,11 @@ int bench(const Options& opt) {
                 senet::num_threads(), iters, weights.empty() ? ", random weights" : "");
     std::printf("median %.2f ms per batch, %.2f ms per image, %.1f GFLOP/s (min %.2f ms)\n", median,
                 median / double(batch), gflops, ms.front());
-    if (!winograd.empty()) {
-      std::printf("Winograd F(4x4, 3x3) on %zu convolutions:", winograd.size());
-      for (const auto& step : winograd) std::printf(" %s", step.c_str());
+    for (const int tile : {4, 2}) {
+      const std::vector<std::string> steps_of = engine ? engine->winograd_steps(tile) : std::vector<std::string>{};
+      if (steps_of.empty()) continue;
+      std::printf("Winograd F(%dx%d, 3x3) on %zu convolutions:", tile, tile, steps_of.size());
+      for (const auto& step : steps_of) std::printf(" %s", step.c_str());
       std::printf("\n");
     }
     if (!steps.empty()) print_profile(steps);
@@ -108,7 +112,8 @@ Command bench_command() {
           "Times I forward passes (10) of B images (1) of S x S (the model's input size) after one warm-up,\n"
           "  on seeded random weights unless --weights is given. --json: model, batch, size, threads, iters,\n"
           "  median_ms, min_ms, ms_per_image, gflops, weights, engine, precision, record_excitations,\n"
-          "  winograd_steps (the convolutions that run as Winograd).\n"
+          "  winograd_steps (the convolutions that run as Winograd), winograd_2x2_steps (those of them as\n"
+          "  F(2x2, 3x3)).\n"
           "--record-excitations: every forward records its SE excitations (as senet excite does), to\n"
           "  measure what recording costs.\n"
           "--profile: then times each step of the fast engine over I more passes and prints the time of\n"

@@ -57,7 +57,8 @@ OptionNames with_se_options(OptionNames own) {
 }
 
 OptionNames with_loading_options(OptionNames own) {
-  own.valued.insert({"--engine", "--precision", "--winograd-max-channels", "--max-header-bytes", "--max-activation-mb"});
+  own.valued.insert({"--engine", "--precision", "--winograd-max-channels", "--winograd-2x2-max-channels",
+                     "--max-header-bytes", "--max-activation-mb"});
   own.flags.insert({"--allow-non-finite", "--measure-winograd"});
   return with_se_options(std::move(own));
 }
@@ -76,6 +77,8 @@ std::string loading_options_help() {
          "  inputs with FP32 sums (AMX or AVX512_BF16 where the CPU has them; logits move by ~1e-2).\n"
          "--winograd-max-channels N: FP32 3x3 stride-1 convolutions with at most N channels in and out run as\n"
          "  Winograd F(4x4, 3x3) (default 128; 0: none).\n"
+         "--winograd-2x2-max-channels N: those wider, with at most N channels in and out, as Winograd\n"
+         "  F(2x2, 3x3) (default " + std::to_string(senet::PrepareOptions{}.winograd_2x2_max_channels) + "; 0: none).\n"
          "--measure-winograd: of those, only the ones that ran faster as Winograd than direct when timed in\n"
          "  the network at start-up (one image of the model's input size; the choice may vary from run to run).\n"
          "Weights: .safetensors or a PyTorch state_dict saved by torch.save (.pth, .pt), told apart by content.\n"
@@ -151,6 +154,8 @@ std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::s
     senet::PrepareOptions options;
     options.precision = bf16 ? senet::ConvPrecision::bf16 : senet::ConvPrecision::fp32;
     options.winograd_max_channels = opt.integer("--winograd-max-channels", long(options.winograd_max_channels), 0);
+    options.winograd_2x2_max_channels =
+        opt.integer("--winograd-2x2-max-channels", long(options.winograd_2x2_max_channels), 0);
     options.measure_winograd = opt.has("--measure-winograd");
     std::string why;
     if (auto fast = senet::PreparedNetwork::try_prepare(model, options, &why)) return fast;

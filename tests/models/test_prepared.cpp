@@ -36,19 +36,23 @@ NaiveAndFast naive_and_fast(const senet::ResNetConfig& cfg, std::uint64_t seed) 
   return {std::move(naive), std::make_unique<senet::PreparedNetwork>(std::move(copy))};
 }
 
-// Each path twice: every 3x3 stride-1 convolution direct, and every one as Winograd F(4x4, 3x3).
+// Each path three times: every 3x3 stride-1 convolution direct, every one as Winograd F(4x4, 3x3),
+// and every one as F(2x2, 3x3).
 TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
   auto cases = senet::test::reduced_model_cases();
   for (auto& c : senet::test::se_variant_cases()) cases.push_back(c);
-  std::size_t prepared = 0, kept = 0, winograd_steps = 0;
+  std::size_t prepared = 0, kept = 0, winograd_steps = 0, winograd_2x2_steps = 0;
+  constexpr senet::Index kEvery = std::numeric_limits<senet::Index>::max();
   for (const auto path : senet::test::available_paths())
-  for (const senet::Index winograd : {senet::Index(0), std::numeric_limits<senet::Index>::max()}) {
+  for (const int winograd : {0, 4, 2}) {
     senet::PrepareOptions options;
     options.kernels = path;
-    options.winograd_max_channels = winograd;
+    options.winograd_max_channels = winograd == 4 ? kEvery : 0;
+    options.winograd_2x2_max_channels = winograd == 2 ? kEvery : 0;
+    const std::string form = winograd == 0 ? "direct" : winograd == 4 ? "Winograd F(4x4)" : "Winograd F(2x2)";
     double worst = 0;
     for (const auto& c : cases) {
-      SCOPED_TRACE(c.name() + " / " + senet::to_string(path) + (winograd ? " / winograd" : " / direct"));
+      SCOPED_TRACE(c.name() + " / " + senet::to_string(path) + " / " + form);
       const auto cfg = senet::test::case_config(c.spec);
       auto model = senet::create_model<float>(cfg);
       senet::load_weights(*model, c.file(".safetensors"));
@@ -58,8 +62,12 @@ TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
       const bool is_prepared = engine != nullptr;
       if (engine) {
         EXPECT_EQ(engine->kernel_path(), path);
-        if (!winograd) EXPECT_TRUE(engine->winograd_steps().empty());
-        winograd_steps += engine->winograd_steps().size();
+        if (!winograd) {
+          EXPECT_TRUE(engine->winograd_steps().empty());
+        }
+        EXPECT_EQ(engine->winograd_steps(winograd == 4 ? 2 : 4).size(), 0u) << "only the asked form";
+        winograd_steps += engine->winograd_steps(4).size();
+        winograd_2x2_steps += engine->winograd_steps(2).size();
       }
       // Every SE option and position, and the grouped convolutions of ResNeXt, run on the engine.
       EXPECT_TRUE(is_prepared);
@@ -75,30 +83,41 @@ TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
       if (is_prepared) worst = std::max(worst, err);
     }
     std::printf("[ prepared ] %s path, %s 3x3s: max rel err vs PyTorch %.2e\n", senet::to_string(path),
-                winograd ? "Winograd" : "direct", worst);
+                form.c_str(), worst);
   }
-  EXPECT_GE(prepared, 60u);
+  EXPECT_GE(prepared, 90u);
   EXPECT_EQ(kept, 0u);
   EXPECT_GE(winograd_steps, 30u);  // every ResNet fixture has 3x3 stride-1 convolutions
+  EXPECT_EQ(winograd_2x2_steps, winograd_steps);
 }
 
-// By default Winograd takes the 3x3 stride-1 convolutions of at most 128 channels: in SE-ResNet-50
-// (timm: the stride is on conv2) layer1's three conv2s (64 channels) and layer2's but the first
-// (128, stride 2). The option moves the line; 0 turns it off.
+// By default Winograd F(4x4) takes the 3x3 stride-1 convolutions of at most 128 channels: in
+// SE-ResNet-50 (timm: the stride is on conv2) layer1's three conv2s (64 channels) and layer2's but
+// the first (128, stride 2); and F(2x2) those of at most 256: layer3's but the first. The options
+// move the lines; 0 turns each off.
 TEST(Prepared, WinogradTakesTheThreeByThreesOfTheOptionsWidth) {
-  auto prepared = [](senet::Index max_channels) {
+  auto prepared = [](senet::Index max_channels, senet::Index max_2x2, int tile) {
     senet::PrepareOptions options;
     if (max_channels >= 0) options.winograd_max_channels = max_channels;
-    return senet::PreparedNetwork(senet::create_model<float>("seresnet50"), options).winograd_steps();
+    if (max_2x2 >= 0) options.winograd_2x2_max_channels = max_2x2;
+    return senet::PreparedNetwork(senet::create_model<float>("seresnet50"), options).winograd_steps(tile);
   };
   using Names = std::vector<std::string>;
   const Names stages12 = {"layer1.0.conv2", "layer1.1.conv2", "layer1.2.conv2",
                           "layer2.1.conv2", "layer2.2.conv2", "layer2.3.conv2"};
-  EXPECT_EQ(prepared(-1), stages12);
-  EXPECT_EQ(prepared(128), stages12);
-  EXPECT_EQ(prepared(64), Names(stages12.begin(), stages12.begin() + 3));
-  EXPECT_EQ(prepared(256).size(), 11u);  // and layer3.1-5
-  EXPECT_TRUE(prepared(0).empty());
+  const Names stage3 = {"layer3.1.conv2", "layer3.2.conv2", "layer3.3.conv2", "layer3.4.conv2", "layer3.5.conv2"};
+  Names every = stages12;
+  every.insert(every.end(), stage3.begin(), stage3.end());
+  EXPECT_EQ(prepared(-1, -1, 4), stages12);
+  EXPECT_EQ(prepared(-1, -1, 2), stage3);
+  EXPECT_EQ(prepared(-1, -1, 0), every);
+  EXPECT_EQ(prepared(128, 0, 0), stages12);
+  EXPECT_EQ(prepared(64, 0, 4), Names(stages12.begin(), stages12.begin() + 3));
+  EXPECT_EQ(prepared(64, 128, 2), Names(stages12.begin() + 3, stages12.end()));
+  EXPECT_EQ(prepared(256, 0, 4), every);
+  EXPECT_EQ(prepared(256, 512, 2).size(), 2u);  // layer4.1-2
+  EXPECT_EQ(prepared(0, 256, 2), every);
+  EXPECT_TRUE(prepared(0, 0, 0).empty());
 }
 
 // PrepareOptions::measure_winograd: which convolutions keep Winograd is the machine's to say, so the
@@ -144,29 +163,40 @@ TEST(Prepared, MeasuredWinogradKeepsOneFormOfTheEligibleConvolutions) {
   EXPECT_GE(measured, 10u);  // the fixtures have 3x3 stride-1 convolutions to measure
 }
 
-// PrepareOptions::precision bf16, on every path that runs bf16 weights here: the logits of every
-// ResNet fixture (SE variants and ResNeXt included) within 2e-2 of PyTorch's float64 ones, relative
-// to their scale (bfloat16 keeps 8 bits: ~4e-3 per rounding, averaged over long sums). The
+// PrepareOptions::precision bf16, on every path that runs bf16 weights here, with every 3x3
+// stride-1 convolution direct and again with every one as Winograd F(2x2, 3x3) in bf16 (never
+// F(4x4), which bf16's rounding does not survive; none on amx): the logits of every ResNet
+// fixture (SE variants and ResNeXt included) within 2e-2 of PyTorch's float64 ones, relative to
+// their scale (bfloat16 keeps 8 bits: ~4e-3 per rounding, averaged over long sums). The
 // convolutions that do take bf16 must be packed so: the error must also exceed FP32's.
 TEST(Prepared, Bf16LogitsWithinTwoPercentOfPyTorch) {
   auto cases = senet::test::reduced_model_cases();
   for (auto& c : senet::test::se_variant_cases()) cases.push_back(c);
-  std::size_t paths = 0;
-  for (const auto path : {senet::Conv2dPath::amx, senet::Conv2dPath::avx512, senet::Conv2dPath::portable}) {
+  std::size_t paths = 0, winograd_steps = 0;
+  constexpr senet::Index kEvery = std::numeric_limits<senet::Index>::max();
+  for (const auto path : {senet::Conv2dPath::amx, senet::Conv2dPath::avx512, senet::Conv2dPath::portable})
+  for (const bool winograd : {false, true}) {
     if (!senet::conv2d_path_supported(path, senet::ConvPrecision::bf16)) continue;
-    ++paths;
+    paths += winograd ? 0 : 1;
     senet::PrepareOptions options;
     options.kernels = path;  // amx: the bf16 convolutions' path, the rest the best FP32 one
     options.precision = senet::ConvPrecision::bf16;
+    options.winograd_max_channels = winograd ? kEvery : 0;
+    options.winograd_2x2_max_channels = 0;
     double worst = 0, least = 1;
     for (const auto& c : cases) {
-      SCOPED_TRACE(c.name() + " / " + senet::to_string(path));
+      SCOPED_TRACE(c.name() + " / " + senet::to_string(path) + (winograd ? " / Winograd" : " / direct"));
       auto model = senet::create_model<float>(senet::test::case_config(c.spec));
       senet::load_weights(*model, c.file(".safetensors"));
       std::string why;
       const auto fast = senet::PreparedNetwork::try_prepare(model, options, &why);
       ASSERT_NE(fast, nullptr) << why;
       EXPECT_EQ(fast->precision(), senet::ConvPrecision::bf16);
+      EXPECT_TRUE(fast->winograd_steps(4).empty());
+      if (!winograd || path == senet::Conv2dPath::amx) {
+        EXPECT_TRUE(fast->winograd_steps().empty());
+      }
+      winograd_steps += fast->winograd_steps(2).size();
       const auto y = fast->forward(senet::read_npy<float>(c.file(".input.npy")));
       const double err = senet::test::relative_error(y, senet::read_npy<double>(c.file(".output.npy")));
       EXPECT_LE(err, 2e-2);
@@ -174,10 +204,11 @@ TEST(Prepared, Bf16LogitsWithinTwoPercentOfPyTorch) {
       least = std::min(least, err);
     }
     EXPECT_GT(least, senet::test::parity_tolerance<float>()) << "no convolution ran in bf16?";
-    std::printf("[ bf16     ] %s path: rel err vs PyTorch %.2e .. %.2e over %zu fixtures\n", senet::to_string(path),
-                least, worst, cases.size());
+    std::printf("[ bf16     ] %s path, %s 3x3s: rel err vs PyTorch %.2e .. %.2e over %zu fixtures\n",
+                senet::to_string(path), winograd ? "Winograd F(2x2)" : "direct", least, worst, cases.size());
   }
   EXPECT_GE(paths, 1u);  // portable always
+  EXPECT_GE(winograd_steps, 30u);
 }
 
 // Full-width stages (64..2048 channels, every channel block full) on a small image, against the

@@ -42,7 +42,7 @@ struct Case {
   bool silu = false;        // when neither
   Index x_border = 0, y_border = 0;  // of the input and output views (residual: the output's)
   Index groups = 1;
-  bool winograd = false;  // conv2d_winograd_nchw16c instead of conv2d_nchw16c (3x3, stride 1)
+  int winograd_tile = 0;  // 4 or 2: conv2d_winograd_nchw16c as F(4x4) or F(2x2) instead of conv2d_nchw16c
 };
 
 Conv2dParams params_of(const Case& c) {
@@ -84,7 +84,7 @@ Tensor<float> reference(const Case& c, const Tensor<float>& x, const Tensor<floa
 }
 
 
-// Runs `c` on `path` (Winograd when `c.winograd`) and checks max|fast - ref| <= 1e-5 * max(1, max|ref|), the padding
+// Runs `c` on `path` (Winograd when `c.winograd_tile`) and checks max|fast - ref| <= 1e-5 * max(1, max|ref|), the padding
 // channels of the output exactly act(0 + 0) = 0, no element left unwritten (the output
 // starts as NaN) and the output's border zeroed. An input border at least as wide as the padding
 // is zero (it is the padding); a narrower one holds NaN, which must never be read. Returns false
@@ -123,8 +123,9 @@ bool check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
                  : c.hard_swish ? senet::Activation::hard_swish
                  : c.silu       ? senet::Activation::silu
                                 : senet::Activation::none;
-  if (c.winograd)
-    senet::conv2d_winograd_nchw16c(xb.view, senet::pack_conv2d_winograd_weights(w), p, e, yb.view, path);
+  if (c.winograd_tile)
+    senet::conv2d_winograd_nchw16c(xb.view, senet::pack_conv2d_winograd_weights(w, c.winograd_tile), p, e, yb.view,
+                                   path);
   else
     senet::conv2d_nchw16c(xb.view, packed, p, e, yb.view, path);
   EXPECT_TRUE(yb.border_is_zero()) << to_string(path) << " " << describe(c);
@@ -278,10 +279,10 @@ TEST_P(Conv2dNchw16cPathTest, EdgeCasesMatchReference) {
   EXPECT_EQ(n, sizeof(cases) / sizeof(cases[0]));
 }
 
-// Winograd F(4x4, 3x3) (`conv2d_winograd_nchw16c`) against the same reference: paddings 0-2,
-// sizes that are and are not multiples of the 4x4 tile (1-wide outputs, partial tiles on either
-// edge), the tile counts that make one chunk, several and a ragged last one (56 x 56: 196
-// tiles), channel counts around 16 and 32, N > 1, every epilogue, bordered views (a narrower
+// Winograd F(4x4, 3x3) and F(2x2, 3x3) (`conv2d_winograd_nchw16c`) against the same reference:
+// paddings 0-2, sizes that are and are not multiples of the tile (1-wide outputs, partial tiles on
+// either edge), the tile counts that make one chunk, several and a ragged last one (56 x 56: 196
+// tiles of 4x4), channel counts around 16 and 32, N > 1, every epilogue, bordered views (a narrower
 // input border holds NaN: Winograd must read the padding as zeros, never the border), 1-3 threads.
 TEST_P(Conv2dNchw16cPathTest, WinogradMatchesReference) {
   std::mt19937 rng(4);
@@ -293,14 +294,16 @@ TEST_P(Conv2dNchw16cPathTest, WinogradMatchesReference) {
     for (Index pad = 0; pad <= 2; ++pad) {
       const auto& ch = channels[counter % 7];
       Case c{Index(1 + counter % 2), ch[0], ch[1], size[0], size[1], 3, 3, 1, 1, pad, Index((pad + counter) % 3)};
-      c.winograd = true;
       rotate_epilogue_and_borders(c, counter);
       senet::set_num_threads(int(1 + counter % 3));
       ++counter;
-      if (check_case(GetParam(), c, rng)) ++cases;
+      for (const int tile : {4, 2}) {
+        c.winograd_tile = tile;
+        if (check_case(GetParam(), c, rng)) ++cases;
+      }
     }
   senet::set_num_threads(saved);
-  expect_cases_above(cases, 28);
+  expect_cases_above(cases, 56);
 }
 
 // The residual may be the output itself (in-place `y = relu(conv(x) + y)`).
@@ -446,6 +449,26 @@ TEST(Conv2dNchw16c, RejectsMismatchedShapesAndGroups) {
   EXPECT_THROW(senet::conv2d_nchw16c(x, packed, p, e, y), senet::Error);
   p.groups = 2;
   EXPECT_THROW(senet::conv2d_nchw16c(x, packed, p, {}, y), senet::Error);
+}
+
+TEST(Conv2dNchw16c, WinogradRejectsOtherTilesAndShapes) {
+  const Tensor<float> w({8, 20, 3, 3});
+  EXPECT_THROW(senet::pack_conv2d_winograd_weights(w, 3), senet::Error);
+  EXPECT_THROW(senet::pack_conv2d_winograd_weights(Tensor<float>({8, 20, 1, 1})), senet::Error);
+  const Conv2dParams p = window_params<Conv2dParams>(3, 3, 1, 1, 1, 1, 1, 1);
+  Tensor<float> x({1, 2, 5, 5, 16}), y({1, 1, 5, 5, 16});
+  for (const int tile : {4, 2}) {
+    senet::WinogradConv2dWeights packed = senet::pack_conv2d_winograd_weights(w, tile);
+    EXPECT_EQ(packed.positions.size(), std::size_t((tile + 2) * (tile + 2)));
+    EXPECT_NO_THROW(senet::conv2d_winograd_nchw16c(senet::view_nchw16c(x, 20), packed, p, {}, senet::view_nchw16c(y, 8)));
+    packed.tile = 6 - tile;  // positions of the other form
+    EXPECT_THROW(senet::conv2d_winograd_nchw16c(senet::view_nchw16c(x, 20), packed, p, {}, senet::view_nchw16c(y, 8)),
+                 senet::Error);
+  }
+  const Conv2dParams strided = window_params<Conv2dParams>(3, 3, 2, 2, 1, 1, 1, 1);
+  EXPECT_THROW(senet::conv2d_winograd_nchw16c(senet::view_nchw16c(x, 20), senet::pack_conv2d_winograd_weights(w),
+                                              strided, {}, senet::view_nchw16c(y, 8)),
+               senet::Error);
 }
 
 TEST(Conv2dNchw16c, AutomaticIsTheBestSupportedPathAndForcedPathsAreKept) {

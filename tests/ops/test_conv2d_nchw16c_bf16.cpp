@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "senet/ops/conv2d_nchw16c.hpp"
+#include "senet/ops/conv2d_winograd.hpp"
 #include "nchw16c_test_util.hpp"
 #include "test_util.hpp"
 
@@ -178,6 +179,119 @@ TEST_P(Bf16PathTest, BottleneckShapesMatchReference) {
   d.relu = true;
   d.x_border = 1;
   check_case(GetParam(), d, rng);
+}
+
+// Winograd F(2x2, 3x3) on bf16 weights (`conv2d_winograd_nchw16c`, the form the engine's bf16 mode
+// gives its Winograd 3x3s): against a double reference that rounds the transformed operands to
+// bf16 as the kernel does (U = G g G^T in double, then float, then bf16; V = B^T d B rounded to
+// bf16; products, sums and A^T M A in double), within 5e-4 of the output's scale (the kernel sums
+// in FP32 and rounds V from its FP32 transform: a tie may round the other way; an FP32 product
+// would be ~2e-3 away), and within 1e-2 of the exact convolution (F(4x4) in bf16 measured ~5e-2:
+// the engine never runs it). Paddings 0-2, partial tiles, C and K around 16 and 32, every
+// epilogue term, N = 2.
+TEST_P(Bf16PathTest, WinogradTwoByTwoMatchesRoundedReference) {
+  if (GetParam() == Conv2dPath::amx) GTEST_SKIP() << "bf16 Winograd runs on avx512 and portable";
+  constexpr double BT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+  constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  constexpr double AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+  std::mt19937 rng(44);
+  const Index cases[][5] = {{16, 16, 6, 6, 1}, {17, 33, 5, 7, 1}, {40, 20, 9, 4, 0}, {64, 48, 14, 14, 1},
+                            {3, 32, 7, 11, 2}, {33, 64, 3, 3, 1}};
+  int counter = 0;
+  for (const auto& cs : cases) {
+    const Index C = cs[0], K = cs[1], H = cs[2], W = cs[3], N = 2;
+    const Conv2dParams p = window_params<Conv2dParams>(3, 3, 1, 1, cs[4], (cs[4] + counter) % 3, 1, 1);
+    Tensor<float> x({N, C, H, W}), w({K, C, 3, 3});
+    std::vector<float> b(static_cast<std::size_t>(K));
+    fill_uniform(x, rng);
+    fill_uniform(w, rng);
+    fill_uniform(b.data(), K, rng);
+    const Shape out = senet::conv2d_output_shape(x.shape(), w.shape(), p);
+    const Index OH = out[2], OW = out[3], Kp = senet::channel_blocks(K) * 16;
+    std::vector<float> scale(std::size_t(N * Kp), 0.0f);
+    for (Index n = 0; n < N; ++n) fill_uniform(scale.data() + n * Kp, K, rng);
+    Tensor<float> res_nchw(out);
+    fill_uniform(res_nchw, rng);
+    const bool with_bias = counter % 2 == 0, with_scale = counter % 3 != 1, with_res = counter % 2 == 1,
+               relu = counter % 3 != 2;
+    auto epilogue = [&](double v, Index n, Index k, Index i) {
+      v += with_bias ? b[std::size_t(k)] : 0.0f;
+      if (with_scale) v *= scale[std::size_t(n * Kp + k)];
+      if (with_res) v += res_nchw[i];
+      return relu ? std::max(v, 0.0) : v;
+    };
+    // U[k][c][4][4], rounded as packed.
+    std::vector<double> U(std::size_t(K * C * 16));
+    for (Index kc = 0; kc < K * C; ++kc)
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) {
+          double sum = 0;
+          for (int a = 0; a < 3; ++a)
+            for (int bb = 0; bb < 3; ++bb) sum += G[i][a] * double(w[kc * 9 + a * 3 + bb]) * G[j][bb];
+          U[std::size_t(kc * 16 + i * 4 + j)] = double(round_bf16(float(sum)));
+        }
+    Tensor<double> rounded(out), exact(out);
+    Tensor<double> xd(x.shape()), wd(w.shape());
+    for (Index i = 0; i < x.size(); ++i) xd[i] = x[i];
+    for (Index i = 0; i < w.size(); ++i) wd[i] = w[i];
+    senet::conv2d_reference(xd, wd, static_cast<const double*>(nullptr), p, exact);
+    for (Index i = 0; i < exact.size(); ++i) exact[i] = epilogue(exact[i], i / (K * OH * OW), i / (OH * OW) % K, i);
+    for (Index n = 0; n < N; ++n)
+      for (Index th = 0; th < (OH + 1) / 2; ++th)
+        for (Index tw = 0; tw < (OW + 1) / 2; ++tw) {
+          std::vector<double> V(std::size_t(C * 16));  // this tile's B^T d B per channel, rounded
+          for (Index c = 0; c < C; ++c) {
+            double d[4][4];
+            for (int i = 0; i < 4; ++i)
+              for (int j = 0; j < 4; ++j) {
+                const Index h = th * 2 - p.pad_h + i, ww = tw * 2 - p.pad_w + j;
+                d[i][j] = h >= 0 && h < H && ww >= 0 && ww < W ? double(x[((n * C + c) * H + h) * W + ww]) : 0.0;
+              }
+            for (int i = 0; i < 4; ++i)
+              for (int j = 0; j < 4; ++j) {
+                double sum = 0;
+                for (int a = 0; a < 4; ++a)
+                  for (int bb = 0; bb < 4; ++bb) sum += BT[i][a] * d[a][bb] * BT[j][bb];
+                V[std::size_t(c * 16 + i * 4 + j)] = double(round_bf16(float(sum)));
+              }
+          }
+          for (Index k = 0; k < K; ++k) {
+            double m[4][4] = {};
+            for (Index c = 0; c < C; ++c)
+              for (int q = 0; q < 16; ++q) m[q / 4][q % 4] += U[std::size_t((k * C + c) * 16 + q)] * V[std::size_t(c * 16 + q)];
+            for (int i = 0; i < 2; ++i)
+              for (int j = 0; j < 2; ++j) {
+                const Index oh = th * 2 + i, ow = tw * 2 + j;
+                if (oh >= OH || ow >= OW) continue;
+                double sum = 0;
+                for (int a = 0; a < 4; ++a)
+                  for (int bb = 0; bb < 4; ++bb) sum += AT[i][a] * m[a][bb] * AT[j][bb];
+                const Index idx = ((n * K + k) * OH + oh) * OW + ow;
+                rounded[idx] = epilogue(sum, n, k, idx);
+              }
+          }
+        }
+
+    const Bordered xb = Bordered::of(x, counter % 2, std::numeric_limits<float>::quiet_NaN());
+    Bordered yb(N, K, OH, OW, counter % 3 == 0 ? 1 : 0, std::numeric_limits<float>::quiet_NaN());
+    Bordered residual;
+    if (with_res) residual = Bordered::of(res_nchw, yb.view.border, 0.0f);
+    Conv2dEpilogue e;
+    e.bias = with_bias ? b.data() : nullptr;
+    e.scale = with_scale ? scale.data() : nullptr;
+    if (with_res) e.residual = residual.view;
+    e.activation = relu ? senet::Activation::relu : senet::Activation::none;
+    const auto packed = senet::pack_conv2d_winograd_weights(w, 2, ConvPrecision::bf16);
+    ASSERT_EQ(packed.precision(), ConvPrecision::bf16);
+    senet::conv2d_winograd_nchw16c(xb.view, packed, p, e, yb.view, GetParam());
+    EXPECT_TRUE(yb.border_is_zero()) << counter;
+    EXPECT_TRUE(yb.padding_lanes_are_zero()) << counter;
+    const Tensor<float> got = senet::from_nchw16c(yb.image(), K);
+    EXPECT_LE(relative_error(got, rounded), 5e-4) << "case " << counter;
+    EXPECT_LE(relative_error(got, exact), 1e-2) << "case " << counter;
+    ++counter;
+  }
+  expect_cases_above(std::size_t(counter), 5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, Bf16PathTest,

@@ -92,7 +92,9 @@ struct PrepareOptions {
   /// else the portable kernels; `kernels` forces one of those as for FP32), and so do the fully
   /// connected layers (the SE excitations and the head: `linear_rows`). Activations stay FP32 in
   /// memory, so pooling, the SE scale and residual adds are unchanged. Logits move by about 1e-2
-  /// relative.
+  /// relative. The 3x3s the Winograd options below take run as Winograd F(2x2, 3x3) in bf16 (both
+  /// lines: F(4x4)'s transforms amplify bfloat16's rounding ~25x, F(2x2)'s ~1.5x) on the `avx512`
+  /// and `portable` paths; on `amx` they run direct.
   ConvPrecision precision = ConvPrecision::fp32;
   /// The FP32 3x3 stride-1 convolutions (ungrouped, undilated) with at most this many input and
   /// output channels run as Winograd F(4x4, 3x3) (`conv2d_winograd_nchw16c`: 4x fewer multiplies,
@@ -101,6 +103,13 @@ struct PrepareOptions {
   /// and keeps the deeper ones direct: their few tiles per image pay for 4x the weights from
   /// memory (`bench_conv_nchw16c --benchmark_filter=3x3s1` measures each stage).
   Index winograd_max_channels = 128;
+  /// The FP32 3x3 stride-1 convolutions wider than `winograd_max_channels` with at most this many
+  /// input and output channels run as Winograd F(2x2, 3x3) (2.25x fewer multiplies, weights 1.8x
+  /// larger); 0 runs none so. The default takes SE-ResNet-50's third stage (256 channels, 14x14 at
+  /// 224): there F(4x4)'s weights, 4x the direct ones, cost as much to read from memory as they
+  /// save (and 35 MB more to keep), while F(2x2) runs ~0.7 ms per convolution against the direct
+  /// kernel's ~1.05 in the network. At 512 channels (7x7) it loses to the direct kernel.
+  Index winograd_2x2_max_channels = 256;
   /// Whether each of those convolutions runs as Winograd only where that measured faster: `prepare`
   /// then times every step of a few forwards of one image of the model's input size (on the
   /// current thread count) with those convolutions direct and as Winograd, alternating, and keeps
@@ -153,12 +162,13 @@ struct EngineConv {
     }
   }
 
-  /// Packs the scaled weights in `precision` where the layout has it, FP32 3x3s with at most
-  /// `winograd_max_channels` channels in and out in the Winograd form (and also in the direct one
+  /// Packs the scaled weights in `precision` where the layout has it, 3x3s with at most
+  /// `winograd_max_channels` channels in and out as Winograd F(4x4, 3x3), others with at most
+  /// `winograd_2x2_max_channels` as F(2x2, 3x3) (and also in the direct form
   /// when `keep_direct`, until `keep_only` chooses). `take`: the source's weight tensor, moved from
   /// (so that packing holds no third copy of it), or null to read the source without changing it.
   void pack(ConvPrecision precision = ConvPrecision::fp32, Index winograd_max_channels = 0,
-            Tensor<float>* take = nullptr, bool keep_direct = false) {
+            Index winograd_2x2_max_channels = 0, Tensor<float>* take = nullptr, bool keep_direct = false) {
     Tensor<float> w = take ? std::move(*take) : source->weight();
     SENET_CHECK(w.rank() == 4, "prepare: a convolution's weight is gone (one Conv2d in two places?)");
     const Index K = w.dim(0), per_channel = w.size() / K;
@@ -167,9 +177,9 @@ struct EngineConv {
     packed_bias.assign(bias.begin(), bias.end());
     if (stem) {
       stem_weights = pack_conv2d_stem_weights(w, precision);
-    } else if (precision == ConvPrecision::fp32 && winograd_applies(params) && w.dim(0) <= winograd_max_channels &&
-               w.dim(1) <= winograd_max_channels) {
-      winograd = pack_conv2d_winograd_weights(w);
+    } else if (const Index widest = std::max(w.dim(0), w.dim(1));
+               winograd_applies(params) && (widest <= winograd_max_channels || widest <= winograd_2x2_max_channels)) {
+      winograd = pack_conv2d_winograd_weights(w, widest <= winograd_max_channels ? 4 : 2, precision);
       if (keep_direct)
         weights = pack_conv2d_weights_nchw16c(w, params.groups, precision);
       else
@@ -306,12 +316,14 @@ class PreparedNetwork : public Model<float> {
     return reason.empty() ? std::move(engine) : nullptr;
   }
 
-  /// The convolution steps that run as Winograd F(4x4, 3x3) (`PrepareOptions::winograd_max_channels`),
-  /// by module path: "layer1.0.conv2", ...
-  std::vector<std::string> winograd_steps() const {
+  /// The convolution steps that run as Winograd (`PrepareOptions::winograd_max_channels`), by
+  /// module path: "layer1.0.conv2", ...; `tile` 4 or 2: only those of F(4x4, 3x3) or F(2x2, 3x3).
+  std::vector<std::string> winograd_steps(int tile = 0) const {
     std::vector<std::string> out;
     for (const auto& s : steps_)
-      if (s.kind == detail::StepKind::conv && !convs_[std::size_t(s.conv)].winograd.empty()) out.push_back(s.name);
+      if (s.kind == detail::StepKind::conv)
+        if (const auto& w = convs_[std::size_t(s.conv)].winograd; !w.empty() && (tile == 0 || w.tile == tile))
+          out.push_back(s.name);
     return out;
   }
 
@@ -369,6 +381,7 @@ class PreparedNetwork : public Model<float> {
       : path_(resolve_conv2d_path(options.kernels == Conv2dPath::amx ? Conv2dPath::automatic : options.kernels)),
         precision_(options.precision),
         winograd_max_channels_(options.winograd_max_channels),
+        winograd_2x2_max_channels_(options.winograd_2x2_max_channels),
         measure_winograd_(options.measure_winograd),
         bf16_path_(options.precision == ConvPrecision::bf16 ? resolve_conv2d_path(options.kernels, ConvPrecision::bf16)
                                                              : path_) {}
@@ -382,7 +395,8 @@ class PreparedNetwork : public Model<float> {
   void convolve(const detail::EngineConv& c, const FeatureView& in, const Conv2dEpilogue& e,
                 const FeatureView& out) const {
     if (!c.winograd.empty())
-      conv2d_winograd_nchw16c(in, c.winograd, c.params, e, out, path_);
+      conv2d_winograd_nchw16c(in, c.winograd, c.params, e, out,
+                              c.winograd.precision() == ConvPrecision::bf16 ? bf16_path_ : path_);
     else
       conv2d_nchw16c(in, c.weights, c.params, e, out, path_of(c));
   }
@@ -691,7 +705,11 @@ class PreparedNetwork : public Model<float> {
       });
     for (auto& c : convs_) {
       Conv2d<float>* source = const_cast<Conv2d<float>*>(c.source);  // ours: `source_` is owned
-      c.pack(precision_, winograd_max_channels_, &source->weight(), measure_winograd_);
+      if (precision_ == ConvPrecision::bf16)  // F(2x2) only, on the paths that have it
+        c.pack(precision_, 0, bf16_path_ == Conv2dPath::amx ? 0 : std::max(winograd_max_channels_, winograd_2x2_max_channels_),
+               &source->weight(), measure_winograd_);
+      else
+        c.pack(precision_, winograd_max_channels_, winograd_2x2_max_channels_, &source->weight(), measure_winograd_);
       source->visit_parameters([](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
     }
   }
@@ -1179,7 +1197,7 @@ class PreparedNetwork : public Model<float> {
   std::unique_ptr<Model<float>> source_;
   Conv2dPath path_;
   ConvPrecision precision_;
-  Index winograd_max_channels_;
+  Index winograd_max_channels_, winograd_2x2_max_channels_;
   bool measure_winograd_;
   Conv2dPath bf16_path_;  // the path of the convolutions packed in bf16
   std::map<std::string, std::int64_t> row_params_;  // summary rows' parameter counts, before freeing

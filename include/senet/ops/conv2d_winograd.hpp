@@ -1,13 +1,15 @@
 #pragma once
 /// \file conv2d_winograd.hpp
-/// Winograd F(4x4, 3x3) convolution on channel-blocked activations (`NCHW16c`): a 3x3, stride-1
-/// convolution in 36 multiplies per 4x4 output tile and channel pair instead of 144.
+/// Winograd convolution on channel-blocked activations (`NCHW16c`): a 3x3, stride-1 convolution
+/// as F(4x4, 3x3), 36 multiplies per 4x4 output tile and channel pair instead of 144, or as
+/// F(2x2, 3x3), 16 instead of 36.
 ///
-/// Each 6x6 input patch `d` (4x4 outputs need 6x6 inputs) becomes `V = B^T d B`, each 3x3 kernel
+/// Each input patch `d` (6x6 for 4x4 outputs, 4x4 for 2x2) becomes `V = B^T d B`, each 3x3 kernel
 /// `g` becomes `U = G g G^T` (once, when packed), and the output tile is `A^T (U . V) A`, where
-/// `U . V` is, at each of the 36 positions, a product over the input channels: a 1x1 convolution
-/// of the transformed tiles (the points 0, 1, -1, 2, -2 and infinity of Lavin and Gray, "Fast
-/// Algorithms for Convolutional Neural Networks", 2016). The 36 products run on
+/// `U . V` is, at each of the 36 (16) positions, a product over the input channels: a 1x1
+/// convolution of the transformed tiles (F(4x4): the points 0, 1, -1, 2, -2 and infinity of
+/// Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016; F(2x2): 0, 1, -1 and
+/// infinity). The 36 products run on
 /// `conv2d_nchw16c`'s own 1x1 register tiles (AVX-512, AVX2 or portable), so they reach the same
 /// fraction of the machine's peak as a 1x1 convolution; the transforms are vector loops over the
 /// 16 channels of a block.
@@ -15,12 +17,14 @@
 /// Work: the tiles of each image are cut into chunks, one chunk per call on one thread: its input
 /// transform, its 36 products and its output transform (with the epilogue of
 /// `Conv2dEpilogue`: bias, SE scale, residual, activation) run while the chunk's transformed tiles
-/// are in that core's L2. The transformed weights are 36 / 9 = 4x the direct ones and are read
-/// once per chunk, so Winograd pays where a layer has many tiles per weight: early, wide layers.
-/// `prepare` decides per layer (see `PrepareOptions::winograd`).
+/// are in that core's L2. The transformed weights are 36 / 9 = 4x the direct ones for F(4x4)
+/// (16 / 9 = 1.8x for F(2x2)) and are read once per chunk, so Winograd pays where a layer has
+/// many tiles per weight: early, wide layers; F(2x2) does half as much for a deep layer's fewer
+/// tiles, at less than half the weight bytes to read and keep. `prepare` decides per layer (see
+/// `PrepareOptions::winograd_max_channels`).
 ///
-/// Accuracy: the transforms scale values by up to 8 and 1/24, so results differ from the direct
-/// convolution by a few FP32 roundings more (within 1e-5 of the output's scale in the op tests;
+/// Accuracy: F(4x4)'s transforms scale values by up to 8 and 1/24 (F(2x2)'s by 1/2), so results
+/// differ from the direct convolution by a few FP32 roundings more (within 1e-5 of the output's scale in the op tests;
 /// the logits of every prepared fixture stay within 1e-4 of PyTorch).
 
 #include <algorithm>
@@ -37,18 +41,23 @@
 
 namespace senet {
 
-/// The weights of a 3x3 convolution for `conv2d_winograd_nchw16c`: at each of the 6 x 6 positions
-/// `(i, j)` of a transformed tile, `(G g G^T)[i][j]` for every output and input channel, packed as
-/// a 1x1 convolution's weights (`positions[6 i + j]`).
+/// The weights of a 3x3 convolution for `conv2d_winograd_nchw16c`: at each of the `n x n`
+/// positions `(i, j)` of a transformed tile (`n = tile + 2`), `(G g G^T)[i][j]` for every output and
+/// input channel, packed as a 1x1 convolution's weights (`positions[n i + j]`).
 struct WinogradConv2dWeights {
   Index in_channels = 0, out_channels = 0;
+  int tile = 4;  ///< output tile side: F(4x4, 3x3) or F(2x2, 3x3)
   std::vector<PackedConv2dWeights> positions;
 
   bool empty() const { return positions.empty(); }
+  /// The precision the products run in (`fp32`, or `bf16`: `vdpbf16ps` on bfloat16 weights and
+  /// transformed inputs, FP32 sums and transforms).
+  ConvPrecision precision() const { return empty() ? ConvPrecision::fp32 : positions[0].precision; }
   /// Bytes of the packed weights.
   Index bytes() const {
     Index total = 0;
-    for (const auto& p : positions) total += p.data.size() * Index(sizeof(float));
+    for (const auto& p : positions)
+      total += p.data.size() * Index(sizeof(float)) + p.data_bf16.size() * Index(sizeof(std::uint16_t));
     return total;
   }
 };
@@ -60,21 +69,41 @@ inline bool winograd_applies(const Conv2dParams& p) {
          p.dilation_w == 1 && p.groups == 1 && p.pad_h <= 2 && p.pad_w <= 2;
 }
 
-/// Packs a PyTorch conv weight `[K, C, 3, 3]` for `conv2d_winograd_nchw16c` (transformed in double).
-inline WinogradConv2dWeights pack_conv2d_winograd_weights(const Tensor<float>& w) {
-  SENET_CHECK(w.rank() == 4 && w.dim(2) == 3 && w.dim(3) == 3,
-              "pack_conv2d_winograd_weights: weight must be [K, C, 3, 3], got ", to_string(w.shape()));
+namespace detail {
+
+/// The transforms of F(M x M, 3x3), `N = M + 2` points: `B^T` (input), `G` (kernel), `A^T` (output).
+template <int M>
+struct WinogradMatrices;
+
+template <>
+struct WinogradMatrices<4> {  // points 0, 1, -1, 2, -2, infinity
+  static constexpr float BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                     {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
   static constexpr double G[6][3] = {{1.0 / 4, 0, 0},
                                      {-1.0 / 6, -1.0 / 6, -1.0 / 6},
                                      {-1.0 / 6, 1.0 / 6, -1.0 / 6},
                                      {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                      {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                      {0, 0, 1}};
+  static constexpr float AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+};
+
+template <>
+struct WinogradMatrices<2> {  // points 0, 1, -1, infinity
+  static constexpr float BT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  static constexpr float AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+};
+
+template <int M>
+WinogradConv2dWeights pack_winograd_weights(const Tensor<float>& w, ConvPrecision precision) {
+  constexpr int N = M + 2;
+  const auto& G = WinogradMatrices<M>::G;
   const Index K = w.dim(0), C = w.dim(1);
-  WinogradConv2dWeights packed{C, K, {}};
+  WinogradConv2dWeights packed{C, K, M, {}};
   Tensor<float> u({K, C, 1, 1});  // one position at a time: packing holds one position's copy
-  for (int i = 0; i < 6; ++i)
-    for (int j = 0; j < 6; ++j) {
+  for (int i = 0; i < N; ++i)
+    for (int j = 0; j < N; ++j) {
       for (Index kc = 0; kc < K * C; ++kc) {
         const float* g = w.data() + kc * 9;
         double sum = 0;
@@ -82,72 +111,25 @@ inline WinogradConv2dWeights pack_conv2d_winograd_weights(const Tensor<float>& w
           sum += G[i][a] * (g[a * 3] * G[j][0] + g[a * 3 + 1] * G[j][1] + g[a * 3 + 2] * G[j][2]);
         u[kc] = float(sum);
       }
-      packed.positions.push_back(pack_conv2d_weights_nchw16c(u));
+      packed.positions.push_back(pack_conv2d_weights_nchw16c(u, 1, precision));
     }
   return packed;
 }
 
+}  // namespace detail
+
+/// Packs a PyTorch conv weight `[K, C, 3, 3]` for `conv2d_winograd_nchw16c` as F(`tile` x `tile`,
+/// 3x3), `tile` 4 or 2 (transformed in double), in `precision` (bf16: the transformed weights
+/// rounded to bfloat16).
+inline WinogradConv2dWeights pack_conv2d_winograd_weights(const Tensor<float>& w, int tile = 4,
+                                                          ConvPrecision precision = ConvPrecision::fp32) {
+  SENET_CHECK(w.rank() == 4 && w.dim(2) == 3 && w.dim(3) == 3,
+              "pack_conv2d_winograd_weights: weight must be [K, C, 3, 3], got ", to_string(w.shape()));
+  SENET_CHECK(tile == 4 || tile == 2, "pack_conv2d_winograd_weights: tile must be 4 or 2, got ", tile);
+  return tile == 4 ? detail::pack_winograd_weights<4>(w, precision) : detail::pack_winograd_weights<2>(w, precision);
+}
+
 namespace detail {
-
-/// `v[p * stride]` for the 36 positions `p = 6 i + j` of `B^T d B`, `d[i][j]` the 16 channels of
-/// input pixel `(i, j)` of the patch (a zero vector outside the image).
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-inline void winograd_input_tile(const float* const (&d)[6][6], float* __restrict v, Index stride) {
-  float t[6][6][16];
-  for (int j = 0; j < 6; ++j)
-    for (int k = 0; k < 16; ++k) {
-      const float d0 = d[0][j][k], d1 = d[1][j][k], d2 = d[2][j][k], d3 = d[3][j][k], d4 = d[4][j][k],
-                  d5 = d[5][j][k];
-      t[0][j][k] = 4 * d0 - 5 * d2 + d4;
-      t[1][j][k] = d3 + d4 - 4 * (d1 + d2);
-      t[2][j][k] = d4 - d3 + 4 * (d1 - d2);
-      t[3][j][k] = d4 - d2 + 2 * (d3 - d1);
-      t[4][j][k] = d4 - d2 + 2 * (d1 - d3);
-      t[5][j][k] = 4 * d1 - 5 * d3 + d5;
-    }
-  for (int i = 0; i < 6; ++i) {
-    float* row = v + i * 6 * stride;
-    for (int k = 0; k < 16; ++k) {
-      const float t0 = t[i][0][k], t1 = t[i][1][k], t2 = t[i][2][k], t3 = t[i][3][k], t4 = t[i][4][k],
-                  t5 = t[i][5][k];
-      row[k] = 4 * t0 - 5 * t2 + t4;
-      row[stride + k] = t3 + t4 - 4 * (t1 + t2);
-      row[2 * stride + k] = t4 - t3 + 4 * (t1 - t2);
-      row[3 * stride + k] = t4 - t2 + 2 * (t3 - t1);
-      row[4 * stride + k] = t4 - t2 + 2 * (t1 - t3);
-      row[5 * stride + k] = 4 * t1 - 5 * t3 + t5;
-    }
-  }
-}
-
-/// `out[i][j] = (A^T m A)[i][j]`, the 4x4 outputs of a tile from its 36 products `m[p * stride]`.
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-inline void winograd_output_tile(const float* m, Index stride, float (&out)[4][4][16]) {
-  float t[4][6][16];
-  for (int j = 0; j < 6; ++j)
-    for (int k = 0; k < 16; ++k) {
-      const float* c = m + j * stride + k;
-      const float m0 = c[0], m1 = c[6 * stride], m2 = c[12 * stride], m3 = c[18 * stride], m4 = c[24 * stride],
-                  m5 = c[30 * stride];
-      t[0][j][k] = m0 + m1 + m2 + m3 + m4;
-      t[1][j][k] = m1 - m2 + 2 * (m3 - m4);
-      t[2][j][k] = m1 + m2 + 4 * (m3 + m4);
-      t[3][j][k] = m1 - m2 + 8 * (m3 - m4) + m5;
-    }
-  for (int i = 0; i < 4; ++i)
-    for (int k = 0; k < 16; ++k) {
-      const float t0 = t[i][0][k], t1 = t[i][1][k], t2 = t[i][2][k], t3 = t[i][3][k], t4 = t[i][4][k],
-                  t5 = t[i][5][k];
-      out[i][0][k] = t0 + t1 + t2 + t3 + t4;
-      out[i][1][k] = t1 - t2 + 2 * (t3 - t4);
-      out[i][2][k] = t1 + t2 + 4 * (t3 + t4);
-      out[i][3][k] = t1 - t2 + 8 * (t3 - t4) + t5;
-    }
-}
 
 /// One output pixel's 16 channels: `y = act((o + bias) * scale + res)` (`scale`, `res` may be null).
 #if defined(__GNUC__)
@@ -168,8 +150,10 @@ inline void winograd_store_pixel(const float* o, const float* bias, const float*
   for (int k = 0; k < 16; ++k) y[k] = v[k];
 }
 
-/// The transforms of one chunk: `WinogradChunk::inputs` fills the transformed tiles, `outputs`
-/// writes the finished pixels. The same code is compiled for AVX-512 and without (below).
+/// One chunk of tiles of one image: `inputs` fills the transformed tiles
+/// `v[((p * Cb + cb) * T + t) * 16]`, `outputs` writes the finished pixels from the products
+/// `m[((p * Kb + kb) * T + t) * 16]`. The portable transforms are the matrices' loops; the AVX-512
+/// ones (below) are written out.
 struct WinogradChunk {
   const FeatureView* x;
   const FeatureView* y;
@@ -180,111 +164,260 @@ struct WinogradChunk {
   Activation act;
   Index tiles_w, n, first, count, T;  // tiles per row; image; the chunk's first tile and tile count; its capacity
 
-  /// The transformed tiles `v[((p * Cb + cb) * T + t) * 16]` of the chunk.
+  template <int M>
 #if defined(__GNUC__)
   __attribute__((always_inline))
 #endif
   void inputs(float* v) const {
+    constexpr int N = M + 2;
+    const auto& BT = WinogradMatrices<M>::BT;
     static const float zero[16] = {};
-    const Index Cb = x->blocks(), H = x->height, W = x->width;
+    const Index Cb = x->blocks(), H = x->height, W = x->width, stride = Cb * T * kChannelBlock;
     for (Index cb = 0; cb < Cb; ++cb)
       for (Index t = 0; t < count; ++t) {
-        const Index tile = first + t, h0 = tile / tiles_w * 4 - p->pad_h, w0 = tile % tiles_w * 4 - p->pad_w;
-        const float* d[6][6];
-        for (Index i = 0; i < 6; ++i)
-          for (Index j = 0; j < 6; ++j) {
+        const Index tile = first + t, h0 = tile / tiles_w * M - p->pad_h, w0 = tile % tiles_w * M - p->pad_w;
+        const float* d[N][N];
+        for (Index i = 0; i < N; ++i)
+          for (Index j = 0; j < N; ++j) {
             const Index h = h0 + i, w = w0 + j;
             d[i][j] = h >= 0 && h < H && w >= 0 && w < W ? x->at(n, cb, h, w) : zero;
           }
-        winograd_input_tile(d, v + (cb * T + t) * 16, Cb * T * 16);
+        float rows[N][N][16];  // d B
+        for (int a = 0; a < N; ++a)
+          for (int j = 0; j < N; ++j)
+            for (int k = 0; k < 16; ++k) {
+              float sum = 0;
+              for (int b = 0; b < N; ++b) sum += d[a][b][k] * BT[j][b];
+              rows[a][j][k] = sum;
+            }
+        float* out = v + (cb * T + t) * kChannelBlock;
+        for (int i = 0; i < N; ++i)  // B^T (d B)
+          for (int j = 0; j < N; ++j)
+            for (int k = 0; k < 16; ++k) {
+              float sum = 0;
+              for (int a = 0; a < N; ++a) sum += BT[i][a] * rows[a][j][k];
+              out[(N * i + j) * stride + k] = sum;
+            }
       }
   }
 
-  /// The output pixels of the chunk from its products `m[((p * Kb + kb) * T + t) * 16]`.
+  template <int M>
 #if defined(__GNUC__)
   __attribute__((always_inline))
 #endif
   void outputs(const float* m) const {
-    const Index Kb = y->blocks(), Kp = Kb * kChannelBlock, OH = y->height, OW = y->width;
+    constexpr int N = M + 2;
+    const auto& AT = WinogradMatrices<M>::AT;
+    const Index Kb = y->blocks(), Kp = Kb * kChannelBlock, OH = y->height, OW = y->width, stride = Kb * T * kChannelBlock;
     for (Index kb = 0; kb < Kb; ++kb)
       for (Index t = 0; t < count; ++t) {
-        float o[4][4][16];
-        winograd_output_tile(m + (kb * T + t) * 16, Kb * T * 16, o);
-        const Index tile = first + t, h0 = tile / tiles_w * 4, w0 = tile % tiles_w * 4;
+        const float* in = m + (kb * T + t) * kChannelBlock;
+        const Index tile = first + t, h0 = tile / tiles_w * M, w0 = tile % tiles_w * M;
         const float* s = scale ? scale + n * Kp + kb * kChannelBlock : nullptr;
-        for (Index i = 0; i < 4 && h0 + i < OH; ++i)
-          for (Index j = 0; j < 4 && w0 + j < OW; ++j)
-            winograd_store_pixel(o[i][j], bias + kb * kChannelBlock, s,
-                                 res->data ? res->at(n, kb, h0 + i, w0 + j) : nullptr, act,
-                                 y->at(n, kb, h0 + i, w0 + j));
+        float rows[N][M][16];  // m A
+        for (int a = 0; a < N; ++a)
+          for (int j = 0; j < M; ++j)
+            for (int k = 0; k < 16; ++k) {
+              float sum = 0;
+              for (int b = 0; b < N; ++b) sum += in[(N * a + b) * stride + k] * AT[j][b];
+              rows[a][j][k] = sum;
+            }
+        for (Index i = 0; i < M && h0 + i < OH; ++i)
+          for (Index j = 0; j < M && w0 + j < OW; ++j) {
+            float o[16];  // A^T (m A)
+            for (int k = 0; k < 16; ++k) {
+              float sum = 0;
+              for (int a = 0; a < N; ++a) sum += AT[i][a] * rows[a][j][k];
+              o[k] = sum;
+            }
+            winograd_store_pixel(o, bias + kb * kChannelBlock, s, res->data ? res->at(n, kb, h0 + i, w0 + j) : nullptr,
+                                 act, y->at(n, kb, h0 + i, w0 + j));
+          }
       }
   }
 };
 
+template <int M>
+void winograd_inputs_portable(const WinogradChunk& c, float* v) {
+  c.inputs<M>(v);
+}
+template <int M>
+void winograd_outputs_portable(const WinogradChunk& c, const float* m) {
+  c.outputs<M>(m);
+}
+
 #if SENET_X86_SIMD
-SENET_TARGET_AVX512 inline void winograd_inputs_avx512(const WinogradChunk& c, float* v) { c.inputs(v); }
-SENET_TARGET_AVX512 inline void winograd_outputs_avx512(const WinogradChunk& c, const float* m) { c.outputs(m); }
+// The AVX-512 transforms keep a tile's vectors in registers and apply each 1-D transform once per
+// row and once per column (the portable loops, left to the compiler, take ~4x as long).
+
+/// `r = B^T d` for N vectors of 16 channels.
+template <int M>
+SENET_TARGET_AVX512 __attribute__((always_inline)) inline void winograd_bt_avx512(const __m512 (&d)[M + 2],
+                                                                                    __m512 (&r)[M + 2]) {
+  if constexpr (M == 4) {
+    const __m512 two = _mm512_set1_ps(2.0f), four = _mm512_set1_ps(4.0f), five = _mm512_set1_ps(5.0f);
+    const __m512 s12 = _mm512_add_ps(d[1], d[2]), d12 = _mm512_sub_ps(d[1], d[2]);
+    const __m512 d42 = _mm512_sub_ps(d[4], d[2]), d31 = _mm512_sub_ps(d[3], d[1]);
+    r[0] = _mm512_fmadd_ps(four, d[0], _mm512_fnmadd_ps(five, d[2], d[4]));
+    r[1] = _mm512_fnmadd_ps(four, s12, _mm512_add_ps(d[3], d[4]));
+    r[2] = _mm512_fmadd_ps(four, d12, _mm512_sub_ps(d[4], d[3]));
+    r[3] = _mm512_fmadd_ps(two, d31, d42);
+    r[4] = _mm512_fnmadd_ps(two, d31, d42);
+    r[5] = _mm512_fmadd_ps(four, d[1], _mm512_fnmadd_ps(five, d[3], d[5]));
+  } else {
+    r[0] = _mm512_sub_ps(d[0], d[2]);
+    r[1] = _mm512_add_ps(d[1], d[2]);
+    r[2] = _mm512_sub_ps(d[2], d[1]);
+    r[3] = _mm512_sub_ps(d[1], d[3]);
+  }
+}
+
+/// `o = A^T m` for N vectors of 16 channels.
+template <int M>
+SENET_TARGET_AVX512 __attribute__((always_inline)) inline void winograd_at_avx512(const __m512 (&m)[M + 2],
+                                                                                    __m512 (&o)[M]) {
+  if constexpr (M == 4) {
+    const __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
+    const __m512 s34 = _mm512_add_ps(m[3], m[4]), d34 = _mm512_sub_ps(m[3], m[4]);
+    o[0] = _mm512_add_ps(_mm512_add_ps(m[0], s12), s34);
+    o[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), d34, d12);
+    o[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), s34, s12);
+    o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), d34, d12), m[5]);
+  } else {
+    o[0] = _mm512_add_ps(_mm512_add_ps(m[0], m[1]), m[2]);
+    o[1] = _mm512_sub_ps(_mm512_sub_ps(m[1], m[2]), m[3]);
+  }
+}
+
+/// `WinogradChunk::inputs`. Pixels outside the image load as zeros through masked loads from a
+/// clamped address, so border tiles run the same code as interior ones.
+template <int M>
+SENET_TARGET_AVX512 void winograd_inputs_avx512(const WinogradChunk& c, float* v) {
+  constexpr int N = M + 2;
+  const FeatureView& x = *c.x;
+  const Index Cb = x.blocks(), H = x.height, W = x.width, stride = Cb * c.T * kChannelBlock;
+  for (Index t = 0; t < c.count; ++t) {
+    const Index tile = c.first + t, h0 = tile / c.tiles_w * M - c.p->pad_h, w0 = tile % c.tiles_w * M - c.p->pad_w;
+    Index row[N], col[N];
+    __mmask16 row_ok[N], col_ok[N];
+    for (Index i = 0; i < N; ++i) {
+      const Index h = h0 + i, w = w0 + i;
+      row[i] = (std::clamp<Index>(h, 0, H - 1) + x.border) * x.row_stride();
+      col[i] = (std::clamp<Index>(w, 0, W - 1) + x.border) * kChannelBlock;
+      row_ok[i] = h >= 0 && h < H ? 0xFFFF : 0;
+      col_ok[i] = w >= 0 && w < W ? 0xFFFF : 0;
+    }
+    for (Index cb = 0; cb < Cb; ++cb) {
+      const float* base = x.data + (c.n * Cb + cb) * x.block_stride();
+      __m512 rows[N][N];
+      for (int i = 0; i < N; ++i) {
+        __m512 d[N];
+        for (int j = 0; j < N; ++j) d[j] = _mm512_maskz_loadu_ps(row_ok[i] & col_ok[j], base + row[i] + col[j]);
+        winograd_bt_avx512<M>(d, rows[i]);  // d B: along the row
+      }
+      float* out = v + (cb * c.T + t) * kChannelBlock;
+      for (int j = 0; j < N; ++j) {
+        __m512 d[N], r[N];
+        for (int i = 0; i < N; ++i) d[i] = rows[i][j];
+        winograd_bt_avx512<M>(d, r);  // B^T (d B): along the column
+        for (int i = 0; i < N; ++i) _mm512_storeu_ps(out + (N * i + j) * stride, r[i]);
+      }
+    }
+  }
+}
+
+/// `WinogradChunk::outputs`.
+template <int M>
+SENET_TARGET_AVX512 void winograd_outputs_avx512(const WinogradChunk& c, const float* m) {
+  constexpr int N = M + 2;
+  const FeatureView& y = *c.y;
+  const Index Kb = y.blocks(), Kp = Kb * kChannelBlock, OH = y.height, OW = y.width, T = c.T, n = c.n;
+  const Index stride = Kb * T * kChannelBlock, y_row = y.row_stride(), res_row = c.res->row_stride();
+  const bool relu = c.act == Activation::relu, other = c.act != Activation::relu && c.act != Activation::none;
+  const bool residual = c.res->data != nullptr;
+  const __m512 zero = _mm512_setzero_ps();
+  for (Index kb = 0; kb < Kb; ++kb) {
+    const __m512 bias = _mm512_loadu_ps(c.bias + kb * kChannelBlock);
+    const float* s = c.scale ? c.scale + n * Kp + kb * kChannelBlock : nullptr;
+    const __m512 scale = s ? _mm512_loadu_ps(s) : _mm512_set1_ps(1.0f);
+    float* const y_block = y.at(n, kb, 0, 0);
+    const float* const res_block = residual ? c.res->at(n, kb, 0, 0) : nullptr;
+    for (Index t = 0; t < c.count; ++t) {
+      const float* in = m + (kb * T + t) * kChannelBlock;
+      __m512 rows[N][M];
+      for (int i = 0; i < N; ++i) {
+        __m512 r[N];
+        for (int j = 0; j < N; ++j) r[j] = _mm512_loadu_ps(in + (N * i + j) * stride);
+        winograd_at_avx512<M>(r, rows[i]);  // m A: along the row
+      }
+      const Index tile = c.first + t, h0 = tile / c.tiles_w * M, w0 = tile % c.tiles_w * M;
+      const Index out_rows = std::min<Index>(M, OH - h0), out_cols = std::min<Index>(M, OW - w0);
+      float* const y_tile = y_block + h0 * y_row + w0 * kChannelBlock;
+      const float* const res_tile = residual ? res_block + h0 * res_row + w0 * kChannelBlock : nullptr;
+      for (Index j = 0; j < out_cols; ++j) {
+        __m512 r[N], o[M];
+        for (int i = 0; i < N; ++i) r[i] = rows[i][j];
+        winograd_at_avx512<M>(r, o);  // A^T (m A): along the column
+        for (Index i = 0; i < out_rows; ++i) {
+          __m512 value = _mm512_add_ps(o[i], bias);
+          if (s) value = _mm512_mul_ps(value, scale);
+          if (residual) value = _mm512_add_ps(value, _mm512_loadu_ps(res_tile + i * res_row + j * kChannelBlock));
+          if (relu) value = _mm512_max_ps(value, zero);
+          float* dst = y_tile + i * y_row + j * kChannelBlock;
+          _mm512_storeu_ps(dst, value);
+          if (other) activate_inplace(dst, kChannelBlock, c.act);
+        }
+      }
+    }
+  }
+}
 #endif
-inline void winograd_inputs_portable(const WinogradChunk& c, float* v) { c.inputs(v); }
-inline void winograd_outputs_portable(const WinogradChunk& c, const float* m) { c.outputs(m); }
 
-}  // namespace detail
-
-/// `conv2d_nchw16c` for a 3x3, stride-1 convolution (`winograd_applies(p)`) on Winograd weights:
-/// the same views, epilogue and border rules (`y`'s border is zeroed; `x`'s border is not read,
-/// the padding is taken as zeros), the same result up to rounding. `path`: FP32 paths only
-/// (`automatic`: the best this CPU has); the transforms are vectorised on `avx512`.
-inline void conv2d_winograd_nchw16c(const FeatureView& x, const WinogradConv2dWeights& w, const Conv2dParams& p,
-                                    const Conv2dEpilogue& epilogue, const FeatureView& y,
-                                    Conv2dPath path = Conv2dPath::automatic) {
-  SENET_CHECK(winograd_applies(p), "conv2d_winograd_nchw16c: needs a 3x3, stride-1, undilated, ungrouped "
-                                   "convolution with padding <= 2");
-  SENET_CHECK(!w.empty() && x.channels == w.in_channels, "conv2d_winograd_nchw16c: input has ", x.channels,
-              " channels, the weights expect ", w.in_channels);
-  const auto [OH, OW] = conv2d_output_size(x.height, x.width, p);
-  detail::check_output_view("conv2d_winograd_nchw16c", y, {nullptr, x.batch, w.out_channels, OH, OW, 0});
+/// `conv2d_winograd_nchw16c` for F(M x M, 3x3), its arguments checked.
+template <int M>
+void conv2d_winograd(const FeatureView& x, const WinogradConv2dWeights& w, const Conv2dParams& p,
+                     const Conv2dEpilogue& epilogue, const FeatureView& y, Conv2dPath path) {
+  constexpr int Points = (M + 2) * (M + 2);
   const FeatureView& r = epilogue.residual;
-  SENET_CHECK(!r.data || (r.same_image(y) && r.border == y.border),
-              "conv2d_winograd_nchw16c: the residual must match the output's image and border");
-  path = resolve_conv2d_path(path);
-  SENET_CHECK(path != Conv2dPath::amx, "conv2d_winograd_nchw16c: the amx path runs bf16 weights only");
-  const Index N = x.batch, Cb = x.blocks(), Kb = y.blocks(), Kp = Kb * kChannelBlock;
-  const Index tiles_w = (OW + 3) / 4, tiles = (OH + 3) / 4 * tiles_w;
+  const Index N = x.batch, Cb = x.blocks(), Kb = y.blocks(), Kp = Kb * kChannelBlock, OH = y.height, OW = y.width;
+  const Index tiles_w = (OW + M - 1) / M, tiles = (OH + M - 1) / M * tiles_w;
 
-  // The products' register tiles: 1x1 tiles of `conv2d_nchw16c` on the transformed tiles.
-  using detail::Conv16cTileFn;
-  std::array<Conv16cTileFn, detail::kAvx512MaxPixels> table[2] = {};
-  int P = detail::kPortablePixels, V = 1;
+  // The products' register tiles: 1x1 tiles of `conv2d_nchw16c` on the transformed tiles (bf16
+  // tiles round them to bfloat16 as they read them).
+  const bool bf16 = w.precision() == ConvPrecision::bf16;
+  std::array<Conv16cTileFn, kAvx512MaxPixels> table[2] = {};
+  int P = kPortablePixels, V = 1;
   if (path == Conv2dPath::avx512) {
-    using Seq = std::make_integer_sequence<int, detail::kAvx512MaxPixels>;
-    table[0] = detail::avx512_tile_row<1, 1>(Seq{});
-    table[1] = detail::avx512_tile_row<1, 2>(Seq{});
-    P = detail::kAvx512MaxPixels;
+    using Seq = std::make_integer_sequence<int, kAvx512MaxPixels>;
+    table[0] = bf16 ? avx512_bf16_tile_row<1, 1>(Seq{}) : avx512_tile_row<1, 1>(Seq{});
+    table[1] = bf16 ? avx512_bf16_tile_row<1, 2>(Seq{}) : avx512_tile_row<1, 2>(Seq{});
+    P = kAvx512MaxPixels;
     V = 2;
   } else if (path == Conv2dPath::avx2) {
-    const auto row = detail::avx2_tile_row<1>(std::make_integer_sequence<int, detail::kAvx2Pixels>{});
+    const auto row = avx2_tile_row<1>(std::make_integer_sequence<int, kAvx2Pixels>{});
     std::copy(row.begin(), row.end(), table[0].begin());
-    P = detail::kAvx2Pixels;
+    P = kAvx2Pixels;
   } else {
-    const auto row = detail::portable_tile_row(std::make_integer_sequence<int, detail::kPortablePixels>{});
+    const auto row = bf16 ? portable_bf16_tile_row(std::make_integer_sequence<int, kPortablePixels>{})
+                          : portable_tile_row(std::make_integer_sequence<int, kPortablePixels>{});
     std::copy(row.begin(), row.end(), table[0].begin());
   }
 
   // Chunks: as many tiles as keep the chunk's transformed inputs and products within ~1 MB (a
   // share of L2), at least one row of register tiles, and at least one chunk per thread. Every
   // chunk reads all the weights, so no more chunks than that.
-  const Index per_tile = 36 * (Cb + Kb) * kChannelBlock * Index(sizeof(float));
+  const Index per_tile = Points * (Cb + Kb) * kChannelBlock * Index(sizeof(float));
   const Index most = std::max<Index>(P, (Index(1) << 20) / per_tile / P * P);
-  const Index threads = detail::in_parallel_region() ? 1 : Index(num_threads());
+  const Index threads = in_parallel_region() ? 1 : Index(num_threads());
   Index chunks = (tiles + most - 1) / most;
   if (N * chunks < threads) chunks = std::min((tiles + P - 1) / P, (threads + N - 1) / N);
   const Index T = (tiles + chunks - 1) / chunks;
 
-  const float* bias = detail::padded_bias(epilogue.bias, w.out_channels, Kp);
-  static thread_local detail::Scratch zeros;  // the products' bias: none (the epilogue adds the real one)
+  const float* bias = padded_bias(epilogue.bias, w.out_channels, Kp);
+  static thread_local Scratch zeros;  // the products' bias: none (the epilogue adds the real one)
   float* no_bias = zeros.get(Kp);
   std::fill(no_bias, no_bias + Kp, 0.0f);
-  detail::Conv16cGeom g;
+  Conv16cGeom g;
   g.Cb = Cb;
   g.kh = g.kw = 1;
   g.x_cb = T * kChannelBlock;
@@ -292,47 +425,99 @@ inline void conv2d_winograd_nchw16c(const FeatureView& x, const WinogradConv2dWe
   g.y_kb = T * kChannelBlock;
   const PackedConv2dWeights& w0 = w.positions[0];
   const Index bw = w0.block_width, halves = bw / kChannelBlock, rows = Cb * kChannelBlock;
-  const Index last_block = (Kb - 1) / halves;
+  // Weight offsets count elements (bf16 blocks start where fp32 ones do); the second 16 outputs
+  // of a 32-wide block are 16 elements into each fp32 row, 32 into a bf16 pair row.
+  const Index w_bytes = bf16 ? Index(sizeof(std::uint16_t)) : Index(sizeof(float)), half_offset = bf16 ? 32 : 16;
+  auto position_data = [&](Index pos) -> const char* {
+    const PackedConv2dWeights& wp = w.positions[std::size_t(pos)];
+    return bf16 ? reinterpret_cast<const char*>(wp.data_bf16.data()) : reinterpret_cast<const char*>(wp.data.data());
+  };
+  const Index last_block = (Kb - 1) / halves, blocks = last_block + 1;
   g.Kp = bw;
-  detail::Conv16cGeom g_last = g;
+  Conv16cGeom g_last = g;
   g_last.Kp = Kp - last_block * bw;
   const bool avx512 = path == Conv2dPath::avx512;
+  // Weights larger than L2 come from L3 or memory on every chunk, a slice (one position's output
+  // block: `rows` x `bw`) at a time; the first tile on a slice prefetches the next one, spread
+  // over its input blocks (AVX-512 tiles).
+  const Index prefetch_lines = avx512 && w.bytes() > (Index(1) << 20) ? (rows * bw * w_bytes / 64 + Cb - 1) / Cb : 0;
 
-  detail::run_in_thread_ranges(N * chunks, [&](Index begin, Index end) {
-    static thread_local detail::Scratch v_scratch, m_scratch;
-    float* v = v_scratch.get(36 * Cb * T * kChannelBlock);
-    float* m = m_scratch.get(36 * Kb * T * kChannelBlock);
+  run_in_thread_ranges(N * chunks, [&](Index begin, Index end) {
+    static thread_local Scratch v_scratch, m_scratch;
+    float* v = v_scratch.get(Points * Cb * T * kChannelBlock);
+    float* m = m_scratch.get(Points * Kb * T * kChannelBlock);
     for (Index item = begin; item < end; ++item) {
       const Index n = item / chunks, first = item % chunks * T, count = std::min(T, tiles - first);
       if (count <= 0) continue;
-      const detail::WinogradChunk chunk{&x, &y, &r, &p, bias, epilogue.scale, epilogue.activation,
-                                        tiles_w, n, first, count, T};
+      const WinogradChunk chunk{&x, &y, &r, &p, bias, epilogue.scale, epilogue.activation,
+                                tiles_w, n, first, count, T};
 #if SENET_X86_SIMD
-      avx512 ? detail::winograd_inputs_avx512(chunk, v) : detail::winograd_inputs_portable(chunk, v);
+      avx512 ? winograd_inputs_avx512<M>(chunk, v) : winograd_inputs_portable<M>(chunk, v);
 #else
-      detail::winograd_inputs_portable(chunk, v);
+      winograd_inputs_portable<M>(chunk, v);
 #endif
       const Index pixels_per_call = balanced_tile_pixels(count, P);
-      for (Index pos = 0; pos < 36; ++pos) {
-        const float* wp = w.positions[std::size_t(pos)].data.data();
+      for (Index pos = 0; pos < Points; ++pos) {
+        const char* wp = position_data(pos);
         for (Index kb = 0; kb < Kb; kb += V) {
           const Index vectors = std::min<Index>(V, Kb - kb), block = kb / halves;
-          const detail::Conv16cGeom& gt = block == last_block ? g_last : g;
-          const float* wt = wp + block * bw * rows + (kb % halves) * kChannelBlock;
+          const Conv16cGeom& gt = block == last_block ? g_last : g;
+          const char* wt = wp + (block * bw * rows + (kb % halves) * half_offset) * w_bytes;
+          Conv16cGeom first_tile = gt;
+          if (const Index next = pos * blocks + block + 1; prefetch_lines > 0 && (kb + V) % halves == 0 &&
+                                                           next < Points * blocks) {
+            first_tile.prefetch = position_data(next / blocks) + next % blocks * bw * rows * w_bytes;
+            first_tile.prefetch_lines = prefetch_lines;
+          }
           for (Index t = 0; t < count; t += pixels_per_call) {
             const Index pixels = std::min(pixels_per_call, count - t);
-            table[vectors - 1][pixels - 1](gt, v + (pos * Cb * T + t) * kChannelBlock, wt, no_bias, nullptr,
-                                           nullptr, m + ((pos * Kb + kb) * T + t) * kChannelBlock);
+            table[vectors - 1][pixels - 1](t == 0 ? first_tile : gt, v + (pos * Cb * T + t) * kChannelBlock, wt,
+                                           no_bias, nullptr, nullptr, m + ((pos * Kb + kb) * T + t) * kChannelBlock);
           }
         }
       }
 #if SENET_X86_SIMD
-      avx512 ? detail::winograd_outputs_avx512(chunk, m) : detail::winograd_outputs_portable(chunk, m);
+      avx512 ? winograd_outputs_avx512<M>(chunk, m) : winograd_outputs_portable<M>(chunk, m);
 #else
-      detail::winograd_outputs_portable(chunk, m);
+      winograd_outputs_portable<M>(chunk, m);
 #endif
     }
   });
+}
+
+}  // namespace detail
+
+/// `conv2d_nchw16c` for a 3x3, stride-1 convolution (`winograd_applies(p)`) on Winograd weights:
+/// the same views, epilogue and border rules (`y`'s border is zeroed; `x`'s border is not read,
+/// the padding is taken as zeros), the same result up to rounding. `path`: for FP32 weights an FP32
+/// path, for bf16 ones `avx512` (with AVX512_BF16) or `portable` (`automatic`: the best this CPU has
+/// of those); the transforms are vectorised on `avx512`.
+inline void conv2d_winograd_nchw16c(const FeatureView& x, const WinogradConv2dWeights& w, const Conv2dParams& p,
+                                    const Conv2dEpilogue& epilogue, const FeatureView& y,
+                                    Conv2dPath path = Conv2dPath::automatic) {
+  SENET_CHECK(winograd_applies(p), "conv2d_winograd_nchw16c: needs a 3x3, stride-1, undilated, ungrouped "
+                                   "convolution with padding <= 2");
+  SENET_CHECK(!w.empty() && x.channels == w.in_channels, "conv2d_winograd_nchw16c: input has ", x.channels,
+              " channels, the weights expect ", w.in_channels);
+  SENET_CHECK(Index(w.positions.size()) == (w.tile + 2) * (w.tile + 2) && (w.tile == 4 || w.tile == 2),
+              "conv2d_winograd_nchw16c: weights of F(", w.tile, "x", w.tile, ", 3x3) with ", w.positions.size(),
+              " positions");
+  const auto [OH, OW] = conv2d_output_size(x.height, x.width, p);
+  detail::check_output_view("conv2d_winograd_nchw16c", y, {nullptr, x.batch, w.out_channels, OH, OW, 0});
+  const FeatureView& r = epilogue.residual;
+  SENET_CHECK(!r.data || (r.same_image(y) && r.border == y.border),
+              "conv2d_winograd_nchw16c: the residual must match the output's image and border");
+  path = resolve_conv2d_path(path, w.precision());
+  if (w.precision() == ConvPrecision::bf16)
+    SENET_CHECK((path == Conv2dPath::avx512 || path == Conv2dPath::portable) && conv2d_path_supported(path, w.precision()),
+                "conv2d_winograd_nchw16c: bf16 weights run on the avx512 (with AVX512_BF16) or portable path, not ",
+                to_string(path));
+  else
+    SENET_CHECK(path != Conv2dPath::amx, "conv2d_winograd_nchw16c: the amx path runs bf16 weights only");
+  if (w.tile == 4)
+    detail::conv2d_winograd<4>(x, w, p, epilogue, y, path);
+  else
+    detail::conv2d_winograd<2>(x, w, p, epilogue, y, path);
   zero_border(y);
 }
 
