@@ -438,9 +438,10 @@ void conv2d_winograd(const FeatureView& x, const WinogradConv2dWeights& w, const
   g_last.Kp = Kp - last_block * bw;
   const bool avx512 = path == Conv2dPath::avx512;
   // Weights larger than L2 come from L3 or memory on every chunk, a slice (one position's output
-  // block: `rows` x `bw`) at a time; the first tile on a slice prefetches the next one, spread
-  // over its input blocks (AVX-512 tiles).
-  const Index prefetch_lines = avx512 && w.bytes() > (Index(1) << 20) ? (rows * bw * w_bytes / 64 + Cb - 1) / Cb : 0;
+  // block: `rows` x `bw`) at a time; the tiles on a slice prefetch the next one, each its share,
+  // spread over its input blocks (AVX-512 tiles).
+  const bool prefetch = avx512 && w.bytes() > (Index(1) << 20);
+  const Index slice_lines = rows * bw * w_bytes / 64;
 
   run_in_thread_ranges(N * chunks, [&](Index begin, Index end) {
     static thread_local Scratch v_scratch, m_scratch;
@@ -456,23 +457,27 @@ void conv2d_winograd(const FeatureView& x, const WinogradConv2dWeights& w, const
 #else
       winograd_inputs_portable<M>(chunk, v);
 #endif
-      const Index pixels_per_call = balanced_tile_pixels(count, P);
+      const Index pixels_per_call = balanced_tile_pixels(count, P), calls = (count + pixels_per_call - 1) / pixels_per_call;
+      const Index share_lines = (slice_lines + calls - 1) / calls;  // of the next slice, per tile
       for (Index pos = 0; pos < Points; ++pos) {
         const char* wp = position_data(pos);
         for (Index kb = 0; kb < Kb; kb += V) {
           const Index vectors = std::min<Index>(V, Kb - kb), block = kb / halves;
           const Conv16cGeom& gt = block == last_block ? g_last : g;
           const char* wt = wp + (block * bw * rows + (kb % halves) * half_offset) * w_bytes;
-          Conv16cGeom first_tile = gt;
-          if (const Index next = pos * blocks + block + 1; prefetch_lines > 0 && (kb + V) % halves == 0 &&
-                                                           next < Points * blocks) {
-            first_tile.prefetch = position_data(next / blocks) + next % blocks * bw * rows * w_bytes;
-            first_tile.prefetch_lines = prefetch_lines;
-          }
-          for (Index t = 0; t < count; t += pixels_per_call) {
+          const Index next = pos * blocks + block + 1;
+          const char* next_slice = prefetch && (kb + V) % halves == 0 && next < Points * blocks
+                                       ? position_data(next / blocks) + next % blocks * bw * rows * w_bytes
+                                       : nullptr;
+          for (Index t = 0, call = 0; t < count; t += pixels_per_call, ++call) {
             const Index pixels = std::min(pixels_per_call, count - t);
-            table[vectors - 1][pixels - 1](t == 0 ? first_tile : gt, v + (pos * Cb * T + t) * kChannelBlock, wt,
-                                           no_bias, nullptr, nullptr, m + ((pos * Kb + kb) * T + t) * kChannelBlock);
+            Conv16cGeom tile_geom = gt;
+            if (next_slice) {
+              tile_geom.prefetch = next_slice + call * share_lines * 64;
+              tile_geom.prefetch_lines = std::min(share_lines, slice_lines - call * share_lines) / Cb + 1;
+            }
+            table[vectors - 1][pixels - 1](tile_geom, v + (pos * Cb * T + t) * kChannelBlock, wt, no_bias, nullptr,
+                                           nullptr, m + ((pos * Kb + kb) * T + t) * kChannelBlock);
           }
         }
       }
