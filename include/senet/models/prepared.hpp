@@ -108,7 +108,8 @@ struct PrepareOptions {
   /// larger); 0 runs none so. The default takes SE-ResNet-50's third stage (256 channels, 14x14 at
   /// 224): there F(4x4)'s weights, 4x the direct ones, cost as much to read from memory as they
   /// save (and 35 MB more to keep), while F(2x2) runs ~0.7 ms per convolution against the direct
-  /// kernel's ~1.05 in the network. At 512 channels (7x7) it loses to the direct kernel.
+  /// kernel's ~1.05 in the network. At 512 channels (7x7) it is about even with the direct kernel
+  /// (16.8 MB of weights from memory per convolution) and costs 15 MB more for SE-ResNet-50.
   Index winograd_2x2_max_channels = 256;
   /// Whether each of those convolutions runs as Winograd only where that measured faster: `prepare`
   /// then times every step of a few forwards of one image of the model's input size (on the
