@@ -96,14 +96,14 @@ struct PrepareOptions {
   /// lines: F(4x4)'s transforms amplify bfloat16's rounding ~25x, F(2x2)'s ~1.5x) on the `avx512`
   /// and `portable` paths; on `amx` they run direct.
   ConvPrecision precision = ConvPrecision::fp32;
-  /// The FP32 3x3 stride-1 convolutions (ungrouped, undilated) with at most this many input and
-  /// output channels run as Winograd F(4x4, 3x3) (`conv2d_winograd_nchw16c`: 4x fewer multiplies,
+  /// The 3x3 stride-1 convolutions (ungrouped, undilated) with at most this many input and output
+  /// channels run as Winograd F(4x4, 3x3) in FP32 (as F(2x2, 3x3) in bf16, see `precision`) (`conv2d_winograd_nchw16c`: 4x fewer multiplies,
   /// weights 4x larger); 0 runs none so. The default takes SE-ResNet-50's first two stages (64
   /// and 128 channels, 56x56 and 28x28 maps at 224), where it measured ~2x the direct kernel,
   /// and keeps the deeper ones direct: their few tiles per image pay for 4x the weights from
   /// memory (`bench_conv_nchw16c --benchmark_filter=3x3s1` measures each stage).
   Index winograd_max_channels = 128;
-  /// The FP32 3x3 stride-1 convolutions wider than `winograd_max_channels` with at most this many
+  /// The 3x3 stride-1 convolutions wider than `winograd_max_channels` with at most this many
   /// input and output channels run as Winograd F(2x2, 3x3) (2.25x fewer multiplies, weights 1.8x
   /// larger); 0 runs none so. The default takes SE-ResNet-50's third stage (256 channels, 14x14 at
   /// 224): there F(4x4)'s weights, 4x the direct ones, cost as much to read from memory as they
@@ -387,17 +387,17 @@ class PreparedNetwork : public Model<float> {
         bf16_path_(options.precision == ConvPrecision::bf16 ? resolve_conv2d_path(options.kernels, ConvPrecision::bf16)
                                                              : path_) {}
 
-  /// The path of convolution `c`: its weights' precision decides.
+  /// The path of convolution `c`: the precision of the weights it runs (Winograd or direct) decides.
   Conv2dPath path_of(const detail::EngineConv& c) const {
-    return c.weights.precision == ConvPrecision::bf16 ? bf16_path_ : path_;
+    const ConvPrecision precision = c.winograd.empty() ? c.weights.precision : c.winograd.precision();
+    return precision == ConvPrecision::bf16 ? bf16_path_ : path_;
   }
 
   /// Runs convolution `c` as it was packed (direct or Winograd) on its kernel path.
   void convolve(const detail::EngineConv& c, const FeatureView& in, const Conv2dEpilogue& e,
                 const FeatureView& out) const {
     if (!c.winograd.empty())
-      conv2d_winograd_nchw16c(in, c.winograd, c.params, e, out,
-                              c.winograd.precision() == ConvPrecision::bf16 ? bf16_path_ : path_);
+      conv2d_winograd_nchw16c(in, c.winograd, c.params, e, out, path_of(c));
     else
       conv2d_nchw16c(in, c.weights, c.params, e, out, path_of(c));
   }

@@ -9,13 +9,13 @@
 /// `U . V` is, at each of the 36 (16) positions, a product over the input channels: a 1x1
 /// convolution of the transformed tiles (F(4x4): the points 0, 1, -1, 2, -2 and infinity of
 /// Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016; F(2x2): 0, 1, -1 and
-/// infinity). The 36 products run on
+/// infinity). The products run on
 /// `conv2d_nchw16c`'s own 1x1 register tiles (AVX-512, AVX2 or portable), so they reach the same
 /// fraction of the machine's peak as a 1x1 convolution; the transforms are vector loops over the
 /// 16 channels of a block.
 ///
 /// Work: the tiles of each image are cut into chunks, one chunk per call on one thread: its input
-/// transform, its 36 products and its output transform (with the epilogue of
+/// transform, its 36 (16) products and its output transform (with the epilogue of
 /// `Conv2dEpilogue`: bias, SE scale, residual, activation) run while the chunk's transformed tiles
 /// are in that core's L2. The transformed weights are 36 / 9 = 4x the direct ones for F(4x4)
 /// (16 / 9 = 1.8x for F(2x2)) and are read once per chunk, so Winograd pays where a layer has
