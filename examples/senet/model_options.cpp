@@ -76,7 +76,7 @@ std::string loading_options_help() {
          "--precision fp32|bf16: the fast engine's convolutions in FP32 (default) or on bfloat16 weights and\n"
          "  inputs with FP32 sums (AMX or AVX512_BF16 where the CPU has them; logits move by ~1e-2).\n"
          "--winograd-max-channels N: 3x3 stride-1 convolutions with at most N channels in and out run as\n"
-         "  Winograd F(4x4, 3x3) (default 128; 0: none; F(2x2, 3x3) with --precision bf16).\n"
+         "  Winograd F(4x4, 3x3), in FP32 also with --precision bf16 (default 128; 0: none).\n"
          "--winograd-2x2-max-channels N: those wider, with at most N channels in and out, as Winograd\n"
          "  F(2x2, 3x3) (default " + std::to_string(senet::PrepareOptions{}.winograd_2x2_max_channels) + "; 0: none).\n"
          "--measure-winograd: of those, only the ones that ran faster as Winograd than direct when timed in\n"

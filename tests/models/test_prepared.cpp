@@ -164,51 +164,54 @@ TEST(Prepared, MeasuredWinogradKeepsOneFormOfTheEligibleConvolutions) {
 }
 
 // PrepareOptions::precision bf16, on every path that runs bf16 weights here, with every 3x3
-// stride-1 convolution direct and again with every one as Winograd F(2x2, 3x3) in bf16 (never
-// F(4x4), which bf16's rounding does not survive; none on amx): the logits of every ResNet
-// fixture (SE variants and ResNeXt included) within 2e-2 of PyTorch's float64 ones, relative to
-// their scale (bfloat16 keeps 8 bits: ~4e-3 per rounding, averaged over long sums). The
-// convolutions that do take bf16 must be packed so: the error must also exceed FP32's.
+// stride-1 convolution direct, again with every one as Winograd F(2x2, 3x3) in bf16, and again
+// as F(4x4, 3x3), which stays FP32 (bf16's rounding does not survive its transforms); no
+// Winograd on amx: the logits of every ResNet fixture (SE variants and ResNeXt included) within
+// 2e-2 of PyTorch's float64 ones, relative to their scale (bfloat16 keeps 8 bits: ~4e-3 per
+// rounding, averaged over long sums). The convolutions that do take bf16 must be packed so: the
+// error must also exceed FP32's.
 TEST(Prepared, Bf16LogitsWithinTwoPercentOfPyTorch) {
   auto cases = senet::test::reduced_model_cases();
   for (auto& c : senet::test::se_variant_cases()) cases.push_back(c);
-  std::size_t paths = 0, winograd_steps = 0;
+  std::size_t paths = 0, winograd_steps[5] = {};
   constexpr senet::Index kEvery = std::numeric_limits<senet::Index>::max();
   for (const auto path : {senet::Conv2dPath::amx, senet::Conv2dPath::avx512, senet::Conv2dPath::portable})
-  for (const bool winograd : {false, true}) {
+  for (const int tile : {0, 2, 4}) {  // 0: direct
     if (!senet::conv2d_path_supported(path, senet::ConvPrecision::bf16)) continue;
-    paths += winograd ? 0 : 1;
+    paths += tile == 0 ? 1 : 0;
     senet::PrepareOptions options;
     options.kernels = path;  // amx: the bf16 convolutions' path, the rest the best FP32 one
     options.precision = senet::ConvPrecision::bf16;
-    options.winograd_max_channels = winograd ? kEvery : 0;
-    options.winograd_2x2_max_channels = 0;
+    options.winograd_max_channels = tile == 4 ? kEvery : 0;
+    options.winograd_2x2_max_channels = tile == 2 ? kEvery : 0;
+    const std::string form = tile == 0 ? "direct" : tile == 2 ? "Winograd F(2x2) in bf16" : "Winograd F(4x4) in FP32";
     double worst = 0, least = 1;
     for (const auto& c : cases) {
-      SCOPED_TRACE(c.name() + " / " + senet::to_string(path) + (winograd ? " / Winograd" : " / direct"));
+      SCOPED_TRACE(c.name() + " / " + senet::to_string(path) + " / " + form);
       auto model = senet::create_model<float>(senet::test::case_config(c.spec));
       senet::load_weights(*model, c.file(".safetensors"));
       std::string why;
       const auto fast = senet::PreparedNetwork::try_prepare(model, options, &why);
       ASSERT_NE(fast, nullptr) << why;
       EXPECT_EQ(fast->precision(), senet::ConvPrecision::bf16);
-      EXPECT_TRUE(fast->winograd_steps(4).empty());
-      if (!winograd || path == senet::Conv2dPath::amx) {
+      if (tile == 0 || path == senet::Conv2dPath::amx) {
         EXPECT_TRUE(fast->winograd_steps().empty());
       }
-      winograd_steps += fast->winograd_steps(2).size();
+      EXPECT_EQ(fast->winograd_steps(), fast->winograd_steps(tile == 0 ? 4 : tile));
+      winograd_steps[tile] += fast->winograd_steps(tile == 0 ? 4 : tile).size();
       const auto y = fast->forward(senet::read_npy<float>(c.file(".input.npy")));
       const double err = senet::test::relative_error(y, senet::read_npy<double>(c.file(".output.npy")));
-      EXPECT_LE(err, 2e-2);
+      EXPECT_LE(err, 2e-2); if (getenv("SHOWERR")) std::printf("  %s %s %d %.3e\n", c.name().c_str(), senet::to_string(path), tile, err);
       worst = std::max(worst, err);
       least = std::min(least, err);
     }
     EXPECT_GT(least, senet::test::parity_tolerance<float>()) << "no convolution ran in bf16?";
     std::printf("[ bf16     ] %s path, %s 3x3s: rel err vs PyTorch %.2e .. %.2e over %zu fixtures\n",
-                senet::to_string(path), winograd ? "Winograd F(2x2)" : "direct", least, worst, cases.size());
+                senet::to_string(path), form.c_str(), least, worst, cases.size());
   }
   EXPECT_GE(paths, 1u);  // portable always
-  EXPECT_GE(winograd_steps, 30u);
+  EXPECT_GE(winograd_steps[2], 30u);
+  EXPECT_GE(winograd_steps[4], 30u);
 }
 
 // Full-width stages (64..2048 channels, every channel block full) on a small image, against the

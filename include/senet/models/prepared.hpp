@@ -92,12 +92,14 @@ struct PrepareOptions {
   /// else the portable kernels; `kernels` forces one of those as for FP32), and so do the fully
   /// connected layers (the SE excitations and the head: `linear_rows`). Activations stay FP32 in
   /// memory, so pooling, the SE scale and residual adds are unchanged. Logits move by about 1e-2
-  /// relative. The 3x3s the Winograd options below take run as Winograd F(2x2, 3x3) in bf16 (both
-  /// lines: F(4x4)'s transforms amplify bfloat16's rounding ~25x, F(2x2)'s ~1.5x) on the `avx512`
-  /// and `portable` paths; on `amx` they run direct.
+  /// relative. The 3x3s of `winograd_2x2_max_channels` run as Winograd F(2x2, 3x3) in bf16 (its
+  /// transforms amplify bfloat16's rounding ~1.5x); those of `winograd_max_channels` as F(4x4,
+  /// 3x3) in FP32 (its transforms amplify it ~25x; measured on SE-ResNet-50's 64- and 128-channel
+  /// 3x3s, FP32 F(4x4) takes 0.43 and 0.39 ms where bf16 F(2x2) takes 0.53 and 0.49). On `amx`
+  /// they all run direct in bf16.
   ConvPrecision precision = ConvPrecision::fp32;
   /// The 3x3 stride-1 convolutions (ungrouped, undilated) with at most this many input and output
-  /// channels run as Winograd F(4x4, 3x3) in FP32 (as F(2x2, 3x3) in bf16, see `precision`) (`conv2d_winograd_nchw16c`: 4x fewer multiplies,
+  /// channels run as Winograd F(4x4, 3x3) in FP32, in a bf16 network too (see `precision`) (`conv2d_winograd_nchw16c`: 4x fewer multiplies,
   /// weights 4x larger); 0 runs none so. The default takes SE-ResNet-50's first two stages (64
   /// and 128 channels, 56x56 and 28x28 maps at 224), where it measured ~2x the direct kernel,
   /// and keeps the deeper ones direct: their few tiles per image pay for 4x the weights from
@@ -164,7 +166,7 @@ struct EngineConv {
   }
 
   /// Packs the scaled weights in `precision` where the layout has it, 3x3s with at most
-  /// `winograd_max_channels` channels in and out as Winograd F(4x4, 3x3), others with at most
+  /// `winograd_max_channels` channels in and out as Winograd F(4x4, 3x3) in FP32, others with at most
   /// `winograd_2x2_max_channels` as F(2x2, 3x3) (and also in the direct form
   /// when `keep_direct`, until `keep_only` chooses). `take`: the source's weight tensor, moved from
   /// (so that packing holds no third copy of it), or null to read the source without changing it.
@@ -180,7 +182,9 @@ struct EngineConv {
       stem_weights = pack_conv2d_stem_weights(w, precision);
     } else if (const Index widest = std::max(w.dim(0), w.dim(1));
                winograd_applies(params) && (widest <= winograd_max_channels || widest <= winograd_2x2_max_channels)) {
-      winograd = pack_conv2d_winograd_weights(w, widest <= winograd_max_channels ? 4 : 2, precision);
+      const int tile = widest <= winograd_max_channels ? 4 : 2;
+      // F(4x4) stays FP32 in a bf16 network: its transforms amplify bfloat16's rounding ~25x.
+      winograd = pack_conv2d_winograd_weights(w, tile, tile == 4 ? ConvPrecision::fp32 : precision);
       if (keep_direct)
         weights = pack_conv2d_weights_nchw16c(w, params.groups, precision);
       else
@@ -706,11 +710,9 @@ class PreparedNetwork : public Model<float> {
       });
     for (auto& c : convs_) {
       Conv2d<float>* source = const_cast<Conv2d<float>*>(c.source);  // ours: `source_` is owned
-      if (precision_ == ConvPrecision::bf16)  // F(2x2) only, on the paths that have it
-        c.pack(precision_, 0, bf16_path_ == Conv2dPath::amx ? 0 : std::max(winograd_max_channels_, winograd_2x2_max_channels_),
-               &source->weight(), measure_winograd_);
-      else
-        c.pack(precision_, winograd_max_channels_, winograd_2x2_max_channels_, &source->weight(), measure_winograd_);
+      const bool direct_only = precision_ == ConvPrecision::bf16 && bf16_path_ == Conv2dPath::amx;  // AMX tiles win
+      c.pack(precision_, direct_only ? 0 : winograd_max_channels_, direct_only ? 0 : winograd_2x2_max_channels_,
+             &source->weight(), measure_winograd_);
       source->visit_parameters([](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
     }
   }

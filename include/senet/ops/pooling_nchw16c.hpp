@@ -107,7 +107,9 @@ inline void max_pool2d_nchw16c(const FeatureView& x, const Pool2dParams& p, cons
 #pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (items * OW >= 8192 && !omp_in_parallel())
 #endif
   for (Index it = 0; it < items; ++it) {
-    const Index plane = it / OH, oh = it % OH, n = plane / x.blocks(), cb = plane % x.blocks();
+    // Rows outermost within an image: each thread takes a band of rows, as the convolutions
+    // around it do, so that it reads what it wrote (not the other core's cache).
+    const Index n = it / (OH * x.blocks()), oh = it / x.blocks() % OH, cb = it % x.blocks();
     detail::MaxPool16cRow r;
     r.x = x.at(n, cb, 0, 0);
     r.x_row = x.row_stride();
