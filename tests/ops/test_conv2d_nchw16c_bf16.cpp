@@ -166,7 +166,9 @@ TEST_P(Bf16PathTest, BlockDiagonalGroupsMatchReference) {
 }
 
 // A real bottleneck width, and SE-ResNet-50's 7x7 stage shape on a few channels (the 1x1 as one
-// row of 49 pixels), N = 3.
+// row of 49 pixels), N = 3. Then 1x1s with 8 or more output groups and weights smaller than the
+// input, which round each row tile's input once for all groups on `avx512` (stride 1 as one row,
+// stride 2 with borders; an odd last block).
 TEST_P(Bf16PathTest, BottleneckShapesMatchReference) {
   std::mt19937 rng(13);
   Case a{1, 64, 64, 10, 9, 3, 1};
@@ -179,6 +181,13 @@ TEST_P(Bf16PathTest, BottleneckShapesMatchReference) {
   d.relu = true;
   d.x_border = 1;
   check_case(GetParam(), d, rng);
+  Case e{2, 40, 264, 12, 13, 1, 1};
+  e.scale = e.residual = e.relu = true;
+  check_case(GetParam(), e, rng);
+  Case f{1, 48, 256, 17, 16, 1, 2};
+  f.residual = true;
+  f.x_border = f.y_border = 1;
+  check_case(GetParam(), f, rng);
 }
 
 // Winograd F(2x2, 3x3) on bf16 weights (`conv2d_winograd_nchw16c`, the form the engine's bf16 mode
