@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <utility>
 #include <senet/core/threading.hpp>
 #include <senet/layers/excitation.hpp>
 #include <senet/models/prepared.hpp>
@@ -62,8 +63,8 @@ int bench(const Options& opt) {
   const double flops = 2.0 * double(model->total_macs(size, batch));
   const double gflops = flops / (median * 1e-3) / 1e9;
   const auto* engine = dynamic_cast<const senet::PreparedNetwork*>(model.get());
-  const std::vector<std::string> winograd = engine ? engine->winograd_steps() : std::vector<std::string>{};
-  const std::vector<std::string> winograd_2x2 = engine ? engine->winograd_steps(2) : std::vector<std::string>{};
+  auto winograd_steps = [&](int tile) { return engine ? engine->winograd_steps(tile) : std::vector<std::string>{}; };
+  const std::vector<std::string> winograd = winograd_steps(0), winograd_4x4 = winograd_steps(4), winograd_2x2 = winograd_steps(2);
   if (opt.has("--json")) {
     nlohmann::json j = {{"model", name},
                         {"batch", batch},
@@ -90,11 +91,10 @@ int bench(const Options& opt) {
                 senet::num_threads(), iters, weights.empty() ? ", random weights" : "");
     std::printf("median %.2f ms per batch, %.2f ms per image, %.1f GFLOP/s (min %.2f ms)\n", median,
                 median / double(batch), gflops, ms.front());
-    for (const int tile : {4, 2}) {
-      const std::vector<std::string> steps_of = engine ? engine->winograd_steps(tile) : std::vector<std::string>{};
-      if (steps_of.empty()) continue;
-      std::printf("Winograd F(%dx%d, 3x3) on %zu convolutions:", tile, tile, steps_of.size());
-      for (const auto& step : steps_of) std::printf(" %s", step.c_str());
+    for (const auto& [tile, steps_of] : {std::pair{4, &winograd_4x4}, std::pair{2, &winograd_2x2}}) {
+      if (steps_of->empty()) continue;
+      std::printf("Winograd F(%dx%d, 3x3) on %zu convolutions:", tile, tile, steps_of->size());
+      for (const auto& step : *steps_of) std::printf(" %s", step.c_str());
       std::printf("\n");
     }
     if (!steps.empty()) print_profile(steps);

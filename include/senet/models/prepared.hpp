@@ -321,8 +321,8 @@ class PreparedNetwork : public Model<float> {
     return reason.empty() ? std::move(engine) : nullptr;
   }
 
-  /// The convolution steps that run as Winograd (`PrepareOptions::winograd_max_channels`), by
-  /// module path: "layer1.0.conv2", ...; `tile` 4 or 2: only those of F(4x4, 3x3) or F(2x2, 3x3).
+  /// The convolution steps that run as Winograd (`PrepareOptions::winograd_max_channels` and
+  /// `winograd_2x2_max_channels`), by module path: "layer1.0.conv2", ...; `tile` 4 or 2: only those of F(4x4, 3x3) or F(2x2, 3x3).
   std::vector<std::string> winograd_steps(int tile = 0) const {
     std::vector<std::string> out;
     for (const auto& s : steps_)

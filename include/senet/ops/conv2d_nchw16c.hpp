@@ -432,9 +432,7 @@ SENET_TARGET_AVX512_BF16 __attribute__((always_inline)) inline void tile_to_bf16
 /// of block cb's 8 channel pairs at `xb[(cb * kAvx512MaxPixels + q) * 8]` (a tile's `x_pairs`).
 SENET_TARGET_AVX512_BF16 inline void round_tile_input_bf16(std::uint32_t* xb, const float* x, Index x_cb, Index Cb,
                                                            Index pix, Index pixels) {
-  for (Index cb = 0; cb < Cb; ++cb, x += x_cb, xb += kAvx512MaxPixels * 8)
-    for (Index q = 0; q < pixels; ++q)
-      _mm256_store_si256(reinterpret_cast<__m256i*>(xb + 8 * q), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + q * pix)));
+  for (Index cb = 0; cb < Cb; ++cb) tile_to_bf16_avx512<kAvx512MaxPixels>(xb + cb * kAvx512MaxPixels * 8, x + cb * x_cb, pix, pixels);
 }
 
 /// AVX-512 BF16 tile: `conv16c_tile_avx512` on bf16 weights. The input is rounded to bf16 into a
