@@ -164,6 +164,8 @@ void shapes(benchmark::internal::Benchmark* b) {
       {256, 512, 56, 1, 2},   // layer2.0 downsample (strided 1x1)
       {256, 256, 14, 3, 1},   // layer3 conv2
       {1024, 256, 14, 1, 1},  // layer3 conv1
+      {512, 512, 14, 3, 2},   // layer4.0 conv2 (strided, 7-pixel rows: two-row tiles)
+      {1024, 2048, 14, 1, 2}, // layer4.0 downsample (strided 1x1, 7-pixel rows)
       {512, 512, 7, 3, 1},    // layer4 conv2
       {512, 2048, 7, 1, 1},   // layer4 conv3
   };

@@ -196,6 +196,29 @@ TEST_P(Conv2dNchw16cPathTest, EveryRowWidthMatchesReference) {
   expect_cases_above(cases, 75);
 }
 
+// Outputs 7 pixels wide run two-row tiles on avx512 (14 pixels: two rows of 7; an odd last row
+// runs a one-row tile): 3x3 stride 1 on 7-wide inputs, 3x3 and 1x1 stride 2 on 13- and 14-wide
+// ones, 1x1 stride 1 between bordered views (border-free, the image is one row); 1, 2, 5 and 7
+// output rows; K = 48 (the last block 16 wide: one-vector tiles) and 64; every epilogue term,
+// SiLU included (applied row by row); N = 2. The other paths run them as one-row tiles.
+TEST_P(Conv2dNchw16cPathTest, TwoRowTilesMatchReference) {
+  std::mt19937 rng(707);
+  std::size_t counter = 0;
+  for (const Index H : {1, 2, 5, 7})
+    for (const Index k : {1, 3})
+      for (const Index s : {1, 2})
+        for (const Index K : {48, 64}) {
+          const Index W = s == 1 ? 7 : 13 + Index(counter % 2), in_h = s == 1 ? H : 2 * H - Index(counter % 2);
+          Case c{2, 24, K, in_h, W, k, k, s, s, k / 2, k / 2};
+          rotate_epilogue_and_borders(c, counter);
+          if (k == 1 && s == 1) c.x_border = c.y_border = 1;
+          if (counter % 4 == 3) c.relu = c.hard_swish = false, c.silu = true;
+          ++counter;
+          EXPECT_TRUE(check_case(GetParam(), c, rng)) << describe(c);
+        }
+  expect_cases_above(counter, 31);
+}
+
 // Grouped convolutions (the reference: senet::conv2d_reference with groups): channels per group
 // 1..64 on the input and the output side (ResNeXt-50's 3x3s have 4, 8, 16 and 32, its first
 // stage 32 groups of 4), equal or not, groups that straddle 16-channel blocks (3, 5, 12, 24),

@@ -190,6 +190,31 @@ TEST_P(Bf16PathTest, BottleneckShapesMatchReference) {
   check_case(GetParam(), f, rng);
 }
 
+// Outputs 7 pixels wide run two-row tiles on avx512 (the input of both rows rounded into one
+// buffer; an odd last row runs a one-row tile): 3x3 stride 1 on 7-wide inputs, 3x3 and 1x1
+// stride 2 on 13- and 14-wide ones, a bordered 1x1 stride 1; 1, 2, 5 and 7 output rows; K = 48
+// (one-vector tiles) and 64; N = 2.
+TEST_P(Bf16PathTest, TwoRowTilesMatchReference) {
+  std::mt19937 rng(717);
+  int counter = 0;
+  for (const Index H : {1, 2, 5, 7})
+    for (const Index k : {1, 3})
+      for (const Index s : {1, 2})
+        for (const Index K : {48, 64}) {
+          const Index W = s == 1 ? 7 : 13 + counter % 2, in_h = s == 1 ? H : 2 * H - counter % 2;
+          Case c{2, 40, K, in_h, W, k, s};
+          c.bias = counter % 3 != 0;
+          c.scale = counter % 3 == 1;
+          c.residual = counter % 2 == 1;
+          c.relu = counter % 4 < 2;
+          c.x_border = k == 3 ? (counter % 3 == 2 ? 1 : 0) : s == 1 ? 1 : 0;
+          c.y_border = k == 1 && s == 1 ? 1 : counter % 5 == 2 ? 1 : 0;
+          ++counter;
+          check_case(GetParam(), c, rng);
+        }
+  expect_cases_above(std::size_t(counter), 31);
+}
+
 // Winograd F(2x2, 3x3) on bf16 weights (`conv2d_winograd_nchw16c`, the form the engine's bf16 mode
 // gives its Winograd 3x3s): against a double reference that rounds the transformed operands to
 // bf16 as the kernel does (U = G g G^T in double, then float, then bf16; V = B^T d B rounded to

@@ -25,7 +25,8 @@
 /// Kernels (all compute the same result; `Conv2dPath` selects one)
 /// - `avx512`: up to 14 output pixels along a row x 2 vectors of 16 output channels, 28 zmm
 ///   accumulators (rows split into balanced tiles, see `detail::avx512_tile_pixels`; a last odd
-///   16-channel block runs a 1-vector tile), each input channel broadcast once per pixel. Compiled through
+///   16-channel block runs a 1-vector tile), each input channel broadcast once per pixel; rows of
+///   7 pixels (a 224 x 224 network's last stage) as tiles of two rows (`detail::two_row_tiles`). Compiled through
 ///   `__attribute__((target(...)))`, so this header needs no `-march` flags; taken when the CPU reports AVX-512
 ///   F/BW/DQ/VL.
 /// - `avx2`: 6 pixels x 16 output channels (12 ymm accumulators), AVX2 + FMA, same packed weights.
@@ -254,6 +255,9 @@ struct Conv16cGeom {
                       // (bf16: a row of 2 Kp elements per channel pair)
   Index lane_group = 0;  // lane-group layout: channels per group (rows per tap), else 0
   Index y_kb = 0;     // between output channel blocks (of the output and the residual)
+  // Two-row tiles (AVX-512, `L > 0`: rows of `L` pixels): the tile's second output row, one output
+  // row further in the input (stride_h * the input's row) and in the output (and the residual).
+  Index x_next_row = 0, y_next_row = 0;
   // AVX-512: weights of the next output group to pull toward L2 while this tile computes (null:
   // none), `prefetch_lines` cache lines per tap.
   const void* prefetch = nullptr;
@@ -372,11 +376,15 @@ inline void prefetch_input_ahead(const Conv16cGeom& g, const float* xr, Index cb
   if (g.x_ahead_blocks == 0 || cb + g.x_ahead_blocks >= g.Cb) return;
   const char* a = reinterpret_cast<const char*>(xr + g.x_ahead_blocks * g.x_cb);
   for (Index l = 0; l < g.x_ahead_lines; ++l) _mm_prefetch(a + 64 * l, _MM_HINT_T1);
+  if (g.x_next_row == 0) return;
+  a += g.x_next_row * Index(sizeof(float));
+  for (Index l = 0; l < g.x_ahead_lines; ++l) _mm_prefetch(a + 64 * l, _MM_HINT_T1);
 }
 
 /// AVX-512 tile: `P` pixels x `V` vectors of 16 output channels, `P * V` zmm accumulators.
 /// `S` is the pixel stride in input pixels when known at compile time (1, 2), else 0 (runtime).
-template <int P, int V, int S>
+/// `L > 0`: the pixels are `P / L` output rows of `L` (see `Conv16cGeom::x_next_row`).
+template <int P, int V, int S, int L = 0>
 SENET_TARGET_AVX512 void conv16c_tile_avx512(const Conv16cGeom& g, const float* x, const void* weights,
                                              const float* bias, const float* scale, const float* res, float* y) {
   constexpr Index kPixStatic = Index(S) * 16;
@@ -395,15 +403,16 @@ SENET_TARGET_AVX512 void conv16c_tile_avx512(const Conv16cGeom& g, const float* 
           for (Index l = 0; l < g.prefetch_lines; ++l, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
         if (j == 0) prefetch_input_ahead(g, xp, cb);
 #pragma GCC unroll 4
-        for (int c = 0; c < 16; ++c) tile_fma_avx512<P, V>(acc, wp + c * Kp, xp + c, pix);
+        for (int c = 0; c < 16; ++c) tile_fma_avx512<P, V, L>(acc, wp + c * Kp, xp + c, pix, g.x_next_row);
       }
-  tile_store_avx512<P, V>(acc, bias, scale, res, g.act, y, g.y_kb);
+  tile_store_avx512<P, V, L>(acc, bias, scale, res, g.act, y, g.y_kb, g.y_next_row);
 }
 
 /// One channel pair at one tap: `acc[p][v] += w[32 v .. 32 v + 31] . x[XS p]` (`vdpbf16ps`: lane k
 /// adds both channels' exact products in FP32), `w` a pair row (per vector 16 outputs x 2
-/// channels), `x[XS p]` the pair's two bf16 inputs of pixel `p`.
-template <int P, int V, int XS>
+/// channels), `x[XS p]` the pair's two bf16 inputs of pixel `p` (in rows of `L` pixels, `L > 0`:
+/// `x[(p / L) * XR + (p % L) * XS]`).
+template <int P, int V, int XS, int L = 0, int XR = 0>
 SENET_TARGET_AVX512_BF16 __attribute__((always_inline)) inline void tile_dpbf16_avx512(__m512 (&acc)[P][V],
                                                                                      const std::uint16_t* w,
                                                                                      const std::uint32_t* x) {
@@ -412,7 +421,7 @@ SENET_TARGET_AVX512_BF16 __attribute__((always_inline)) inline void tile_dpbf16_
   for (int v = 0; v < V; ++v) wv[v] = (__m512bh)_mm512_loadu_si512(w + 32 * v);
 #pragma GCC unroll 32
   for (int p = 0; p < P; ++p) {
-    const __m512bh b = (__m512bh)_mm512_set1_epi32(int(x[XS * p]));
+    const __m512bh b = (__m512bh)_mm512_set1_epi32(int(x[tile_pixel_offset<L>(p, XS, XR)]));
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) acc[p][v] = _mm512_dpbf16_ps(acc[p][v], wv[v], b);
   }
@@ -441,12 +450,18 @@ SENET_TARGET_AVX512_BF16 inline void round_tile_input_bf16(std::uint32_t* xb, co
 /// unit the dot products share). With a compile-time stride, no dilation and a kernel 2-8 wide,
 /// each kernel row's input pixels are converted once for all its taps (3x3 stride 1: 16 pixels,
 /// not 3 x 14); else each tap converts its own `P` pixels.
-template <int P, int V, int S>
+///
+/// `L > 0`: the pixels are `P / L` output rows of `L` (see `Conv16cGeom::x_next_row`), each
+/// converted into its own part of the buffer.
+template <int P, int V, int S, int L = 0>
 SENET_TARGET_AVX512_BF16 void conv16c_tile_avx512_bf16(const Conv16cGeom& g, const float* x, const void* weights,
                                                        const float* bias, const float* scale, const float* res,
                                                        float* y) {
+  static_assert(L == 0 || (S != 0 && P % (L > 0 ? L : 1) == 0), "two-row tiles need a compile-time stride and whole rows");
+  constexpr int kRows = L > 0 ? P / (L > 0 ? L : 1) : 1, kRowPixels = L > 0 ? L : P;
   constexpr Index kPixStatic = Index(S) * 16;
-  constexpr int kSlots = (P - 1) * (S ? S : 1) + 8;  // pixels a kernel row of up to 8 taps reads
+  constexpr int kRowSlots = (kRowPixels - 1) * (S ? S : 1) + 8;  // pixels a kernel row of up to 8 taps reads
+  constexpr int kSlots = kRows * kRowSlots;
   const Index pix = S ? kPixStatic : g.x_pix;
   const auto* w = static_cast<const std::uint16_t*>(weights);
   __m512 acc[P][V];
@@ -463,7 +478,7 @@ SENET_TARGET_AVX512_BF16 void conv16c_tile_avx512_bf16(const Conv16cGeom& g, con
 #pragma GCC unroll 2
       for (int c = 0; c < 8; ++c) tile_dpbf16_avx512<P, V, 8>(acc, wp + c * 2 * Kp, xq + c);
     }
-    tile_store_avx512<P, V>(acc, bias, scale, res, g.act, y, g.y_kb);
+    tile_store_avx512<P, V, L>(acc, bias, scale, res, g.act, y, g.y_kb, g.y_next_row);
     return;
   }
   // Measured: 3-4% faster than converting per tap on SE-ResNet-50's 3x3s (strides 1 and 2).
@@ -475,7 +490,9 @@ SENET_TARGET_AVX512_BF16 void conv16c_tile_avx512_bf16(const Conv16cGeom& g, con
       prefetch_input_ahead(g, xr, cb);
       if constexpr (S != 0) {
         if (row_mode) {
-          tile_to_bf16_avx512<kSlots>(xb, xr, kChannelBlock, (P - 1) * S + g.kw);
+          for (int row = 0; row < kRows; ++row)
+            tile_to_bf16_avx512<kRowSlots>(xb + row * kRowSlots * 8, xr + row * g.x_next_row, kChannelBlock,
+                                           (kRowPixels - 1) * S + g.kw);
           // Without this GCC forwards the stores to the broadcasts through registers (extracts and
           // shuffles, then spilled accumulators: half the speed).
           asm("" : "+m"(xb));
@@ -484,7 +501,8 @@ SENET_TARGET_AVX512_BF16 void conv16c_tile_avx512_bf16(const Conv16cGeom& g, con
               for (Index l = 0; l < g.prefetch_lines; ++l, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
             const std::uint16_t* wp = wr + j * 16 * Kp;
 #pragma GCC unroll 2
-            for (int c = 0; c < 8; ++c) tile_dpbf16_avx512<P, V, 8 * S>(acc, wp + c * 2 * Kp, xb + 8 * j + c);
+            for (int c = 0; c < 8; ++c)
+              tile_dpbf16_avx512<P, V, 8 * S, L, kRowSlots * 8>(acc, wp + c * 2 * Kp, xb + 8 * j + c);
           }
           continue;
         }
@@ -492,14 +510,15 @@ SENET_TARGET_AVX512_BF16 void conv16c_tile_avx512_bf16(const Conv16cGeom& g, con
       for (Index j = 0; j < g.kw; ++j) {
         if (pf)
           for (Index l = 0; l < g.prefetch_lines; ++l, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
-        tile_to_bf16_avx512<P>(xb, xr + j * g.x_tap_w, pix);
+        for (int row = 0; row < kRows; ++row)  // pixel p's pairs at xb[8 p]
+          tile_to_bf16_avx512<kRowPixels>(xb + row * kRowPixels * 8, xr + row * g.x_next_row + j * g.x_tap_w, pix);
         asm("" : "+m"(xb));
         const std::uint16_t* wp = wr + j * 16 * Kp;
 #pragma GCC unroll 2
         for (int c = 0; c < 8; ++c) tile_dpbf16_avx512<P, V, 8>(acc, wp + c * 2 * Kp, xb + c);
       }
     }
-  tile_store_avx512<P, V>(acc, bias, scale, res, g.act, y, g.y_kb);
+  tile_store_avx512<P, V, L>(acc, bias, scale, res, g.act, y, g.y_kb, g.y_next_row);
 }
 
 /// AMX tile configuration (palette 1): rows and bytes per row of tmm0-15.
@@ -836,6 +855,24 @@ inline int avx512_tile_pixels(Index width) {
   return int(balanced_tile_pixels(width, kAvx512MaxPixels));
 }
 
+/// The two-row AVX-512 tiles (`[V - 1]`, V = 1, 2: 14 pixels, two rows of 7) for output rows
+/// `width` pixels wide, or nulls where one-row tiles run (other widths, strides other than 1 and
+/// 2, lane groups, other paths; each width would add its own tile instances to every file that
+/// includes this one, and only 7 is common).
+inline std::array<Conv16cTileFn, 2> two_row_tiles(Conv2dPath path, bool bf16, bool lanes, Index stride, Index width) {
+#if SENET_X86_SIMD
+  if (path != Conv2dPath::avx512 || lanes || width != 7 || (stride != 1 && stride != 2)) return {};
+  if (bf16)
+    return stride == 1 ? std::array<Conv16cTileFn, 2>{&conv16c_tile_avx512_bf16<14, 1, 1, 7>, &conv16c_tile_avx512_bf16<14, 2, 1, 7>}
+                       : std::array<Conv16cTileFn, 2>{&conv16c_tile_avx512_bf16<14, 1, 2, 7>, &conv16c_tile_avx512_bf16<14, 2, 2, 7>};
+  if (stride == 1) return {&conv16c_tile_avx512<14, 1, 1, 7>, &conv16c_tile_avx512<14, 2, 1, 7>};
+  return {&conv16c_tile_avx512<14, 1, 2, 7>, &conv16c_tile_avx512<14, 2, 2, 7>};
+#else
+  (void)path, (void)bf16, (void)lanes, (void)stride, (void)width;
+  return {};
+#endif
+}
+
 }  // namespace detail
 
 /// Direct convolution of an `NCHW16c` view with packed weights and a fused epilogue (any groups).
@@ -987,7 +1024,6 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   }
   const Index groups = (Kb + V - 1) / V;  // groups of V output blocks; the last may be narrower
   const Index tiles = (OW + P - 1) / P;
-  const Index items = N * groups * OH * tiles;
   const char* wdata = bf16 ? reinterpret_cast<const char*>(w.data_bf16.data())
                           : reinterpret_cast<const char*>(w.data.data());
   const Index w_size = bf16 ? w.data_bf16.size() : w.data.size();
@@ -1000,12 +1036,33 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   // rows in turn, where neighbouring tiles share input rows (measured: ResNeXt-50's groups of 4
   // at 56 x 56 go from ~80 to ~100 GFLOP/s).
   const bool groups_inner = !lanes && w_size * w_bytes <= Cb * H * W * kChannelBlock * Index(sizeof(float));
+  // BF16 1x1 whose row tiles run every output group in turn: each row tile's input is rounded
+  // once, for all the groups, instead of once per group by every tile. Measured on SE-ResNet-50
+  // (1 thread, 6 alternating rounds): its stride-2 downsamples 0.69 -> 0.57-0.59 ms, the
+  // 64 -> 256 1x1s 0.39 -> 0.36; where the groups are few (2-4), the separate pass cost more than
+  // the conversions it saved (0.10 -> 0.13 ms at 2), so from 8 groups on.
+  const bool round_once = bf16 && path == Conv2dPath::avx512 && !lanes && groups_inner && groups >= 8 &&
+                          w.kernel_h == 1 && w.kernel_w == 1 && w.groups == 1;
+  // Rows of 7 pixels (a 224 x 224 network's last stage) would leave a one-row tile 14
+  // accumulators, each weight row loaded for 7 pixels: such tiles take two output rows (an odd
+  // last row runs alone). Measured on SE-ResNet-50 (`senet bench --profile`, 1 thread, 5
+  // alternating rounds): its 7x7 stage 9.50 -> 9.09 ms in FP32 (3x3 stride 1 1.31 -> 1.22 ms,
+  // stride 2 1.38 -> 1.23, the stride-2 downsample 1.25 -> 1.12), 5.71 -> 5.23 ms in bf16.
+  const auto two_rows = round_once ? std::array<Conv16cTileFn, 2>{} : detail::two_row_tiles(path, bf16, lanes, stride, OW);
+  const Index rows_per_tile = two_rows[0] && OH >= 2 ? 2 : 1;
+  if (rows_per_tile == 2)
+    for (detail::Conv16cGeom* a : {&g, &g_last}) {
+      a->x_next_row = x_oh;
+      a->y_next_row = y_row;
+    }
+  const Index tile_rows = (OH + rows_per_tile - 1) / rows_per_tile;  // per image
+  const Index items = N * groups * tile_rows * tiles;
   // Weights from memory (AVX-512, groups outermost, slices of >= 32 KB): the hardware prefetcher
   // alone leaves a group's first tile waiting on DRAM, so the first (up to 4) tiles of each
   // group also prefetch the next group's slice, spread over their taps (measured: the 3x3 of
   // SE-ResNet-50's 7x7 stage with weights not in cache goes from ~105 to ~160 GFLOP/s).
   const Index slice_bytes = w_rows * bw * w_bytes, taps_per_tile = w_rows / kChannelBlock;
-  const Index prefetch_tiles = std::min<Index>(N * OH * tiles, 4);
+  const Index prefetch_tiles = std::min<Index>(N * tile_rows * tiles, 4);
   Index prefetch_lines = 0, prefetch_share = 0;  // lines per tap; bytes per tile
   if ((path == Conv2dPath::avx512 || path == Conv2dPath::amx) && !lanes && !groups_inner &&
       slice_bytes >= (Index(1) << 15)) {
@@ -1015,7 +1072,7 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   // The input a thread reads first in a call was mostly written by the other threads (the
   // previous layer splits its output too): lines in another core's cache, which the hardware
   // prefetcher, facing one stream per input block, fetches at latency. So on its first sweep over
-  // the input (groups outermost: the first `N * OH * tiles` tiles of its range; else each row
+  // the input (groups outermost: the first `N * tile_rows * tiles` tiles of its range; else each row
   // tile's first group) a tile pulls its own input a few blocks ahead toward L2 (~1000 cycles of
   // its arithmetic ahead). Not on one thread: the input is then in the caller's own cache.
   // Measured (`bench_conv_nchw16c --benchmark_filter=ForeignInput`, 2 threads, an input each
@@ -1025,45 +1082,38 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   // in both caches. The network at batch 1 on 2 threads: 23.5 -> 22.2 -> 21.7 ms. How much such
   // an input costs depends on where the VM places the two cores: in some hours ~250 us either way.
   const bool ahead_path = path == Conv2dPath::avx512 && !lanes && num_threads() > 1 && !detail::in_parallel_region();
-  const Index sweep = N * OH * tiles;
+  const Index sweep = N * tile_rows * tiles;
   detail::Conv16cGeom g_ahead = g, g_last_ahead = g_last;
   for (detail::Conv16cGeom* a : {&g_ahead, &g_last_ahead}) {
     a->x_ahead_blocks = std::max<Index>(1, 4 / (w.kernel_h * w.kernel_w));
     a->x_ahead_lines = (P - 1) * p.stride_w + (w.kernel_w - 1) * p.dilation_w + 1;  // per kernel row
   }
-  // BF16 1x1 whose row tiles run every output group in turn: each row tile's input is rounded
-  // once, for all the groups, instead of once per group by every tile. Measured on SE-ResNet-50
-  // (1 thread, 6 alternating rounds): its stride-2 downsamples 0.69 -> 0.57-0.59 ms, the
-  // 64 -> 256 1x1s 0.39 -> 0.36; where the groups are few (2-4), the separate pass cost more than
-  // the conversions it saved (0.10 -> 0.13 ms at 2), so from 8 groups on.
-  const bool round_once = bf16 && path == Conv2dPath::avx512 && !lanes && groups_inner && groups >= 8 &&
-                          w.kernel_h == 1 && w.kernel_w == 1 && w.groups == 1;
   auto run = [&](Index begin, Index end) {
     static thread_local detail::BasicScratch<std::uint32_t> pairs_scratch;
     std::uint32_t* pairs = round_once ? pairs_scratch.get(g.Cb * detail::kAvx512MaxPixels * 8) : nullptr;
     Index rounded = -1;  // the row tile whose input `pairs` holds
     // The tile's coordinates, decoded once and then stepped (divisions per tile would cost as
     // much as a small tile's arithmetic).
-    Index t, oh, gi, n;
+    Index t, tr, gi, n;  // tr: the tile row, its first output row `tr * rows_per_tile`
     if (groups_inner) {
       gi = begin % groups;
       t = (begin / groups) % tiles;
-      oh = (begin / (groups * tiles)) % OH;
-      n = begin / (groups * tiles * OH);
+      tr = (begin / (groups * tiles)) % tile_rows;
+      n = begin / (groups * tiles * tile_rows);
     } else {  // a group's weights serve every image of the batch while in cache
       t = begin % tiles;
-      oh = (begin / tiles) % OH;
-      n = (begin / (tiles * OH)) % N;
-      gi = begin / (tiles * OH * N);
+      tr = (begin / tiles) % tile_rows;
+      n = (begin / (tiles * tile_rows)) % N;
+      gi = begin / (tiles * tile_rows * N);
     }
     auto step = [&](Index& digit, Index radix) { return ++digit == radix ? (digit = 0, true) : false; };
     for (Index it = begin; it < end; ++it) {
-      const Index ow = t * P, pixels = std::min<Index>(P, OW - ow), kb = gi * V;
+      const Index ow = t * P, pixels = std::min<Index>(P, OW - ow), kb = gi * V, oh = tr * rows_per_tile;
       const Index vectors = std::min<Index>(V, Kb - kb), block = kb / halves;
       const bool ahead = ahead_path && (groups_inner ? gi == 0 || it == begin : it - begin < sweep);
       const detail::Conv16cGeom* gt = block == last_block ? (ahead ? &g_last_ahead : &g_last) : (ahead ? &g_ahead : &g);
       detail::Conv16cGeom with_prefetch;
-      const Index in_group = (n * OH + oh) * tiles + t;  // the tile's place in its group's sweep
+      const Index in_group = (n * tile_rows + tr) * tiles + t;  // the tile's place in its group's sweep
       if (prefetch_lines > 0 && gi + 1 < groups && in_group < prefetch_tiles) {
         with_prefetch = *gt;
         with_prefetch.prefetch = wdata + (block + 1) * bw * w_rows * w_bytes + in_group * prefetch_share;
@@ -1088,13 +1138,13 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
       // The second 16 outputs of a 32-wide block: 16 elements into each fp32 row, 32 into a bf16 pair row.
       const char* wt = wdata + (block * bw * w_rows + (kb % halves) * kChannelBlock * (bf16 ? 2 : 1)) * w_bytes;
       const Index yoff = y_origin + (n * Kb + kb) * g.y_kb + oh * y_row + ow * kChannelBlock;
-      table[vectors - 1][pixels - 1](*gt, xt, wt, bias + kb * kChannelBlock,
-                                     scale ? scale + n * Kp + kb * kChannelBlock : nullptr,
-                                     r.data ? r.data + yoff : nullptr, y.data + yoff);
+      const Conv16cTileFn tile = rows_per_tile == 2 && oh + 1 < OH ? two_rows[vectors - 1] : table[vectors - 1][pixels - 1];
+      tile(*gt, xt, wt, bias + kb * kChannelBlock,
+           scale ? scale + n * Kp + kb * kChannelBlock : nullptr, r.data ? r.data + yoff : nullptr, y.data + yoff);
       if (groups_inner)
-        (void)(step(gi, groups) && step(t, tiles) && step(oh, OH) && step(n, N));
+        (void)(step(gi, groups) && step(t, tiles) && step(tr, tile_rows) && step(n, N));
       else
-        (void)(step(t, tiles) && step(oh, OH) && step(n, N) && step(gi, groups));
+        (void)(step(t, tiles) && step(tr, tile_rows) && step(n, N) && step(gi, groups));
     }
   };
   detail::run_in_thread_ranges(items, run);

@@ -355,16 +355,23 @@ SENET_TARGET_AVX512 __attribute__((always_inline)) inline void tile_zero_avx512(
     for (int v = 0; v < V; ++v) acc[p][v] = _mm512_setzero_ps();
 }
 
-/// One input channel at one tap: `acc[p][v] += w[16 v .. 16 v + 15] * x[p * pix]`.
-template <int P, int V>
+/// Where pixel `p` of a tile lies, in floats from its first: `p * pix` along one row, or, in a
+/// tile of rows of `L` pixels (`L > 0`), `(p / L) * row + (p % L) * pix`.
+template <int L>
+constexpr Index tile_pixel_offset(int p, Index pix, Index row) {
+  return L > 0 ? Index(p / (L > 0 ? L : 1)) * row + Index(p % (L > 0 ? L : 1)) * pix : Index(p) * pix;
+}
+
+/// One input channel at one tap: `acc[p][v] += w[16 v .. 16 v + 15] * x[tile_pixel_offset<L>(p, pix, row)]`.
+template <int P, int V, int L = 0>
 SENET_TARGET_AVX512 __attribute__((always_inline)) inline void tile_fma_avx512(__m512 (&acc)[P][V], const float* w,
-                                                                              const float* x, Index pix) {
+                                                                              const float* x, Index pix, Index row = 0) {
   __m512 wv[V];
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_ps(w + 16 * v);
 #pragma GCC unroll 32
   for (int p = 0; p < P; ++p) {
-    const __m512 b = _mm512_set1_ps(x[p * pix]);
+    const __m512 b = _mm512_set1_ps(x[tile_pixel_offset<L>(p, pix, row)]);
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) acc[p][v] = _mm512_fmadd_ps(wv[v], b, acc[p][v]);
   }
@@ -446,11 +453,12 @@ SENET_TARGET_AVX512 __attribute__((noinline)) inline void activate_tile_avx512(f
     }
 }
 
-/// `y[v * y_kb + 16 p ..] = act((acc[p][v] + bias) * scale + res)`; `scale` and `res` may be null.
-template <int P, int V>
+/// `y[v * y_kb + tile_pixel_offset<L>(p, 16, y_row) ..] = act((acc[p][v] + bias) * scale + res)`
+/// (`res` at the same offsets); `scale` and `res` may be null.
+template <int P, int V, int L = 0>
 SENET_TARGET_AVX512 __attribute__((always_inline)) inline void tile_store_avx512(
     __m512 (&acc)[P][V], const float* bias, const float* scale, const float* res, Activation act, float* y,
-    Index y_kb) {
+    Index y_kb, Index y_row = 0) {
   const bool silu = act == Activation::silu;
   const bool relu = act == Activation::relu, hard_swish = act == Activation::hard_swish;
 #pragma GCC unroll 4
@@ -459,15 +467,23 @@ SENET_TARGET_AVX512 __attribute__((always_inline)) inline void tile_store_avx512
     const __m512 sv = scale ? _mm512_loadu_ps(scale + 16 * v) : _mm512_set1_ps(1.0f);
 #pragma GCC unroll 32
     for (int p = 0; p < P; ++p) {
+      const Index at = v * y_kb + tile_pixel_offset<L>(p, 16, y_row);
       __m512 r = _mm512_add_ps(acc[p][v], bv);
       if (scale) r = _mm512_mul_ps(r, sv);
-      if (res) r = _mm512_add_ps(r, _mm512_loadu_ps(res + v * y_kb + p * 16));
+      if (res) r = _mm512_add_ps(r, _mm512_loadu_ps(res + at));
       if (relu) r = activate_avx512(r, Activation::relu);
       if (hard_swish) r = activate_avx512(r, Activation::hard_swish);
-      _mm512_storeu_ps(y + v * y_kb + p * 16, r);
+      _mm512_storeu_ps(y + at, r);
     }
   }
-  if (silu) activate_tile_avx512(y, y_kb, P, V, Activation::silu);
+  if (silu) {
+    if constexpr (L > 0) {
+      for (int first = 0; first < P; first += L)
+        activate_tile_avx512(y + first / L * y_row, y_kb, std::min(L, P - first), V, Activation::silu);
+    } else {
+      activate_tile_avx512(y, y_kb, P, V, Activation::silu);
+    }
+  }
 }
 
 /// AVX2, 16 output channels as two ymm halves: `acc[p][h] += w[8 h .. 8 h + 7] * x[p * pix]`.
