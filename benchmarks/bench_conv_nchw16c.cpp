@@ -4,7 +4,8 @@
 // fp32 and bf16 on inputs that carry their padding, as the engine lays them out); SE-ResNeXt-50's grouped shapes (`--benchmark_filter=Grouped`); and of the stem's own kernels (senet/ops/conv2d_stem.hpp,
 // senet/ops/pooling_nchw16c.hpp; `--benchmark_filter=Stem` runs them with their baseline); and
 // Winograd F(4x4, 3x3) and F(2x2, 3x3) (senet/ops/conv2d_winograd.hpp) beside the direct kernel on SE-ResNet-50's
-// 3x3 stride-1 shapes (`--benchmark_filter=3x3s1`); a 1x1 on 2 threads on an input each thread
+// 3x3 stride-1 shapes (`--benchmark_filter=3x3s1`) and the stride-2 form on its stride-2 ones
+// (`--benchmark_filter=3x3s2`); a 1x1 on 2 threads on an input each thread
 // has just written half of (`--benchmark_filter=ForeignInput`).
 // Counters report GFLOP/s (2 FLOPs per multiply-accumulate of the direct convolution, also for
 // Winograd: its effective rate). The NCHW16c runs include the fused
@@ -90,8 +91,9 @@ void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered =
   senet::Conv2dEpilogue e;
   e.bias = pr.bias.data();
   e.activation = senet::Activation::relu;
-  const auto transformed =
-      winograd_tile ? senet::pack_conv2d_winograd_weights(pr.w, winograd_tile) : senet::WinogradConv2dWeights{};
+  const auto transformed = winograd_tile ? senet::pack_conv2d_winograd_weights(pr.w, winograd_tile, precision,
+                                                                               int(pr.p.stride_h))
+                                         : senet::WinogradConv2dWeights{};
   for (auto _ : state) {
     if (winograd_tile)
       senet::conv2d_winograd_nchw16c(x, transformed, pr.p, e, senet::view_nchw16c(y, packed.out_channels), path);
@@ -180,6 +182,15 @@ void winograd_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"C", "K", "HW", "k", "s", "threads", "g"});
   for (long threads : {1, 2})
     for (long c : {64, 128, 256, 512}) b->Args({c, c, 56 * 64 / c, 3, 1, threads, 1});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+// SE-ResNet-50's 3x3 stride-2 convolutions (layer2-4.0 conv2), on 1 and 2 threads: direct, and by
+// phases as Winograd F(4x4, 2x2) (`3x3s2_winograd`; the engine takes it for layer2.0's).
+void stride2_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"C", "K", "HW", "k", "s", "threads", "g"});
+  for (long threads : {1, 2})
+    for (long c : {128, 256, 512}) b->Args({c, c, 56 * 128 / c, 3, 2, threads, 1});
   b->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
 
@@ -279,6 +290,9 @@ BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_winograd, senet::Conv2dPath::avx512, true, s
     ->Apply(winograd_shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_winograd2x2, senet::Conv2dPath::avx512, true, senet::ConvPrecision::fp32, 2)
     ->Apply(winograd_shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s2_direct, senet::Conv2dPath::avx512, true)->Apply(stride2_shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s2_winograd, senet::Conv2dPath::avx512, true, senet::ConvPrecision::fp32, 4)
+    ->Apply(stride2_shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, avx2, senet::Conv2dPath::avx2)->Apply(shapes);
 BENCHMARK(BM_EigenIm2col)->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, grouped_avx512, senet::Conv2dPath::avx512, true)->Apply(grouped_shapes);

@@ -63,8 +63,11 @@ int bench(const Options& opt) {
   const double flops = 2.0 * double(model->total_macs(size, batch));
   const double gflops = flops / (median * 1e-3) / 1e9;
   const auto* engine = dynamic_cast<const senet::PreparedNetwork*>(model.get());
-  auto winograd_steps = [&](int tile) { return engine ? engine->winograd_steps(tile) : std::vector<std::string>{}; };
-  const std::vector<std::string> winograd = winograd_steps(0), winograd_4x4 = winograd_steps(4), winograd_2x2 = winograd_steps(2);
+  auto winograd_steps = [&](int tile, int stride) {
+    return engine ? engine->winograd_steps(tile, stride) : std::vector<std::string>{};
+  };
+  const std::vector<std::string> winograd = winograd_steps(0, 0), winograd_4x4 = winograd_steps(4, 1),
+                                 winograd_2x2 = winograd_steps(2, 1), winograd_stride2 = winograd_steps(0, 2);
   if (opt.has("--json")) {
     nlohmann::json j = {{"model", name},
                         {"batch", batch},
@@ -80,7 +83,8 @@ int bench(const Options& opt) {
                         {"precision", opt.choice("--precision", {"fp32", "bf16"}, "fp32")},
                         {"record_excitations", recording.has_value()},
                         {"winograd_steps", winograd},
-                        {"winograd_2x2_steps", winograd_2x2}};
+                        {"winograd_2x2_steps", winograd_2x2},
+                        {"winograd_stride2_steps", winograd_stride2}};
     if (!steps.empty()) {
       j["steps"] = nlohmann::json::array();
       for (const auto& st : steps) j["steps"].push_back({{"step", st.step}, {"ms", st.ms}});
@@ -91,9 +95,10 @@ int bench(const Options& opt) {
                 senet::num_threads(), iters, weights.empty() ? ", random weights" : "");
     std::printf("median %.2f ms per batch, %.2f ms per image, %.1f GFLOP/s (min %.2f ms)\n", median,
                 median / double(batch), gflops, ms.front());
-    for (const auto& [tile, steps_of] : {std::pair{4, &winograd_4x4}, std::pair{2, &winograd_2x2}}) {
+    for (const auto& [form, steps_of] : {std::pair{"F(4x4, 3x3)", &winograd_4x4}, std::pair{"F(2x2, 3x3)", &winograd_2x2},
+                                         std::pair{"F(4x4, 2x2) by phases (stride 2)", &winograd_stride2}}) {
       if (steps_of->empty()) continue;
-      std::printf("Winograd F(%dx%d, 3x3) on %zu convolutions:", tile, tile, steps_of->size());
+      std::printf("Winograd %s on %zu convolutions:", form, steps_of->size());
       for (const auto& step : *steps_of) std::printf(" %s", step.c_str());
       std::printf("\n");
     }
@@ -113,7 +118,7 @@ Command bench_command() {
           "  on seeded random weights unless --weights is given. --json: model, batch, size, threads, iters,\n"
           "  median_ms, min_ms, ms_per_image, gflops, weights, engine, precision, record_excitations,\n"
           "  winograd_steps (the convolutions that run as Winograd), winograd_2x2_steps (those of them as\n"
-          "  F(2x2, 3x3)).\n"
+          "  F(2x2, 3x3)), winograd_stride2_steps (the stride-2 ones).\n"
           "--record-excitations: every forward records its SE excitations (as senet excite does), to\n"
           "  measure what recording costs.\n"
           "--profile: then times each step of the fast engine over I more passes and prints the time of\n"

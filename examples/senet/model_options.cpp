@@ -58,6 +58,7 @@ OptionNames with_se_options(OptionNames own) {
 
 OptionNames with_loading_options(OptionNames own) {
   own.valued.insert({"--engine", "--precision", "--winograd-max-channels", "--winograd-2x2-max-channels",
+                     "--winograd-stride2-max-channels",
                      "--max-header-bytes", "--max-activation-mb"});
   own.flags.insert({"--allow-non-finite", "--measure-winograd"});
   return with_se_options(std::move(own));
@@ -79,6 +80,9 @@ std::string loading_options_help() {
          "  Winograd F(4x4, 3x3), in FP32 also with --precision bf16 (default 128; 0: none).\n"
          "--winograd-2x2-max-channels N: those wider, with at most N channels in and out, as Winograd\n"
          "  F(2x2, 3x3) (default " + std::to_string(senet::PrepareOptions{}.winograd_2x2_max_channels) + "; 0: none).\n"
+         "--winograd-stride2-max-channels N: 3x3 stride-2 convolutions with at most N channels in and out\n"
+         "  run as Winograd F(4x4, 2x2) on the input's phases, with --precision fp32 (default " +
+         std::to_string(senet::PrepareOptions{}.winograd_stride2_max_channels) + "; 0: none).\n"
          "--measure-winograd: of those, only the ones that ran faster as Winograd than direct when timed in\n"
          "  the network at start-up (one image of the model's input size; the choice may vary from run to run).\n"
          "Weights: .safetensors or a PyTorch state_dict saved by torch.save (.pth, .pt), told apart by content.\n"
@@ -156,6 +160,8 @@ std::unique_ptr<senet::Model<float>> load_model(const Options& opt, const std::s
     options.winograd_max_channels = opt.integer("--winograd-max-channels", long(options.winograd_max_channels), 0);
     options.winograd_2x2_max_channels =
         opt.integer("--winograd-2x2-max-channels", long(options.winograd_2x2_max_channels), 0);
+    options.winograd_stride2_max_channels =
+        opt.integer("--winograd-stride2-max-channels", long(options.winograd_stride2_max_channels), 0);
     options.measure_winograd = opt.has("--measure-winograd");
     std::string why;
     if (auto fast = senet::PreparedNetwork::try_prepare(model, options, &why)) return fast;

@@ -36,12 +36,12 @@ NaiveAndFast naive_and_fast(const senet::ResNetConfig& cfg, std::uint64_t seed) 
   return {std::move(naive), std::make_unique<senet::PreparedNetwork>(std::move(copy))};
 }
 
-// Each path three times: every 3x3 stride-1 convolution direct, every one as Winograd F(4x4, 3x3),
-// and every one as F(2x2, 3x3).
+// Each path three times: every 3x3 convolution direct; every stride-1 one as Winograd F(4x4, 3x3)
+// and every stride-2 one by phases (F(4x4, 2x2)); every stride-1 one as F(2x2, 3x3).
 TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
   auto cases = senet::test::reduced_model_cases();
   for (auto& c : senet::test::se_variant_cases()) cases.push_back(c);
-  std::size_t prepared = 0, kept = 0, winograd_steps = 0, winograd_2x2_steps = 0;
+  std::size_t prepared = 0, kept = 0, winograd_steps = 0, winograd_2x2_steps = 0, stride2_steps = 0;
   constexpr senet::Index kEvery = std::numeric_limits<senet::Index>::max();
   for (const auto path : senet::test::available_paths())
   for (const int winograd : {0, 4, 2}) {
@@ -49,7 +49,8 @@ TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
     options.kernels = path;
     options.winograd_max_channels = winograd == 4 ? kEvery : 0;
     options.winograd_2x2_max_channels = winograd == 2 ? kEvery : 0;
-    const std::string form = winograd == 0 ? "direct" : winograd == 4 ? "Winograd F(4x4)" : "Winograd F(2x2)";
+    options.winograd_stride2_max_channels = winograd == 4 ? kEvery : 0;
+    const std::string form = winograd == 0 ? "direct" : winograd == 4 ? "Winograd F(4x4) and stride-2" : "Winograd F(2x2)";
     double worst = 0;
     for (const auto& c : cases) {
       SCOPED_TRACE(c.name() + " / " + senet::to_string(path) + " / " + form);
@@ -63,11 +64,15 @@ TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
       if (engine) {
         EXPECT_EQ(engine->kernel_path(), path);
         if (!winograd) {
-          EXPECT_TRUE(engine->winograd_steps().empty());
+          EXPECT_TRUE(engine->winograd_steps(0, 0).empty());
         }
         EXPECT_EQ(engine->winograd_steps(winograd == 4 ? 2 : 4).size(), 0u) << "only the asked form";
+        if (winograd != 4) {
+          EXPECT_TRUE(engine->winograd_steps(0, 2).empty()) << "only the asked form";
+        }
         winograd_steps += engine->winograd_steps(4).size();
         winograd_2x2_steps += engine->winograd_steps(2).size();
+        stride2_steps += engine->winograd_steps(0, 2).size();
       }
       // Every SE option and position, and the grouped convolutions of ResNeXt, run on the engine.
       EXPECT_TRUE(is_prepared);
@@ -89,6 +94,8 @@ TEST(Prepared, MatchesPyTorchOnEveryFixtureAndPath) {
   EXPECT_EQ(kept, 0u);
   EXPECT_GE(winograd_steps, 30u);  // every ResNet fixture has 3x3 stride-1 convolutions
   EXPECT_EQ(winograd_2x2_steps, winograd_steps);
+  EXPECT_GE(stride2_steps, 10u);  // the stride sits on the 3x3 in timm's form
+  std::printf("[ prepared ] stride-2 3x3s by phases, over the paths: %zu\n", stride2_steps);
 }
 
 // By default Winograd F(4x4) takes the 3x3 stride-1 convolutions of at most 128 channels: in
@@ -118,6 +125,17 @@ TEST(Prepared, WinogradTakesTheThreeByThreesOfTheOptionsWidth) {
   EXPECT_EQ(prepared(256, 512, 2).size(), 2u);  // layer4.1-2
   EXPECT_EQ(prepared(0, 256, 2), every);
   EXPECT_TRUE(prepared(0, 0, 0).empty());
+  // Stride 2 (winograd_stride2_max_channels, 128 by default): layer2.0's conv2 (128 channels).
+  auto stride2 = [](senet::Index max_channels, senet::ConvPrecision precision) {
+    senet::PrepareOptions options;
+    if (max_channels >= 0) options.winograd_stride2_max_channels = max_channels;
+    options.precision = precision;
+    return senet::PreparedNetwork(senet::create_model<float>("seresnet50"), options).winograd_steps(0, 2);
+  };
+  EXPECT_EQ(stride2(-1, senet::ConvPrecision::fp32), Names{"layer2.0.conv2"});
+  EXPECT_EQ(stride2(256, senet::ConvPrecision::fp32), (Names{"layer2.0.conv2", "layer3.0.conv2"}));
+  EXPECT_TRUE(stride2(0, senet::ConvPrecision::fp32).empty());
+  EXPECT_TRUE(stride2(-1, senet::ConvPrecision::bf16).empty()) << "a bf16 network runs them in bf16, direct";
 }
 
 // PrepareOptions::measure_winograd: which convolutions keep Winograd is the machine's to say, so the
@@ -141,7 +159,7 @@ TEST(Prepared, MeasuredWinogradKeepsOneFormOfTheEligibleConvolutions) {
     options.winograd_max_channels = std::numeric_limits<senet::Index>::max();
     auto every = senet::create_model<float>(senet::test::case_config(c.spec));
     senet::load_weights(*every, c.file(".safetensors"));
-    const auto eligible = senet::PreparedNetwork(std::move(every), options).winograd_steps();
+    const auto eligible = senet::PreparedNetwork(std::move(every), options).winograd_steps(0, 0);
     options.measure_winograd = true;
     auto model = senet::create_model<float>(senet::test::case_config(c.spec));
     senet::load_weights(*model, c.file(".safetensors"));
@@ -152,7 +170,7 @@ TEST(Prepared, MeasuredWinogradKeepsOneFormOfTheEligibleConvolutions) {
       fast = std::make_unique<senet::PreparedNetwork>(std::move(model), options);
     }
     EXPECT_EQ(counter.calls, 0);
-    for (const auto& name : fast->winograd_steps())
+    for (const auto& name : fast->winograd_steps(0, 0))
       EXPECT_NE(std::find(eligible.begin(), eligible.end(), name), eligible.end()) << name;
     measured += eligible.size();
     const auto y = fast->forward(senet::read_npy<float>(c.file(".input.npy")));

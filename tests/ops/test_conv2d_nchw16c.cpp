@@ -124,8 +124,9 @@ bool check_case(Conv2dPath path, const Case& c, std::mt19937& rng) {
                  : c.silu       ? senet::Activation::silu
                                 : senet::Activation::none;
   if (c.winograd_tile)
-    senet::conv2d_winograd_nchw16c(xb.view, senet::pack_conv2d_winograd_weights(w, c.winograd_tile), p, e, yb.view,
-                                   path);
+    senet::conv2d_winograd_nchw16c(
+        xb.view, senet::pack_conv2d_winograd_weights(w, c.winograd_tile, senet::ConvPrecision::fp32, int(c.sh)), p, e,
+        yb.view, path);
   else
     senet::conv2d_nchw16c(xb.view, packed, p, e, yb.view, path);
   EXPECT_TRUE(yb.border_is_zero()) << to_string(path) << " " << describe(c);
@@ -329,6 +330,30 @@ TEST_P(Conv2dNchw16cPathTest, WinogradMatchesReference) {
   expect_cases_above(cases, 56);
 }
 
+// The stride-2 form (3x3 stride 2 by input phases, F(4x4, 2x2)): paddings 0-2, even and odd
+// sizes (a last tile whose window runs past the input on either side, 1-wide outputs), 112 x 112
+// (196 tiles: several chunks), channels around 16 and 32, N > 1, every epilogue, bordered views
+// (a narrower input border holds NaN), 1-3 threads.
+TEST_P(Conv2dNchw16cPathTest, WinogradStride2MatchesReference) {
+  std::mt19937 rng(5);
+  const Index sizes[][2] = {{3, 3}, {4, 5}, {7, 7}, {8, 8}, {9, 14}, {15, 16}, {28, 27}, {56, 56}, {112, 112}, {2, 31}};
+  const Index channels[][2] = {{1, 1}, {16, 16}, {17, 33}, {64, 64}, {3, 48}, {33, 20}, {40, 70}};
+  const int saved = senet::num_threads();
+  std::size_t counter = 0, cases = 0;
+  for (const auto& size : sizes)
+    for (Index pad = 0; pad <= 2; ++pad) {
+      const auto& ch = channels[counter % 7];
+      Case c{Index(1 + counter % 2), ch[0], ch[1], size[0], size[1], 3, 3, 2, 2, pad, Index((pad + counter) % 3)};
+      rotate_epilogue_and_borders(c, counter);
+      c.winograd_tile = 4;
+      senet::set_num_threads(int(1 + counter % 3));
+      ++counter;
+      if (check_case(GetParam(), c, rng)) ++cases;
+    }
+  senet::set_num_threads(saved);
+  expect_cases_above(cases, 27);
+}
+
 // The residual may be the output itself (in-place `y = relu(conv(x) + y)`).
 TEST_P(Conv2dNchw16cPathTest, ResidualMayAliasOutput) {
   std::mt19937 rng(3);
@@ -492,6 +517,16 @@ TEST(Conv2dNchw16c, WinogradRejectsOtherTilesAndShapes) {
   EXPECT_THROW(senet::conv2d_winograd_nchw16c(senet::view_nchw16c(x, 20), senet::pack_conv2d_winograd_weights(w),
                                               strided, {}, senet::view_nchw16c(y, 8)),
                senet::Error);
+  // Stride-2 weights: 36 matrices, F(4x4, 2x2) in FP32 only, for stride-2 convolutions only.
+  const auto s2 = senet::pack_conv2d_winograd_weights(w, 4, senet::ConvPrecision::fp32, 2);
+  EXPECT_EQ(s2.positions.size(), 36u);
+  Tensor<float> y3({1, 1, 3, 3, 16});
+  EXPECT_NO_THROW(senet::conv2d_winograd_nchw16c(senet::view_nchw16c(x, 20), s2, strided, {}, senet::view_nchw16c(y3, 8)));
+  EXPECT_THROW(senet::conv2d_winograd_nchw16c(senet::view_nchw16c(x, 20), s2, p, {}, senet::view_nchw16c(y, 8)),
+               senet::Error);
+  EXPECT_THROW(senet::pack_conv2d_winograd_weights(w, 2, senet::ConvPrecision::fp32, 2), senet::Error);
+  EXPECT_THROW(senet::pack_conv2d_winograd_weights(w, 4, senet::ConvPrecision::bf16, 2), senet::Error);
+  EXPECT_THROW(senet::pack_conv2d_winograd_weights(w, 4, senet::ConvPrecision::fp32, 3), senet::Error);
 }
 
 TEST(Conv2dNchw16c, AutomaticIsTheBestSupportedPathAndForcedPathsAreKept) {

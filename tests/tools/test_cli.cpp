@@ -155,36 +155,47 @@ TEST_F(Cli, BenchJsonReportsTimings) {
   EXPECT_EQ(run("bench --model seresnet18 --size 64 --iters 1").status, 0);
 }
 
-// --winograd-max-channels N, --winograd-2x2-max-channels N and --measure-winograd: `winograd_steps`
-// lists the convolutions that run as Winograd, `winograd_2x2_steps` those of F(2x2). Expected by
+// --winograd-max-channels N, --winograd-2x2-max-channels N, --winograd-stride2-max-channels N and
+// --measure-winograd: `winograd_steps` lists the convolutions that run as Winograd,
+// `winograd_2x2_steps` those of F(2x2), `winograd_stride2_steps` the stride-2 ones. Expected by
 // hand from seresnet18's shape: the stride-1 3x3s with at most 128 channels in and out are
-// layer1's four and layer2's three (layer2.0.conv1 has stride 2), with 256 layer3's three.
+// layer1's four and layer2's three, with 256 layer3's three; the stride-2 3x3 of at most 128 is
+// layer2.0.conv1 (64 -> 128).
 TEST_F(Cli, BenchReportsTheWinogradConvolutions) {
   using Names = std::vector<std::string>;
   const Names up_to_128 = {"layer1.0.conv1", "layer1.0.conv2", "layer1.1.conv1", "layer1.1.conv2",
                            "layer2.0.conv2", "layer2.1.conv1", "layer2.1.conv2"};
   const Names at_256 = {"layer3.0.conv2", "layer3.1.conv1", "layer3.1.conv2"};
-  Names eligible = up_to_128;
+  Names eligible = up_to_128;  // stride 1
   eligible.insert(eligible.end(), at_256.begin(), at_256.end());
+  Names all = eligible;  // in the network's order
+  all.insert(all.begin() + 4, "layer2.0.conv1");
   const auto steps = [&](const std::string& options, const char* key = "winograd_steps") {
     const Result r = run("bench --model seresnet18 --size 64 --iters 1 --threads 1 --json " + options);
     EXPECT_EQ(r.status, 0) << r.err;
     return r.status == 0 ? nlohmann::json::parse(r.out).at(key).get<Names>() : Names{"failed"};
   };
-  EXPECT_EQ(steps(""), eligible);
+  EXPECT_EQ(steps(""), all);
   EXPECT_EQ(steps("", "winograd_2x2_steps"), at_256);
-  EXPECT_EQ(steps("--winograd-max-channels 64 --winograd-2x2-max-channels 0"), Names(up_to_128.begin(), up_to_128.begin() + 4));
-  EXPECT_EQ(steps("--winograd-max-channels 64"), eligible);
+  EXPECT_EQ(steps("", "winograd_stride2_steps"), Names{"layer2.0.conv1"});
+  EXPECT_EQ(steps("--winograd-max-channels 64 --winograd-2x2-max-channels 0 --winograd-stride2-max-channels 0"),
+            Names(up_to_128.begin(), up_to_128.begin() + 4));
+  EXPECT_EQ(steps("--winograd-max-channels 64"), all);
   EXPECT_EQ(steps("--winograd-max-channels 64", "winograd_2x2_steps"), Names(eligible.begin() + 4, eligible.end()));
-  EXPECT_TRUE(steps("--winograd-max-channels 0 --winograd-2x2-max-channels 0").empty());
+  EXPECT_EQ(steps("--winograd-max-channels 0 --winograd-2x2-max-channels 0"), Names{"layer2.0.conv1"});
+  EXPECT_TRUE(steps("--winograd-stride2-max-channels 64", "winograd_stride2_steps").empty());
+  EXPECT_TRUE(steps("--precision bf16", "winograd_stride2_steps").empty());
   for (const std::string& step : steps("--measure-winograd"))  // the machine chooses which
-    EXPECT_NE(std::find(eligible.begin(), eligible.end(), step), eligible.end()) << step;
+    EXPECT_NE(std::find(all.begin(), all.end(), step), all.end()) << step;
   const Result text = run("bench --model seresnet18 --size 64 --iters 1 --threads 1");
   ASSERT_EQ(text.status, 0) << text.err;
   EXPECT_NE(text.out.find("Winograd F(4x4, 3x3) on 7 convolutions"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("Winograd F(2x2, 3x3) on 3 convolutions"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Winograd F(4x4, 2x2) by phases (stride 2) on 1 convolutions"), std::string::npos)
+      << text.out;
   expect_usage("bench --model seresnet18 --winograd-max-channels lots");
   expect_usage("bench --model seresnet18 --winograd-2x2-max-channels -1");
+  expect_usage("bench --model seresnet18 --winograd-stride2-max-channels -1");
 }
 
 // --profile: every lowered step's time in the engine's order (the stem first, the head last), and

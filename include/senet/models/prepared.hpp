@@ -113,6 +113,16 @@ struct PrepareOptions {
   /// kernel's ~1.05 in the network. At 512 channels (7x7) it is about even with the direct kernel
   /// (16.8 MB of weights from memory per convolution) and costs 15 MB more for SE-ResNet-50.
   Index winograd_2x2_max_channels = 256;
+  /// The 3x3 stride-2 convolutions (ungrouped, undilated) with at most this many input and output
+  /// channels run as a Winograd F(4x4, 2x2) on the input's phases (`conv2d_winograd_nchw16c` on
+  /// weights packed with stride 2: 1.78x fewer multiplies, weights 4x larger), in an FP32 network
+  /// (a bf16 one runs them in bf16, direct: 0.62 ms there against 0.92 for this form in FP32); 0
+  /// runs none so. The default takes SE-ResNet-50's second stage's (128 channels, 56x56 -> 28x28 at
+  /// 224; in the network, `senet bench --profile`, alternating rounds: 1.17 -> 0.92 ms on one
+  /// thread, 0.63 -> 0.57 on two, 9.2 -> 7.6 ms at batch 8 on two) and keeps the deeper ones direct:
+  /// with fewer tiles per image, 4x the weights from memory cost more than the multiplies save
+  /// (layer3.0's, 256 channels at 28x28 -> 14x14: 1.15 -> 1.54 ms).
+  Index winograd_stride2_max_channels = 128;
   /// Whether each of those convolutions runs as Winograd only where that measured faster: `prepare`
   /// then times every step of a few forwards of one image of the model's input size (on the
   /// current thread count) with those convolutions direct and as Winograd, alternating, and keeps
@@ -167,11 +177,13 @@ struct EngineConv {
 
   /// Packs the scaled weights in `precision` where the layout has it, 3x3s with at most
   /// `winograd_max_channels` channels in and out as Winograd F(4x4, 3x3) in FP32, others with at most
-  /// `winograd_2x2_max_channels` as F(2x2, 3x3) (and also in the direct form
+  /// `winograd_2x2_max_channels` as F(2x2, 3x3), stride-2 3x3s with at most
+  /// `winograd_stride2_max_channels` by phases in FP32 networks (and also in the direct form
   /// when `keep_direct`, until `keep_only` chooses). `take`: the source's weight tensor, moved from
   /// (so that packing holds no third copy of it), or null to read the source without changing it.
   void pack(ConvPrecision precision = ConvPrecision::fp32, Index winograd_max_channels = 0,
-            Index winograd_2x2_max_channels = 0, Tensor<float>* take = nullptr, bool keep_direct = false) {
+            Index winograd_2x2_max_channels = 0, Index winograd_stride2_max_channels = 0, Tensor<float>* take = nullptr,
+            bool keep_direct = false) {
     Tensor<float> w = take ? std::move(*take) : source->weight();
     SENET_CHECK(w.rank() == 4, "prepare: a convolution's weight is gone (one Conv2d in two places?)");
     const Index K = w.dim(0), per_channel = w.size() / K;
@@ -181,10 +193,13 @@ struct EngineConv {
     if (stem) {
       stem_weights = pack_conv2d_stem_weights(w, precision);
     } else if (const Index widest = std::max(w.dim(0), w.dim(1));
-               winograd_applies(params) && (widest <= winograd_max_channels || widest <= winograd_2x2_max_channels)) {
-      const int tile = widest <= winograd_max_channels ? 4 : 2;
+               (winograd_applies(params) && (widest <= winograd_max_channels || widest <= winograd_2x2_max_channels)) ||
+               (winograd_stride2_applies(params) && widest <= winograd_stride2_max_channels &&
+                precision == ConvPrecision::fp32)) {
+      const int tile = params.stride_h == 2 || widest <= winograd_max_channels ? 4 : 2;
       // F(4x4) stays FP32 in a bf16 network: its transforms amplify bfloat16's rounding ~25x.
-      winograd = pack_conv2d_winograd_weights(w, tile, tile == 4 ? ConvPrecision::fp32 : precision);
+      winograd = pack_conv2d_winograd_weights(w, tile, tile == 4 ? ConvPrecision::fp32 : precision,
+                                              int(params.stride_h));
       if (keep_direct)
         weights = pack_conv2d_weights_nchw16c(w, params.groups, precision);
       else
@@ -321,13 +336,16 @@ class PreparedNetwork : public Model<float> {
     return reason.empty() ? std::move(engine) : nullptr;
   }
 
-  /// The convolution steps that run as Winograd (`PrepareOptions::winograd_max_channels` and
-  /// `winograd_2x2_max_channels`), by module path: "layer1.0.conv2", ...; `tile` 4 or 2: only those of F(4x4, 3x3) or F(2x2, 3x3).
-  std::vector<std::string> winograd_steps(int tile = 0) const {
+  /// The stride-1 convolution steps that run as Winograd (`PrepareOptions::winograd_max_channels`
+  /// and `winograd_2x2_max_channels`), by module path: "layer1.0.conv2", ...; `tile` 4 or 2: only
+  /// those of F(4x4, 3x3) or F(2x2, 3x3). `stride` 2: the stride-2 ones instead
+  /// (`winograd_stride2_max_channels`), 0: both.
+  std::vector<std::string> winograd_steps(int tile = 0, int stride = 1) const {
     std::vector<std::string> out;
     for (const auto& s : steps_)
       if (s.kind == detail::StepKind::conv)
-        if (const auto& w = convs_[std::size_t(s.conv)].winograd; !w.empty() && (tile == 0 || w.tile == tile))
+        if (const auto& w = convs_[std::size_t(s.conv)].winograd;
+            !w.empty() && (tile == 0 || w.tile == tile) && (stride == 0 || w.stride == stride))
           out.push_back(s.name);
     return out;
   }
@@ -387,6 +405,7 @@ class PreparedNetwork : public Model<float> {
         precision_(options.precision),
         winograd_max_channels_(options.winograd_max_channels),
         winograd_2x2_max_channels_(options.winograd_2x2_max_channels),
+        winograd_stride2_max_channels_(options.winograd_stride2_max_channels),
         measure_winograd_(options.measure_winograd),
         bf16_path_(options.precision == ConvPrecision::bf16 ? resolve_conv2d_path(options.kernels, ConvPrecision::bf16)
                                                              : path_) {}
@@ -712,7 +731,7 @@ class PreparedNetwork : public Model<float> {
       Conv2d<float>* source = const_cast<Conv2d<float>*>(c.source);  // ours: `source_` is owned
       const bool direct_only = precision_ == ConvPrecision::bf16 && bf16_path_ == Conv2dPath::amx;  // AMX tiles win
       c.pack(precision_, direct_only ? 0 : winograd_max_channels_, direct_only ? 0 : winograd_2x2_max_channels_,
-             &source->weight(), measure_winograd_);
+             winograd_stride2_max_channels_, &source->weight(), measure_winograd_);
       source->visit_parameters([](const std::string&, Tensor<float>& t, ParameterKind) { t = Tensor<float>(); });
     }
   }
@@ -1200,7 +1219,7 @@ class PreparedNetwork : public Model<float> {
   std::unique_ptr<Model<float>> source_;
   Conv2dPath path_;
   ConvPrecision precision_;
-  Index winograd_max_channels_, winograd_2x2_max_channels_;
+  Index winograd_max_channels_, winograd_2x2_max_channels_, winograd_stride2_max_channels_;
   bool measure_winograd_;
   Conv2dPath bf16_path_;  // the path of the convolutions packed in bf16
   std::map<std::string, std::int64_t> row_params_;  // summary rows' parameter counts, before freeing
