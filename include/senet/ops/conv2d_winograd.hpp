@@ -132,6 +132,8 @@ struct WinogradStride2 {
   }
 };
 
+/// `pack_conv2d_winograd_weights` with `stride` 2: the 36 matrices of `WinogradStride2`, each
+/// transformed in double and packed as a 1x1 convolution's FP32 weights.
 inline WinogradConv2dWeights pack_winograd_stride2_weights(const Tensor<float>& w) {
   const auto& G = WinogradStride2::G;
   const Index K = w.dim(0), C = w.dim(1);
