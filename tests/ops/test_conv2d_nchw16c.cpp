@@ -303,7 +303,8 @@ TEST_P(Conv2dNchw16cPathTest, EdgeCasesMatchReference) {
   EXPECT_EQ(n, sizeof(cases) / sizeof(cases[0]));
 }
 
-// Winograd F(4x4, 3x3) and F(2x2, 3x3) (`conv2d_winograd_nchw16c`) against the same reference:
+// Winograd F(4x4, 3x3) and F(2x2, 3x3) (`conv2d_winograd_nchw16c`), and the stride-2 form on the
+// same shapes with stride 2 (the input by phases, F(4x4, 2x2)), against the same reference:
 // paddings 0-2, sizes that are and are not multiples of the tile (1-wide outputs, partial tiles on
 // either edge), the tile counts that make one chunk, several and a ragged last one (56 x 56: 196
 // tiles of 4x4), channel counts around 16 and 32, N > 1, every epilogue, bordered views (a narrower
@@ -325,33 +326,12 @@ TEST_P(Conv2dNchw16cPathTest, WinogradMatchesReference) {
         c.winograd_tile = tile;
         if (check_case(GetParam(), c, rng)) ++cases;
       }
-    }
-  senet::set_num_threads(saved);
-  expect_cases_above(cases, 56);
-}
-
-// The stride-2 form (3x3 stride 2 by input phases, F(4x4, 2x2)): paddings 0-2, even and odd
-// sizes (a last tile whose window runs past the input on either side, 1-wide outputs), 112 x 112
-// (196 tiles: several chunks), channels around 16 and 32, N > 1, every epilogue, bordered views
-// (a narrower input border holds NaN), 1-3 threads.
-TEST_P(Conv2dNchw16cPathTest, WinogradStride2MatchesReference) {
-  std::mt19937 rng(5);
-  const Index sizes[][2] = {{3, 3}, {4, 5}, {7, 7}, {8, 8}, {9, 14}, {15, 16}, {28, 27}, {56, 56}, {112, 112}, {2, 31}};
-  const Index channels[][2] = {{1, 1}, {16, 16}, {17, 33}, {64, 64}, {3, 48}, {33, 20}, {40, 70}};
-  const int saved = senet::num_threads();
-  std::size_t counter = 0, cases = 0;
-  for (const auto& size : sizes)
-    for (Index pad = 0; pad <= 2; ++pad) {
-      const auto& ch = channels[counter % 7];
-      Case c{Index(1 + counter % 2), ch[0], ch[1], size[0], size[1], 3, 3, 2, 2, pad, Index((pad + counter) % 3)};
-      rotate_epilogue_and_borders(c, counter);
+      c.sh = c.sw = 2;  // the stride-2 form
       c.winograd_tile = 4;
-      senet::set_num_threads(int(1 + counter % 3));
-      ++counter;
       if (check_case(GetParam(), c, rng)) ++cases;
     }
   senet::set_num_threads(saved);
-  expect_cases_above(cases, 27);
+  expect_cases_above(cases, 83);
 }
 
 // The residual may be the output itself (in-place `y = relu(conv(x) + y)`).

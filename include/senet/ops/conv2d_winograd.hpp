@@ -445,30 +445,70 @@ SENET_TARGET_AVX512 __attribute__((always_inline)) inline void winograd_at_avx51
   }
 }
 
-/// `WinogradChunk::inputs`. Pixels outside the image load as zeros through masked loads from a
-/// clamped address, so border tiles run the same code as interior ones.
+/// An `N` x `N` input window of a tile from `(h0, w0)` (padded coordinates: may start outside the
+/// image): each row's and column's offset, clamped into the image, and whether it lies inside.
+/// Pixels outside load as zeros through masked loads from a clamped address, so border tiles run
+/// the same code as interior ones.
+template <int N>
+struct WinogradWindow {
+  Index row[N], col[N];
+  __mmask16 row_ok[N], col_ok[N];
+  WinogradWindow(const FeatureView& x, Index h0, Index w0) {
+    for (Index i = 0; i < N; ++i) {
+      const Index h = h0 + i, w = w0 + i;
+      row[i] = (std::clamp<Index>(h, 0, x.height - 1) + x.border) * x.row_stride();
+      col[i] = (std::clamp<Index>(w, 0, x.width - 1) + x.border) * kChannelBlock;
+      row_ok[i] = h >= 0 && h < x.height ? 0xFFFF : 0;
+      col_ok[i] = w >= 0 && w < x.width ? 0xFFFF : 0;
+    }
+  }
+  /// Pixel `(i, j)` of the window in the channel block at `base`.
+  SENET_TARGET_AVX512 __attribute__((always_inline)) __m512 load(const float* base, int i, int j) const {
+    return _mm512_maskz_loadu_ps(row_ok[i] & col_ok[j], base + row[i] + col[j]);
+  }
+};
+
+/// Where a chunk's output block `kb` goes, and its epilogue (`Conv2dEpilogue`'s terms).
+struct WinogradBlockOutput {
+  const float *bias, *scale, *res;
+  float* y;
+  Index y_row, res_row;
+  Activation act;
+  WinogradBlockOutput(const WinogradChunk& c, Index kb)
+      : bias(c.bias + kb * kChannelBlock),
+        scale(c.scale ? c.scale + c.n * c.y->blocks() * kChannelBlock + kb * kChannelBlock : nullptr),
+        res(c.res->data ? c.res->at(c.n, kb, 0, 0) : nullptr),
+        y(c.y->at(c.n, kb, 0, 0)),
+        y_row(c.y->row_stride()),
+        res_row(c.res->row_stride()),
+        act(c.act) {}
+  /// `y[h][w] = act((o + bias) * scale + res[h][w])` for one pixel's 16 channels.
+  SENET_TARGET_AVX512 __attribute__((always_inline)) void store(Index h, Index w, __m512 o) const {
+    __m512 value = _mm512_add_ps(o, _mm512_loadu_ps(bias));
+    if (scale) value = _mm512_mul_ps(value, _mm512_loadu_ps(scale));
+    if (res) value = _mm512_add_ps(value, _mm512_loadu_ps(res + h * res_row + w * kChannelBlock));
+    float* dst = y + h * y_row + w * kChannelBlock;
+    if (act == Activation::relu) value = _mm512_max_ps(value, _mm512_setzero_ps());
+    _mm512_storeu_ps(dst, value);
+    if (act != Activation::relu && act != Activation::none) activate_inplace(dst, kChannelBlock, act);
+  }
+};
+
+/// `WinogradChunk::inputs`.
 template <int M>
 SENET_TARGET_AVX512 void winograd_inputs_avx512(const WinogradChunk& c, float* v) {
   constexpr int N = M + 2;
   const FeatureView& x = *c.x;
-  const Index Cb = x.blocks(), H = x.height, W = x.width, stride = Cb * c.T * kChannelBlock;
+  const Index Cb = x.blocks(), stride = Cb * c.T * kChannelBlock;
   for (Index t = 0; t < c.count; ++t) {
-    const Index tile = c.first + t, h0 = tile / c.tiles_w * M - c.p->pad_h, w0 = tile % c.tiles_w * M - c.p->pad_w;
-    Index row[N], col[N];
-    __mmask16 row_ok[N], col_ok[N];
-    for (Index i = 0; i < N; ++i) {
-      const Index h = h0 + i, w = w0 + i;
-      row[i] = (std::clamp<Index>(h, 0, H - 1) + x.border) * x.row_stride();
-      col[i] = (std::clamp<Index>(w, 0, W - 1) + x.border) * kChannelBlock;
-      row_ok[i] = h >= 0 && h < H ? 0xFFFF : 0;
-      col_ok[i] = w >= 0 && w < W ? 0xFFFF : 0;
-    }
+    const Index tile = c.first + t;
+    const WinogradWindow<N> window(x, tile / c.tiles_w * M - c.p->pad_h, tile % c.tiles_w * M - c.p->pad_w);
     for (Index cb = 0; cb < Cb; ++cb) {
       const float* base = x.data + (c.n * Cb + cb) * x.block_stride();
       __m512 rows[N][N];
       for (int i = 0; i < N; ++i) {
         __m512 d[N];
-        for (int j = 0; j < N; ++j) d[j] = _mm512_maskz_loadu_ps(row_ok[i] & col_ok[j], base + row[i] + col[j]);
+        for (int j = 0; j < N; ++j) d[j] = window.load(base, i, j);
         winograd_bt_avx512<M>(d, rows[i]);  // d B: along the row
       }
       float* out = v + (cb * c.T + t) * kChannelBlock;
@@ -480,21 +520,6 @@ SENET_TARGET_AVX512 void winograd_inputs_avx512(const WinogradChunk& c, float* v
       }
     }
   }
-}
-
-/// `y = act((o + bias) * scale + res)` for one output pixel's 16 channels (`scale`, `res` may be
-/// null; `other`: an activation other than ReLU, applied in place after the store).
-SENET_TARGET_AVX512 __attribute__((always_inline)) inline void winograd_store_avx512(__m512 o, __m512 bias,
-                                                                                     const float* scale, __m512 s,
-                                                                                     const float* res, bool relu,
-                                                                                     bool other, Activation act,
-                                                                                     float* y) {
-  __m512 value = _mm512_add_ps(o, bias);
-  if (scale) value = _mm512_mul_ps(value, s);
-  if (res) value = _mm512_add_ps(value, _mm512_loadu_ps(res));
-  if (relu) value = _mm512_max_ps(value, _mm512_setzero_ps());
-  _mm512_storeu_ps(y, value);
-  if (other) activate_inplace(y, kChannelBlock, act);
 }
 
 /// `r = B^T d` for the stride-2 form's 5 vectors of 16 channels (`WinogradStride2::BT`).
@@ -519,30 +544,20 @@ SENET_TARGET_AVX512 __attribute__((always_inline)) inline void winograd_stride2_
   o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), m[3], d12), m[4]);
 }
 
-/// `WinogradChunk::inputs_stride2`, pixels outside the image loaded as zeros as in
-/// `winograd_inputs_avx512`.
+/// `WinogradChunk::inputs_stride2`.
 SENET_TARGET_AVX512 void winograd_stride2_inputs_avx512(const WinogradChunk& c, float* v) {
   const FeatureView& x = *c.x;
-  const Index Cb = x.blocks(), H = x.height, W = x.width, stride = Cb * c.T * kChannelBlock;
+  const Index Cb = x.blocks(), stride = Cb * c.T * kChannelBlock;
   for (Index t = 0; t < c.count; ++t) {
-    const Index tile = c.first + t, h0 = tile / c.tiles_w * 8 - c.p->pad_h, w0 = tile % c.tiles_w * 8 - c.p->pad_w;
-    Index row[9], col[9];
-    __mmask16 row_ok[9], col_ok[9];
-    for (Index i = 0; i < 9; ++i) {
-      const Index h = h0 + i, w = w0 + i;
-      row[i] = (std::clamp<Index>(h, 0, H - 1) + x.border) * x.row_stride();
-      col[i] = (std::clamp<Index>(w, 0, W - 1) + x.border) * kChannelBlock;
-      row_ok[i] = h >= 0 && h < H ? 0xFFFF : 0;
-      col_ok[i] = w >= 0 && w < W ? 0xFFFF : 0;
-    }
+    const Index tile = c.first + t;
+    const WinogradWindow<9> window(x, tile / c.tiles_w * 8 - c.p->pad_h, tile % c.tiles_w * 8 - c.p->pad_w);
     for (Index cb = 0; cb < Cb; ++cb) {
       const float* base = x.data + (c.n * Cb + cb) * x.block_stride();
       float* out = v + (cb * c.T + t) * kChannelBlock;
       __m512 ee[5][5];  // even rows and columns: e B, then B^T (e B)
       for (int a = 0; a < 5; ++a) {
         __m512 d[5];
-        for (int b = 0; b < 5; ++b)
-          d[b] = _mm512_maskz_loadu_ps(row_ok[2 * a] & col_ok[2 * b], base + row[2 * a] + col[2 * b]);
+        for (int b = 0; b < 5; ++b) d[b] = window.load(base, 2 * a, 2 * b);
         winograd_stride2_bt_avx512(d, ee[a]);
       }
       for (int j = 0; j < 5; ++j) {
@@ -553,40 +568,27 @@ SENET_TARGET_AVX512 void winograd_stride2_inputs_avx512(const WinogradChunk& c, 
       }
       for (int b = 0; b < 4; ++b) {  // even rows, odd columns: B^T d
         __m512 d[5], r[5];
-        for (int a = 0; a < 5; ++a)
-          d[a] = _mm512_maskz_loadu_ps(row_ok[2 * a] & col_ok[2 * b + 1], base + row[2 * a] + col[2 * b + 1]);
+        for (int a = 0; a < 5; ++a) d[a] = window.load(base, 2 * a, 2 * b + 1);
         winograd_stride2_bt_avx512(d, r);
         for (int i = 0; i < 5; ++i) _mm512_storeu_ps(out + (25 + 4 * i + b) * stride, r[i]);
       }
       for (int a = 0; a < 4; ++a) {  // odd rows, even columns: d B
         __m512 d[5], r[5];
-        for (int b = 0; b < 5; ++b)
-          d[b] = _mm512_maskz_loadu_ps(row_ok[2 * a + 1] & col_ok[2 * b], base + row[2 * a + 1] + col[2 * b]);
+        for (int b = 0; b < 5; ++b) d[b] = window.load(base, 2 * a + 1, 2 * b);
         winograd_stride2_bt_avx512(d, r);
         for (int j = 0; j < 5; ++j) _mm512_storeu_ps(out + (45 + 5 * a + j) * stride, r[j]);
       }
       for (int a = 0; a < 4; ++a)
-        for (int b = 0; b < 4; ++b)
-          _mm512_storeu_ps(
-              out + (65 + 4 * a + b) * stride,
-              _mm512_maskz_loadu_ps(row_ok[2 * a + 1] & col_ok[2 * b + 1], base + row[2 * a + 1] + col[2 * b + 1]));
+        for (int b = 0; b < 4; ++b) _mm512_storeu_ps(out + (65 + 4 * a + b) * stride, window.load(base, 2 * a + 1, 2 * b + 1));
     }
   }
 }
 
 /// `WinogradChunk::outputs_stride2`.
 SENET_TARGET_AVX512 void winograd_stride2_outputs_avx512(const WinogradChunk& c, const float* m) {
-  const FeatureView& y = *c.y;
-  const Index Kb = y.blocks(), Kp = Kb * kChannelBlock, OH = y.height, OW = y.width, T = c.T, n = c.n;
-  const Index stride = Kb * T * kChannelBlock, y_row = y.row_stride(), res_row = c.res->row_stride();
-  const bool relu = c.act == Activation::relu, other = c.act != Activation::relu && c.act != Activation::none;
-  const bool residual = c.res->data != nullptr;
+  const Index Kb = c.y->blocks(), T = c.T, stride = Kb * T * kChannelBlock;
   for (Index kb = 0; kb < Kb; ++kb) {
-    const __m512 bias = _mm512_loadu_ps(c.bias + kb * kChannelBlock);
-    const float* s = c.scale ? c.scale + n * Kp + kb * kChannelBlock : nullptr;
-    const __m512 scale = s ? _mm512_loadu_ps(s) : _mm512_set1_ps(1.0f);
-    float* const y_block = y.at(n, kb, 0, 0);
-    const float* const res_block = residual ? c.res->at(n, kb, 0, 0) : nullptr;
+    const WinogradBlockOutput block(c, kb);
     for (Index t = 0; t < c.count; ++t) {
       const float* in = m + (kb * T + t) * kChannelBlock;
       __m512 rows[5][4];  // M_ee A
@@ -610,12 +612,8 @@ SENET_TARGET_AVX512 void winograd_stride2_outputs_avx512(const WinogradChunk& c,
           out[a][b] = _mm512_add_ps(_mm512_add_ps(out[a][b], o[b]), _mm512_loadu_ps(in + (65 + 4 * a + b) * stride));
       }
       const Index tile = c.first + t, h0 = tile / c.tiles_w * 4, w0 = tile % c.tiles_w * 4;
-      const Index out_rows = std::min<Index>(4, OH - h0), out_cols = std::min<Index>(4, OW - w0);
-      for (Index a = 0; a < out_rows; ++a)
-        for (Index b = 0; b < out_cols; ++b)
-          winograd_store_avx512(out[a][b], bias, s, scale,
-                                residual ? res_block + (h0 + a) * res_row + (w0 + b) * kChannelBlock : nullptr, relu,
-                                other, c.act, y_block + (h0 + a) * y_row + (w0 + b) * kChannelBlock);
+      for (Index a = 0; a < std::min<Index>(4, c.y->height - h0); ++a)
+        for (Index b = 0; b < std::min<Index>(4, c.y->width - w0); ++b) block.store(h0 + a, w0 + b, out[a][b]);
     }
   }
 }
@@ -624,17 +622,9 @@ SENET_TARGET_AVX512 void winograd_stride2_outputs_avx512(const WinogradChunk& c,
 template <int M>
 SENET_TARGET_AVX512 void winograd_outputs_avx512(const WinogradChunk& c, const float* m) {
   constexpr int N = M + 2;
-  const FeatureView& y = *c.y;
-  const Index Kb = y.blocks(), Kp = Kb * kChannelBlock, OH = y.height, OW = y.width, T = c.T, n = c.n;
-  const Index stride = Kb * T * kChannelBlock, y_row = y.row_stride(), res_row = c.res->row_stride();
-  const bool relu = c.act == Activation::relu, other = c.act != Activation::relu && c.act != Activation::none;
-  const bool residual = c.res->data != nullptr;
+  const Index Kb = c.y->blocks(), T = c.T, stride = Kb * T * kChannelBlock;
   for (Index kb = 0; kb < Kb; ++kb) {
-    const __m512 bias = _mm512_loadu_ps(c.bias + kb * kChannelBlock);
-    const float* s = c.scale ? c.scale + n * Kp + kb * kChannelBlock : nullptr;
-    const __m512 scale = s ? _mm512_loadu_ps(s) : _mm512_set1_ps(1.0f);
-    float* const y_block = y.at(n, kb, 0, 0);
-    const float* const res_block = residual ? c.res->at(n, kb, 0, 0) : nullptr;
+    const WinogradBlockOutput block(c, kb);
     for (Index t = 0; t < c.count; ++t) {
       const float* in = m + (kb * T + t) * kChannelBlock;
       __m512 rows[N][M];
@@ -644,16 +634,12 @@ SENET_TARGET_AVX512 void winograd_outputs_avx512(const WinogradChunk& c, const f
         winograd_at_avx512<M>(r, rows[i]);  // m A: along the row
       }
       const Index tile = c.first + t, h0 = tile / c.tiles_w * M, w0 = tile % c.tiles_w * M;
-      const Index out_rows = std::min<Index>(M, OH - h0), out_cols = std::min<Index>(M, OW - w0);
-      float* const y_tile = y_block + h0 * y_row + w0 * kChannelBlock;
-      const float* const res_tile = residual ? res_block + h0 * res_row + w0 * kChannelBlock : nullptr;
+      const Index out_rows = std::min<Index>(M, c.y->height - h0), out_cols = std::min<Index>(M, c.y->width - w0);
       for (Index j = 0; j < out_cols; ++j) {
         __m512 r[N], o[M];
         for (int i = 0; i < N; ++i) r[i] = rows[i][j];
         winograd_at_avx512<M>(r, o);  // A^T (m A): along the column
-        for (Index i = 0; i < out_rows; ++i)
-          winograd_store_avx512(o[i], bias, s, scale, residual ? res_tile + i * res_row + j * kChannelBlock : nullptr,
-                                relu, other, c.act, y_tile + i * y_row + j * kChannelBlock);
+        for (Index i = 0; i < out_rows; ++i) block.store(h0 + i, w0 + j, o[i]);
       }
     }
   }
