@@ -223,8 +223,8 @@ inline void winograd_store_pixel(const float* o, const float* bias, const float*
 }
 
 /// One chunk of tiles of one image: `inputs` fills the transformed tiles
-/// `v[((p * Cb + cb) * T + t) * 16]`, `outputs` writes the finished pixels from the products
-/// `m[((p * Kb + kb) * T + t) * 16]`. The portable transforms are the matrices' loops; the AVX-512
+/// `v[((p * Cb + cb) * T + t) * 16]`, `outputs` writes the finished pixels of output blocks
+/// `kb_begin` .. `kb_end - 1` from the products `m[((p * Kb + kb) * T + t) * 16]`. The portable transforms are the matrices' loops; the AVX-512
 /// ones (below) are written out.
 struct WinogradChunk {
   const FeatureView* x;
@@ -235,6 +235,7 @@ struct WinogradChunk {
   const float* scale;  // [N, Kp] or null
   Activation act;
   Index tiles_w, n, first, count, T;  // tiles per row; image; the chunk's first tile and tile count; its capacity
+  Index kb_begin, kb_end;             // the output blocks it finishes
 
   template <int M>
 #if defined(__GNUC__)
@@ -281,7 +282,7 @@ struct WinogradChunk {
     constexpr int N = M + 2;
     const auto& AT = WinogradMatrices<M>::AT;
     const Index Kb = y->blocks(), Kp = Kb * kChannelBlock, OH = y->height, OW = y->width, stride = Kb * T * kChannelBlock;
-    for (Index kb = 0; kb < Kb; ++kb)
+    for (Index kb = kb_begin; kb < kb_end; ++kb)
       for (Index t = 0; t < count; ++t) {
         const float* in = m + (kb * T + t) * kChannelBlock;
         const Index tile = first + t, h0 = tile / tiles_w * M, w0 = tile % tiles_w * M;
@@ -358,7 +359,7 @@ struct WinogradChunk {
   void outputs_stride2(const float* m) const {
     const auto& AT = WinogradStride2::AT;
     const Index Kb = y->blocks(), Kp = Kb * kChannelBlock, OH = y->height, OW = y->width, stride = Kb * T * kChannelBlock;
-    for (Index kb = 0; kb < Kb; ++kb)
+    for (Index kb = kb_begin; kb < kb_end; ++kb)
       for (Index t = 0; t < count; ++t) {
         const float* in = m + (kb * T + t) * kChannelBlock;
         const Index tile = first + t, h0 = tile / tiles_w * 4, w0 = tile % tiles_w * 4;
@@ -629,7 +630,7 @@ SENET_TARGET_AVX512 void winograd_stride2_inputs_avx512(const WinogradChunk& c, 
 /// `WinogradChunk::outputs_stride2`.
 SENET_TARGET_AVX512 void winograd_stride2_outputs_avx512(const WinogradChunk& c, const float* m) {
   const Index Kb = c.y->blocks(), T = c.T, stride = Kb * T * kChannelBlock;
-  for (Index kb = 0; kb < Kb; ++kb) {
+  for (Index kb = c.kb_begin; kb < c.kb_end; ++kb) {
     const WinogradBlockOutput block(c, kb);
     for (Index t = 0; t < c.count; ++t) {
       const float* in = m + (kb * T + t) * kChannelBlock;
@@ -666,7 +667,7 @@ template <int M>
 SENET_TARGET_AVX512 void winograd_outputs_avx512(const WinogradChunk& c, const float* m) {
   constexpr int N = M + 2;
   const Index Kb = c.y->blocks(), T = c.T, stride = Kb * T * kChannelBlock;
-  for (Index kb = 0; kb < Kb; ++kb) {
+  for (Index kb = c.kb_begin; kb < c.kb_end; ++kb) {
     const WinogradBlockOutput block(c, kb);
     for (Index t = 0; t < c.count; ++t) {
       const float* in = m + (kb * T + t) * kChannelBlock;
@@ -721,14 +722,35 @@ void conv2d_winograd(const FeatureView& x, const WinogradConv2dWeights& w, const
     std::copy(row.begin(), row.end(), table[0].begin());
   }
 
+  const PackedConv2dWeights& w0 = w.positions[0];
+  const Index bw = w0.block_width, halves = bw / kChannelBlock, rows = Cb * kChannelBlock;
   // Chunks: as many tiles as keep the chunk's transformed inputs and products within ~1 MB (a
   // share of L2), at least one row of register tiles, and at least one chunk per thread. Every
   // chunk reads all the weights, so no more chunks than that.
   const Index per_tile = Points * (Cb + Kb) * kChannelBlock * Index(sizeof(float));
   const Index most = std::max<Index>(P, (Index(1) << 20) / per_tile / P * P);
   const Index threads = in_parallel_region() ? 1 : Index(num_threads());
-  Index chunks = (tiles + most - 1) / most;
-  if (N * chunks < threads) chunks = std::min((tiles + P - 1) / P, (threads + N - 1) / N);
+  Index chunks = (tiles + most - 1) / most, parts = 1, part_blocks = Kb;
+  const Index weight_blocks = (Kb + halves - 1) / halves;
+  const Index image_inputs = Points * Cb * tiles * kChannelBlock * Index(sizeof(float));  // transformed
+  if (threads > 1 && w.bytes() > (Index(1) << 20) && w.bytes() >= 4 * image_inputs && N * chunks < 2 * threads &&
+      weight_blocks >= 2) {
+    // Weights beyond L2 come from L3 or memory once per chunk and thread. Where they outweigh an
+    // image's transformed inputs several times and the chunks are few (a small image at batch 1),
+    // the threads split the output blocks instead: each reads its part of the weights and
+    // transforms the chunk's input itself (chunks of up to ~2 MB of transformed inputs and
+    // products). Measured on SE-ResNet-50 on 2 threads (`senet bench --profile`, 6 alternating
+    // rounds, twice): its F(2x2) 3x3s at 14 x 14 (4.2 MB of weights, 5 x 0.8 MB) 0.41-0.44 ->
+    // 0.39-0.40 ms and 0.44-0.51 -> 0.41-0.47 ms; the F(4x4) ones at 28 x 28 (2.4 MB, 2.6 x 0.9 MB)
+    // went from 0.24-0.28 to 0.30-0.37 ms, so not those.
+    parts = std::min(threads, weight_blocks);
+    part_blocks = (weight_blocks + parts - 1) / parts * halves;
+    const Index per_part_tile = Points * (Cb + part_blocks) * kChannelBlock * Index(sizeof(float));
+    const Index most_part = std::max<Index>(P, (Index(2) << 20) / per_part_tile / P * P);
+    chunks = (tiles + most_part - 1) / most_part;
+  } else if (N * chunks < threads) {
+    chunks = std::min((tiles + P - 1) / P, (threads + N - 1) / N);
+  }
   const Index T = (tiles + chunks - 1) / chunks;
 
   const float* bias = padded_bias(epilogue.bias, w.out_channels, Kp);
@@ -741,8 +763,6 @@ void conv2d_winograd(const FeatureView& x, const WinogradConv2dWeights& w, const
   g.x_cb = T * kChannelBlock;
   g.x_pix = kChannelBlock;
   g.y_kb = T * kChannelBlock;
-  const PackedConv2dWeights& w0 = w.positions[0];
-  const Index bw = w0.block_width, halves = bw / kChannelBlock, rows = Cb * kChannelBlock;
   // Weight offsets count elements (bf16 blocks start where fp32 ones do); the second 16 outputs
   // of a 32-wide block are 16 elements into each fp32 row, 32 into a bf16 pair row.
   const Index w_bytes = bf16 ? Index(sizeof(std::uint16_t)) : Index(sizeof(float)), half_offset = bf16 ? 32 : 16;
@@ -761,15 +781,18 @@ void conv2d_winograd(const FeatureView& x, const WinogradConv2dWeights& w, const
   const bool prefetch = avx512 && w.bytes() > (Index(1) << 20);
   const Index slice_lines = rows * bw * w_bytes / 64;
 
-  run_in_thread_ranges(N * chunks, [&](Index begin, Index end) {
+  // Items: the parts outermost, so that each thread keeps to its part of the weights.
+  run_in_thread_ranges(parts * N * chunks, [&](Index begin, Index end) {
     static thread_local Scratch v_scratch, m_scratch;
     float* v = v_scratch.get(Points * Cb * T * kChannelBlock);
     float* m = m_scratch.get(Points * Kb * T * kChannelBlock);
     for (Index item = begin; item < end; ++item) {
-      const Index n = item / chunks, first = item % chunks * T, count = std::min(T, tiles - first);
-      if (count <= 0) continue;
+      const Index part = item / (N * chunks), n = item / chunks % N, first = item % chunks * T;
+      const Index count = std::min(T, tiles - first), kb_begin = part * part_blocks;
+      const Index kb_end = std::min(Kb, kb_begin + part_blocks);
+      if (count <= 0 || kb_begin >= kb_end) continue;
       const WinogradChunk chunk{&x, &y, &r, &p, bias, epilogue.scale, epilogue.activation,
-                                tiles_w, n, first, count, T};
+                                tiles_w, n, first, count, T, kb_begin, kb_end};
 #if SENET_X86_SIMD
       if (!avx512)
         winograd_inputs_portable<M, S>(chunk, v);
@@ -784,11 +807,12 @@ void conv2d_winograd(const FeatureView& x, const WinogradConv2dWeights& w, const
       const Index share_lines = (slice_lines + calls - 1) / calls;  // of the next slice, per tile
       for (Index pos = 0; pos < Points; ++pos) {
         const char* wp = position_data(pos);
-        for (Index kb = 0; kb < Kb; kb += V) {
-          const Index vectors = std::min<Index>(V, Kb - kb), block = kb / halves;
+        for (Index kb = kb_begin; kb < kb_end; kb += V) {
+          const Index vectors = std::min<Index>(V, kb_end - kb), block = kb / halves;
           const Conv16cGeom& gt = block == last_block ? g_last : g;
           const char* wt = wp + (block * bw * rows + (kb % halves) * half_offset) * w_bytes;
-          const Index next = pos * blocks + block + 1;
+          // the part's next slice: the next block, or the next position's first
+          const Index next = (kb + V < kb_end ? pos : pos + 1) * blocks + (kb + V < kb_end ? block + 1 : kb_begin / halves);
           const char* next_slice = prefetch && (kb + V) % halves == 0 && next < Points * blocks
                                        ? position_data(next / blocks) + next % blocks * bw * rows * w_bytes
                                        : nullptr;
