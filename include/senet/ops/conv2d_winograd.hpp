@@ -224,8 +224,8 @@ inline void winograd_store_pixel(const float* o, const float* bias, const float*
 
 /// One chunk of tiles of one image: `inputs` fills the transformed tiles
 /// `v[((p * Cb + cb) * T + t) * 16]`, `outputs` writes the finished pixels of output blocks
-/// `kb_begin` .. `kb_end - 1` from the products `m[((p * Kb + kb) * T + t) * 16]`. The portable transforms are the matrices' loops; the AVX-512
-/// ones (below) are written out.
+/// `kb_begin` .. `kb_end - 1` from the products `m[((p * Kb + kb) * T + t) * 16]`. The portable
+/// transforms are the matrices' loops; the AVX-512 ones (below) are written out.
 struct WinogradChunk {
   const FeatureView* x;
   const FeatureView* y;
