@@ -1114,6 +1114,11 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
       gi = begin / (tiles * tile_rows * N);
     }
     auto step = [&](Index& digit, Index radix) { return ++digit == radix ? (digit = 0, true) : false; };
+    // Where a tile's output starts (and its residual), from its image, block, row and column.
+    auto output_offset = [&](Index n_, Index kb_, Index oh_, Index ow_) {
+      return y_origin + (n_ * Kb + kb_) * g.y_kb + oh_ * y_row + ow_ * kChannelBlock;
+    };
+    // The next tile of the loop order.
     auto advance = [&](Index& gi_, Index& t_, Index& tr_, Index& n_) {
       if (groups_inner)
         (void)(step(gi_, groups) && step(t_, tiles) && step(tr_, tile_rows) && step(n_, N));
@@ -1150,22 +1155,26 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
       }
       // The second 16 outputs of a 32-wide block: 16 elements into each fp32 row, 32 into a bf16 pair row.
       const char* wt = wdata + (block * bw * w_rows + (kb % halves) * kChannelBlock * (bf16 ? 2 : 1)) * w_bytes;
-      const Index yoff = y_origin + (n * Kb + kb) * g.y_kb + oh * y_row + ow * kChannelBlock;
+      const Index yoff = output_offset(n, kb, oh, ow);
       const Conv16cTileFn tile = rows_per_tile == 2 && oh + 1 < OH ? two_rows[vectors - 1] : table[vectors - 1][pixels - 1];
+      Index gi_next = gi, t_next = t, tr_next = tr, n_next = n;
+      advance(gi_next, t_next, tr_next, n_next);
       if (prefetch_output && it + 1 < end) {
-        Index gi_next = gi, t_next = t, tr_next = tr, n_next = n;
-        advance(gi_next, t_next, tr_next, n_next);
         const Index kb_next = gi_next * V, oh_next = tr_next * rows_per_tile, ow_next = t_next * P;
         const Index rows = std::min(rows_per_tile, OH - oh_next), cols = std::min<Index>(P, OW - ow_next);
-        const float* y_next = y.data + y_origin + (n_next * Kb + kb_next) * g.y_kb + oh_next * y_row + ow_next * kChannelBlock;
-        for (Index v = 0; v < std::min<Index>(V, Kb - kb_next); ++v)
+        const Index vectors_next = std::min<Index>(V, Kb - kb_next);
+        const float* y_next = y.data + output_offset(n_next, kb_next, oh_next, ow_next);
+        for (Index v = 0; v < vectors_next; ++v)
           for (Index row = 0; row < rows; ++row)
             for (Index col = 0; col < cols; ++col)
               __builtin_prefetch(y_next + v * g.y_kb + row * y_row + col * kChannelBlock, 1, 3);
       }
       tile(*gt, xt, wt, bias + kb * kChannelBlock,
            scale ? scale + n * Kp + kb * kChannelBlock : nullptr, r.data ? r.data + yoff : nullptr, y.data + yoff);
-      advance(gi, t, tr, n);
+      gi = gi_next;
+      t = t_next;
+      tr = tr_next;
+      n = n_next;
     }
   };
   detail::run_in_thread_ranges(items, run);

@@ -51,7 +51,9 @@ inline void squeeze_nchw16c(const FeatureView& x, SESqueeze mode, float* z) {
             top[l] = (v > top[l] || v != v) ? v : top[l];  // NaN wins, as in PyTorch
           }
     }
-    for (Index l = 0; l < kChannelBlock; ++l) sum[l] = (sums[0][l] + sums[1][l]) + (sums[2][l] + sums[3][l]);
+    std::copy_n(sums[0], kChannelBlock, sum);
+    for (Index k = 1; k < kChains; ++k)
+      for (Index l = 0; l < kChannelBlock; ++l) sum[l] += sums[k][l];
     const Index c0 = cb * kChannelBlock;
     for (Index l = 0; l < kChannelBlock && c0 + l < C; ++l) {
       const float avg = sum[l] / float(H * W);
