@@ -226,6 +226,21 @@ inline bool amx_bf16_usable() {
   return false;
 #endif
 }
+
+/// Bytes of L2 cache per core, as the CPU reports it (CPUID 0x80000006, which AMD and Intel both
+/// fill in), within [512 KB, 4 MB]; 1 MB where it cannot be read.
+inline Index l2_cache_bytes() {
+  static const Index bytes = [] {
+    Index reported = 0;
+#if SENET_X86_SIMD
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000006u && __get_cpuid(0x80000006u, &a, &b, &c, &d))
+      reported = Index(c >> 16) << 10;
+#endif
+    return reported > 0 ? std::clamp<Index>(reported, Index(1) << 19, Index(4) << 20) : Index(1) << 20;
+  }();
+  return bytes;
+}
 }  // namespace detail
 
 /// Whether this build and this CPU can run `path` on weights of `precision` (`automatic` and
