@@ -14,6 +14,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__linux__)
+#include <unistd.h>
+#endif
+
 #include "senet/ops/conv2d_nchw16c.hpp"
 #include "senet/ops/conv2d_winograd.hpp"
 #include "nchw16c_test_util.hpp"
@@ -301,6 +305,18 @@ TEST_P(Conv2dNchw16cPathTest, EdgeCasesMatchReference) {
     if (check_case(GetParam(), c, rng)) ++n;
   }
   EXPECT_EQ(n, sizeof(cases) / sizeof(cases[0]));
+}
+
+// The L2 size that sizes the Winograd chunks: what glibc reports (it reads CPUID's cache leaves
+// by its own code) where it reports one, else within the clamp.
+TEST(Conv2dWinograd, L2CacheBytesMatchesTheSystem) {
+  const Index bytes = senet::detail::l2_cache_bytes();
+  EXPECT_GE(bytes, Index(1) << 19);
+  EXPECT_LE(bytes, Index(4) << 20);
+#if defined(__linux__) && defined(_SC_LEVEL2_CACHE_SIZE) && (defined(__x86_64__) || defined(__i386__))
+  const long reported = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (reported >= (1L << 19) && reported <= (4L << 20)) EXPECT_EQ(bytes, Index(reported));
+#endif
 }
 
 // Winograd F(4x4, 3x3) and F(2x2, 3x3) (`conv2d_winograd_nchw16c`), and the stride-2 form on the
