@@ -315,7 +315,9 @@ TEST(Conv2dWinograd, L2CacheBytesMatchesTheSystem) {
   EXPECT_LE(bytes, Index(4) << 20);
 #if defined(__linux__) && defined(_SC_LEVEL2_CACHE_SIZE) && (defined(__x86_64__) || defined(__i386__))
   const long reported = sysconf(_SC_LEVEL2_CACHE_SIZE);
-  if (reported >= (1L << 19) && reported <= (4L << 20)) EXPECT_EQ(bytes, Index(reported));
+  if (reported >= (1L << 19) && reported <= (4L << 20)) {
+    EXPECT_EQ(bytes, Index(reported));
+  }
 #endif
 }
 
