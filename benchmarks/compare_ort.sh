@@ -2,8 +2,9 @@
 # Side by side, per configuration (batch 1 on 1 and 2 threads, batch 8 on 2 threads): `senet bench`
 # in FP32 and in BF16, ONNX Runtime (CPU, FP32) on the ONNX export of the same random-weight model
 # and PyTorch (eager, FP32; benchmarks/torch_bench.py) on the model itself, the engines alternating
-# ROUNDS times; prints the medians, senet's ratios and its GFLOP/s per precision (the model's
-# multiply-adds x 2 / time: direct-convolution FLOPs, also where Winograd does fewer).
+# ROUNDS times; prints the machine (CPU, cores, L2), then the medians, senet's ratios and its
+# GFLOP/s per precision (the model's multiply-adds x 2 / time: direct-convolution FLOPs, also
+# where Winograd does fewer).
 # usage: benchmarks/compare_ort.sh [--model seresnet50] [--rounds 3] [--iters 10] [--build DIR]
 #                                  [--precision fp32|bf16|both] [--no-pytorch]
 #   --precision: senet's precisions to run (both by default; ONNX Runtime and PyTorch run FP32)
@@ -41,6 +42,11 @@ gmacs=$("$senet" summary --model "$model" --json | field macs)
 
 engines=("${precisions[@]/#/senet }" "ORT")
 if ((pytorch)); then engines+=("PyTorch"); fi
+# The machine, since results are only comparable within one (the project's has changed between
+# an AMD EPYC and an Intel Xeon).
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)
+l2=$(getconf LEVEL2_CACHE_SIZE 2>/dev/null || echo 0)
+echo "machine: ${cpu:-unknown CPU}, $(nproc) cores, L2 $((l2 / 1024)) KB per core; $(date -u '+%Y-%m-%d %H:%M UTC')"
 printf '%-6s %-8s' batch threads
 for e in "${engines[@]}"; do printf ' %14s' "$e ms"; done
 for p in "${precisions[@]}"; do
