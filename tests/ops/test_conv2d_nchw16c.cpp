@@ -330,8 +330,8 @@ TEST(Conv2dWinograd, L2CacheBytesMatchesTheSystem) {
 TEST_P(Conv2dNchw16cPathTest, WinogradMatchesReference) {
   std::mt19937 rng(4);
   const Index sizes[][2] = {{3, 3}, {4, 4}, {5, 7}, {8, 8}, {9, 13}, {14, 14}, {6, 17}, {28, 28}, {56, 56}, {2, 30}};
-  // {128, 144}: weights beyond 1 MB on a small image, where 2 threads split the output blocks
-  // (an odd last block of 16 in the second part).
+  // {128, 144}: 2.65 MB of F(4x4) weights, beyond L2 (1-2 MB on the project's machines), on a
+  // small image, where 2 threads split the output blocks (an odd last block of 16 in the second part).
   const Index channels[][2] = {{1, 1}, {16, 16}, {17, 33}, {64, 64}, {3, 48}, {33, 20}, {40, 70}, {128, 144}};
   const int saved = senet::num_threads();
   std::size_t counter = 0, cases = 0;

@@ -731,25 +731,26 @@ void conv2d_winograd(const FeatureView& x, const WinogradConv2dWeights& w, const
   // than 1 MB, 2 MB even; on an Intel Xeon with 2 MB, 2 MB against 1 MB took the 28 x 28 stage's
   // 3x3s from 0.71-0.89 to 0.61-0.69 ms and the 14 x 14 stage's from 1.14-1.42 to 0.92-1.27 ms.
   const Index per_tile = Points * (Cb + Kb) * kChannelBlock * Index(sizeof(float));
-  const Index most = std::max<Index>(P, l2_cache_bytes() / per_tile / P * P);
+  const Index l2 = l2_cache_bytes(), most = std::max<Index>(P, l2 / per_tile / P * P);
+  const bool weights_beyond_l2 = w.bytes() > l2;
   const Index threads = in_parallel_region() ? 1 : Index(num_threads());
   Index chunks = (tiles + most - 1) / most, parts = 1, part_blocks = Kb;
   const Index weight_blocks = (Kb + halves - 1) / halves;
   const Index image_inputs = Points * Cb * tiles * kChannelBlock * Index(sizeof(float));  // transformed
-  if (threads > 1 && w.bytes() > (Index(1) << 20) && w.bytes() >= 4 * image_inputs && N * chunks < 2 * threads &&
+  if (threads > 1 && weights_beyond_l2 && w.bytes() >= 4 * image_inputs && N * chunks < 2 * threads &&
       weight_blocks >= 2) {
     // Weights beyond L2 come from L3 or memory once per chunk and thread. Where they outweigh an
     // image's transformed inputs several times and the chunks are few (a small image at batch 1),
     // the threads split the output blocks instead: each reads its part of the weights and
-    // transforms the chunk's input itself (chunks of up to ~2 MB of transformed inputs and
-    // products). Measured on SE-ResNet-50 on 2 threads (`senet bench --profile`, 6 alternating
+    // transforms the chunk's input itself (chunks of up to twice the L2 size of transformed inputs
+    // and products). Measured on SE-ResNet-50 on 2 threads (`senet bench --profile`, 6 alternating
     // rounds, twice): its F(2x2) 3x3s at 14 x 14 (4.2 MB of weights, 5 x 0.8 MB) 0.41-0.44 ->
     // 0.39-0.40 ms and 0.44-0.51 -> 0.41-0.47 ms; the F(4x4) ones at 28 x 28 (2.4 MB, 2.6 x 0.9 MB)
     // went from 0.24-0.28 to 0.30-0.37 ms, so not those.
     parts = std::min(threads, weight_blocks);
     part_blocks = (weight_blocks + parts - 1) / parts * halves;
     const Index per_part_tile = Points * (Cb + part_blocks) * kChannelBlock * Index(sizeof(float));
-    const Index most_part = std::max<Index>(P, (Index(2) << 20) / per_part_tile / P * P);
+    const Index most_part = std::max<Index>(P, 2 * l2 / per_part_tile / P * P);
     chunks = (tiles + most_part - 1) / most_part;
   } else if (N * chunks < threads) {
     chunks = std::min((tiles + P - 1) / P, (threads + N - 1) / N);
@@ -781,7 +782,7 @@ void conv2d_winograd(const FeatureView& x, const WinogradConv2dWeights& w, const
   // Weights larger than L2 come from L3 or memory on every chunk, a slice (one position's output
   // block: `rows` x `bw`) at a time; the tiles on a slice prefetch the next one, each its share,
   // spread over its input blocks (AVX-512 tiles).
-  const bool prefetch = avx512 && w.bytes() > (Index(1) << 20);
+  const bool prefetch = avx512 && weights_beyond_l2;
   const Index slice_lines = rows * bw * w_bytes / 64;
 
   // Items: the parts outermost, so that each thread keeps to its part of the weights.
