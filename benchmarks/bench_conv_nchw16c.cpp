@@ -6,7 +6,8 @@
 // Winograd F(4x4, 3x3) and F(2x2, 3x3) (senet/ops/conv2d_winograd.hpp) beside the direct kernel on SE-ResNet-50's
 // 3x3 stride-1 shapes (`--benchmark_filter=3x3s1`) and the stride-2 form on its stride-2 ones
 // (`--benchmark_filter=3x3s2`); a 1x1 on 2 threads on an input each thread
-// has just written half of (`--benchmark_filter=ForeignInput`).
+// has just written half of (`--benchmark_filter=ForeignInput`); the 7x7 stage's convolutions with
+// their weights in cache and in memory only (`--benchmark_filter=_weights/`).
 // Counters report GFLOP/s (2 FLOPs per multiply-accumulate of the direct convolution, also for
 // Winograd: its effective rate). The NCHW16c runs include the fused
 // epilogue (bias + ReLU); the baseline adds its bias.
@@ -17,6 +18,10 @@
 //   OMP_WAIT_POLICY=passive bench_conv_nchw16c --benchmark_filter='Nchw16c/(avx512|avx512_bf16|amx_bf16)_bordered/'
 //       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 #include <benchmark/benchmark.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <random>
@@ -68,11 +73,26 @@ void set_flops(benchmark::State& state, double macs) {
       benchmark::Counter(2.0 * macs * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
+// Evicts `bytes` at `data` from every cache level (`clflush`: x86-64 baseline, no target flags).
+void evict_from_caches(const void* data, std::size_t bytes) {
+#if defined(__x86_64__) || defined(_M_X64)
+  const char* p = static_cast<const char*>(data);
+  for (std::size_t i = 0; i < bytes; i += 64) _mm_clflush(p + i);
+  _mm_mfence();
+#else
+  (void)data;
+  (void)bytes;
+#endif
+}
+
 // `bordered`: the input carries its padding as a zero border, as the engine lays it out (else the
 // call pads a copy first). `precision`: of the packed weights. `winograd_tile` 4 or 2:
-// conv2d_winograd_nchw16c as F(4x4, 3x3) or F(2x2, 3x3).
+// conv2d_winograd_nchw16c as F(4x4, 3x3) or F(2x2, 3x3). `cold_weights`: each call finds its
+// weights in memory, none in any cache (evicted outside the timing), as a network whose weights
+// outgrow the last-level cache reads them.
 void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered = false,
-                senet::ConvPrecision precision = senet::ConvPrecision::fp32, int winograd_tile = 0) {
+                senet::ConvPrecision precision = senet::ConvPrecision::fp32, int winograd_tile = 0,
+                bool cold_weights = false) {
   if (!senet::conv2d_path_supported(path, precision)) {
     state.SkipWithError("path not supported on this CPU");
     return;
@@ -95,6 +115,11 @@ void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered =
                                                                                int(pr.p.stride_h))
                                          : senet::WinogradConv2dWeights{};
   for (auto _ : state) {
+    if (cold_weights) {
+      state.PauseTiming();
+      evict_from_caches(packed.data.data(), std::size_t(packed.data.size()) * sizeof(float));
+      state.ResumeTiming();
+    }
     if (winograd_tile)
       senet::conv2d_winograd_nchw16c(x, transformed, pr.p, e, senet::view_nchw16c(y, packed.out_channels), path);
     else
@@ -182,6 +207,17 @@ void winograd_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"C", "K", "HW", "k", "s", "threads", "g"});
   for (long threads : {1, 2})
     for (long c : {64, 128, 256, 512}) b->Args({c, c, 56 * 64 / c, 3, 1, threads, 1});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+// SE-ResNet-50's convolutions whose weights are read from memory in the network at batch 1 (the
+// 7x7 stage's and a 14x14 1x1), on 1 and 2 threads: `avx512_cold_weights` beside
+// `avx512_hot_weights`, the same calls with the weights left in cache by the previous call.
+void deep_shapes(benchmark::internal::Benchmark* b) {
+  const long list[][4] = {{512, 512, 7, 3}, {2048, 512, 7, 1}, {512, 2048, 7, 1}, {1024, 256, 14, 1}};
+  b->ArgNames({"C", "K", "HW", "k", "s", "threads", "g"});
+  for (long threads : {1, 2})
+    for (const auto& s : list) b->Args({s[0], s[1], s[2], s[3], 1, threads, 1});
   b->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
 
@@ -285,6 +321,10 @@ BENCHMARK_CAPTURE(BM_Nchw16c, avx512_bordered, senet::Conv2dPath::avx512, true)-
 BENCHMARK_CAPTURE(BM_Nchw16c, avx512_bf16_bordered, senet::Conv2dPath::avx512, true, senet::ConvPrecision::bf16)
     ->Apply(shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, amx_bf16_bordered, senet::Conv2dPath::amx, true, senet::ConvPrecision::bf16)->Apply(shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, avx512_hot_weights, senet::Conv2dPath::avx512, true)->Apply(deep_shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, avx512_cold_weights, senet::Conv2dPath::avx512, true, senet::ConvPrecision::fp32, 0,
+                  true)
+    ->Apply(deep_shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_direct, senet::Conv2dPath::avx512, true)->Apply(winograd_shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_winograd, senet::Conv2dPath::avx512, true, senet::ConvPrecision::fp32, 4)
     ->Apply(winograd_shapes);
