@@ -224,49 +224,51 @@ TEST_P(Conv2dNchw16cPathTest, TwoRowTilesMatchReference) {
   expect_cases_above(counter, 31);
 }
 
-// A deep layer at batch 1 (weights outweigh the input, a sweep of at most 4 tiles, a weight slice
-// of 32 KB or more) runs its tiles over the input channels in parts on avx512, the sums kept
+// A deep layer at batch 1 (weights outweigh the input, a sweep of at most 16 tiles, a weight slice
+// of 64 KB or more) runs its tiles over the input channels in parts on avx512, the sums kept
 // between parts: 3x3s on 7-wide rows (two-row tiles, an odd last row alone), stride 1 and 2, in
-// parts of one input block (C = 40: 3 blocks, the last partly padding); 1x1s over a 7x7 image as
-// one row of 49 pixels, and stride 2, in parts of 12 blocks (C = 272: 17 blocks, so a part of 5);
-// K = 48 and 80 (a narrow last block), 64 and 208 (1x1s: enough weights to outweigh the input);
-// every epilogue term. Against the reference, and to the bit
-// against the same image inside a batch of 5 (whose sweeps are too long for parts: the plain
-// loop, summing in the same order).
+// parts of one input block (C = 72: 5 blocks, the last partly padding); 1x1s over a 7x7 image as
+// one row of 49 pixels, and stride 2, in parts of 12 blocks (C = 528: 33 blocks, so a part of 9);
+// a 1x1 over a 14x14 image as one row (a sweep of 14 tiles, smaller parts); K = 48 and 80 (a
+// narrow last block), 64 and 208 (1x1s: enough weights to outweigh the input); every epilogue
+// term. Against the reference, and to the bit against the same image inside a batch of 5 (whose
+// sweeps are too long for parts: the plain loop, summing in the same order).
 TEST_P(Conv2dNchw16cPathTest, WeightsStreamedInPartsMatchReferenceAndBatchedRun) {
   std::mt19937 rng(4242);
-  std::size_t counter = 0;
+  std::vector<Case> cases;
   for (const Index k : {3, 1})
     for (const Index s : {1, 2})
       for (const Index K : {k == 3 ? 48 : 80, k == 3 ? 64 : 208})
         for (const Index H : {7, 3}) {
-          const Index C = k == 3 ? 40 : 272, in = s == 1 ? 7 : 14, in_h = s == 1 ? H : 2 * H;
-          Case c{1, C, K, in_h, in, k, k, s, s, k / 2, k / 2};
-          rotate_epilogue_and_borders(c, counter);
-          if (k == 1 && s == 1 && counter % 2 == 0) c.x_border = c.y_border = 0;  // one row of H * W pixels
-          ++counter;
-          EXPECT_TRUE(check_case(GetParam(), c, rng)) << describe(c);
-          // The same image as the first of a batch of 5.
-          Tensor<float> x({5, C, in_h, in}), w({K, C, k, k});
-          std::vector<float> b(static_cast<std::size_t>(K));
-          fill_uniform(x, rng);
-          fill_uniform(w, rng);
-          fill_uniform(b.data(), K, rng);
-          const Conv2dParams p = params_of(c);
-          const auto packed = senet::pack_conv2d_weights_nchw16c(w, 1);
-          Tensor<float> one({1, C, in_h, in});
-          std::copy_n(x.data(), one.size(), one.data());
-          const auto x5 = senet::to_nchw16c(x), x1 = senet::to_nchw16c(one);
-          Tensor<float> y5(senet::conv2d_nchw16c_output_shape(x5.shape(), packed, p)),
-              y1(senet::conv2d_nchw16c_output_shape(x1.shape(), packed, p));
-          Conv2dEpilogue e;
-          e.bias = b.data();
-          e.activation = senet::Activation::relu;
-          senet::conv2d_nchw16c(x5, packed, p, e, y5, GetParam());
-          senet::conv2d_nchw16c(x1, packed, p, e, y1, GetParam());
-          EXPECT_TRUE(std::equal(y1.data(), y1.data() + y1.size(), y5.data())) << to_string(GetParam()) << " " << describe(c);
+          const Index C = k == 3 ? 72 : 528, in = s == 1 ? 7 : 14, in_h = s == 1 ? H : 2 * H;
+          cases.push_back(Case{1, C, K, in_h, in, k, k, s, s, k / 2, k / 2});
         }
-  expect_cases_above(counter, 15);
+  for (const Index K : {208, 240}) cases.push_back(Case{1, 528, K, 14, 14, 1, 1, 1, 1, 0, 0});
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    Case& c = cases[i];
+    rotate_epilogue_and_borders(c, i);
+    if (c.kh == 1 && c.sh == 1 && i % 2 == 0) c.x_border = c.y_border = 0;  // one row of H * W pixels
+    EXPECT_TRUE(check_case(GetParam(), c, rng)) << describe(c);
+    // The same image as the first of a batch of 5.
+    Tensor<float> x({5, c.C, c.H, c.W}), w({c.K, c.C, c.kh, c.kw});
+    std::vector<float> b(static_cast<std::size_t>(c.K));
+    fill_uniform(x, rng);
+    fill_uniform(w, rng);
+    fill_uniform(b.data(), c.K, rng);
+    const Conv2dParams p = params_of(c);
+    const auto packed = senet::pack_conv2d_weights_nchw16c(w, 1);
+    Tensor<float> one({1, c.C, c.H, c.W});
+    std::copy_n(x.data(), one.size(), one.data());
+    const auto x5 = senet::to_nchw16c(x), x1 = senet::to_nchw16c(one);
+    Tensor<float> y5(senet::conv2d_nchw16c_output_shape(x5.shape(), packed, p)),
+        y1(senet::conv2d_nchw16c_output_shape(x1.shape(), packed, p));
+    Conv2dEpilogue e;
+    e.bias = b.data();
+    e.activation = senet::Activation::relu;
+    senet::conv2d_nchw16c(x5, packed, p, e, y5, GetParam());
+    senet::conv2d_nchw16c(x1, packed, p, e, y1, GetParam());
+    EXPECT_TRUE(std::equal(y1.data(), y1.data() + y1.size(), y5.data())) << to_string(GetParam()) << " " << describe(c);
+  }
 }
 
 // Grouped convolutions (the reference: senet::conv2d_reference with groups): channels per group

@@ -1117,25 +1117,27 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
     a->x_ahead_blocks = std::max<Index>(1, 4 / (w.kernel_h * w.kernel_w));
     a->x_ahead_lines = (P - 1) * p.stride_w + (w.kernel_w - 1) * p.dilation_w + 1;  // per kernel row
   }
-  // A deep layer at a small batch: groups outermost and each group's sweep only a few tiles
-  // (SE-ResNet-50's 7x7 stage at batch 1: 4). Each tile would read the group's whole slice
-  // (0.25-0.6 MB) from L2, while the next slice comes from memory on software prefetches alone.
-  // Instead the sweep's tiles take the slice in parts of ~24 KB of input channel blocks, each
-  // part in turn for every tile of the sweep (from L1 after the first), the tiles' sums parked
-  // in a per-thread buffer between parts: the weights stream past once, in order, and each part
-  // prefetches the one `kStreamAhead` parts on. Same sums in the same order (bit-identical
-  // results). Measured on the Intel Xeon (`bench_conv_nchw16c --benchmark_filter=_weights/`):
-  // the 7x7 stage's 3x3 with its weights in memory 1.63-1.71 -> 1.41-1.43 ms on 1 thread,
-  // 0.84-0.90 -> 0.70-0.75 ms on 2.
-  constexpr Index kStreamTiles = 4, kStreamPartBytes = 24 * 1024, kStreamAhead = 4;
+  // A deep layer at a small batch: groups outermost and each group's sweep a few tiles
+  // (SE-ResNet-50 at batch 1: 4 in the 7x7 stage, 14 in the 14x14 one), over a weight slice that
+  // L1 does not keep from tile to tile. Each tile would read the group's whole slice (0.1-0.6 MB)
+  // from L2, while the next slice comes from memory on software prefetches alone. Instead the
+  // sweep's tiles take the slice in parts of input channel blocks, each part in turn for every
+  // tile of the sweep (from L1 after the first), the tiles' sums parked in a per-thread buffer
+  // between parts (a part and the parked sums within ~40 KB of L1): the weights stream past
+  // once, in order, and each part prefetches the one `kStreamAhead` parts on. The same sums in
+  // the same order (bit-identical results). Measured on the Intel Xeon (`bench_conv_nchw16c
+  // --benchmark_filter=_weights/`, README): the 7x7 stage's 3x3 with its weights in memory
+  // 1.63-1.71 -> 1.41-1.43 ms on 1 thread, 0.84-0.90 -> 0.70-0.75 ms on 2; in the network the
+  // 14x14 stage's conv1s 0.90-0.92x on 2 threads. Slices of 32 KB (its conv3s) lost 4-10%.
+  constexpr Index kStreamTiles = 16, kStreamAhead = 4, kPartial = 2 * detail::kAvx512MaxPixels * kChannelBlock;
   const bool stream_weights = path == Conv2dPath::avx512 && !bf16 && !lanes && !groups_inner && sweep <= kStreamTiles &&
-                              slice_bytes >= (Index(1) << 15);
+                              slice_bytes >= (Index(1) << 16);
   const Index taps = w.kernel_h * w.kernel_w;
   const Index row_bytes = kChannelBlock * bw * w_bytes;  // one input block's rows of one tap
-  const Index part_blocks = std::max<Index>(1, kStreamPartBytes / (taps * row_bytes));
+  const Index part_bytes = std::max<Index>(8 << 10, std::min<Index>(24 << 10, (40 << 10) - sweep * kPartial * 4));
+  const Index part_blocks = std::max<Index>(1, part_bytes / (taps * row_bytes));
   const char* const w_end = wdata + w_size * w_bytes;
   auto run_streamed = [&](Index begin, Index end) {
-    constexpr Index kPartial = 2 * detail::kAvx512MaxPixels * kChannelBlock;  // one tile's sums
     static thread_local detail::Scratch partial_scratch;
     float* partial = partial_scratch.get(kStreamTiles * kPartial);
     for (Index it = begin; it < end;) {
