@@ -1137,6 +1137,18 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
   const Index part_bytes = std::max<Index>(8 << 10, std::min<Index>(24 << 10, (40 << 10) - sweep * kPartial * 4));
   const Index part_blocks = std::max<Index>(1, part_bytes / (taps * row_bytes));
   const char* const w_end = wdata + w_size * w_bytes;
+  // Where a tile's output starts (and its residual), from its image, block, row and column.
+  auto output_offset = [&](Index n_, Index kb_, Index oh_, Index ow_) {
+    return y_origin + (n_ * Kb + kb_) * g.y_kb + oh_ * y_row + ow_ * kChannelBlock;
+  };
+  // The weights of output block `kb_` (the second 16 outputs of a 32-wide block: 16 elements into
+  // each fp32 row, 32 into a bf16 pair row), and the tile for `vectors_` vectors at (oh_, ow_).
+  auto block_weights = [&](Index kb_) {
+    return wdata + ((kb_ / halves) * bw * w_rows + (kb_ % halves) * kChannelBlock * (bf16 ? 2 : 1)) * w_bytes;
+  };
+  auto tile_at = [&](Index vectors_, Index oh_, Index ow_) {
+    return rows_per_tile == 2 && oh_ + 1 < OH ? two_rows[vectors_ - 1] : table[vectors_ - 1][std::min<Index>(P, OW - ow_) - 1];
+  };
   auto run_streamed = [&](Index begin, Index end) {
     static thread_local detail::Scratch partial_scratch;
     float* partial = partial_scratch.get(kStreamTiles * kPartial);
@@ -1145,17 +1157,16 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
       const Index gi = it / sweep, run_end = std::min(end, (gi + 1) * sweep), count = run_end - it;
       const Index kb = gi * V, vectors = std::min<Index>(V, Kb - kb), block = kb / halves;
       const detail::Conv16cGeom& gb = block == last_block ? g_last : g;
-      const char* wt = wdata + (block * bw * w_rows + (kb % halves) * kChannelBlock) * w_bytes;
+      const char* wt = block_weights(kb);
       Conv16cTileFn tile[kStreamTiles];
       const float* xt[kStreamTiles];
       Index yoff[kStreamTiles], image[kStreamTiles];
       for (Index j = 0; j < count; ++j) {
         const Index item = it + j, t = item % tiles, tr = item / tiles % tile_rows, n = item / (tiles * tile_rows) % N;
         const Index ow = t * P, oh = tr * rows_per_tile;
-        tile[j] = rows_per_tile == 2 && oh + 1 < OH ? two_rows[vectors - 1]
-                                                    : table[vectors - 1][std::min<Index>(P, OW - ow) - 1];
+        tile[j] = tile_at(vectors, oh, ow);
         xt[j] = xin + (n * Cb + w.block_in_offset[std::size_t(block)]) * x_cb + oh * x_oh + ow * g.x_pix;
-        yoff[j] = y_origin + (n * Kb + kb) * g.y_kb + oh * y_row + ow * kChannelBlock;
+        yoff[j] = output_offset(n, kb, oh, ow);
         image[j] = n;
       }
       const Index part_row_bytes = kChannelBlock * gb.Kp * w_bytes;  // a narrow last block's rows are shorter
@@ -1208,10 +1219,6 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
       gi = begin / (tiles * tile_rows * N);
     }
     auto step = [&](Index& digit, Index radix) { return ++digit == radix ? (digit = 0, true) : false; };
-    // Where a tile's output starts (and its residual), from its image, block, row and column.
-    auto output_offset = [&](Index n_, Index kb_, Index oh_, Index ow_) {
-      return y_origin + (n_ * Kb + kb_) * g.y_kb + oh_ * y_row + ow_ * kChannelBlock;
-    };
     // The next tile of the loop order.
     auto advance = [&](Index& gi_, Index& t_, Index& tr_, Index& n_) {
       if (groups_inner)
@@ -1247,10 +1254,9 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
         }
         with_prefetch.x_pairs = pairs;
       }
-      // The second 16 outputs of a 32-wide block: 16 elements into each fp32 row, 32 into a bf16 pair row.
-      const char* wt = wdata + (block * bw * w_rows + (kb % halves) * kChannelBlock * (bf16 ? 2 : 1)) * w_bytes;
+      const char* wt = block_weights(kb);
       const Index yoff = output_offset(n, kb, oh, ow);
-      const Conv16cTileFn tile = rows_per_tile == 2 && oh + 1 < OH ? two_rows[vectors - 1] : table[vectors - 1][pixels - 1];
+      const Conv16cTileFn tile = tile_at(vectors, oh, ow);
       Index gi_next = gi, t_next = t, tr_next = tr, n_next = n;
       advance(gi_next, t_next, tr_next, n_next);
       if (prefetch_output && it + 1 < end) {
