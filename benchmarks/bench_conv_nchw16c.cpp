@@ -7,7 +7,8 @@
 // 3x3 stride-1 shapes (`--benchmark_filter=3x3s1`) and the stride-2 form on its stride-2 ones
 // (`--benchmark_filter=3x3s2`); a 1x1 on 2 threads on an input each thread
 // has just written half of (`--benchmark_filter=ForeignInput`); the 7x7 stage's convolutions with
-// their weights in cache and in memory only (`--benchmark_filter=_weights/`).
+// their weights in cache and in memory only (`--benchmark_filter=_weights/`), and the Winograd
+// forms with theirs in memory only (`_cold_weights`, beside the same names without).
 // Counters report GFLOP/s (2 FLOPs per multiply-accumulate of the direct convolution, also for
 // Winograd: its effective rate). The NCHW16c runs include the fused
 // epilogue (bias + ReLU); the baseline adds its bias.
@@ -117,7 +118,11 @@ void BM_Nchw16c(benchmark::State& state, senet::Conv2dPath path, bool bordered =
   for (auto _ : state) {
     if (cold_weights) {
       state.PauseTiming();
-      evict_from_caches(packed.data.data(), std::size_t(packed.data.size()) * sizeof(float));
+      if (winograd_tile)
+        for (const auto& position : transformed.positions)
+          evict_from_caches(position.data.data(), std::size_t(position.data.size()) * sizeof(float));
+      else
+        evict_from_caches(packed.data.data(), std::size_t(packed.data.size()) * sizeof(float));
       state.ResumeTiming();
     }
     if (winograd_tile)
@@ -329,6 +334,12 @@ BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_direct, senet::Conv2dPath::avx512, true)->Ap
 BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_winograd, senet::Conv2dPath::avx512, true, senet::ConvPrecision::fp32, 4)
     ->Apply(winograd_shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_winograd2x2, senet::Conv2dPath::avx512, true, senet::ConvPrecision::fp32, 2)
+    ->Apply(winograd_shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_winograd_cold_weights, senet::Conv2dPath::avx512, true,
+                  senet::ConvPrecision::fp32, 4, true)
+    ->Apply(winograd_shapes);
+BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s1_winograd2x2_cold_weights, senet::Conv2dPath::avx512, true,
+                  senet::ConvPrecision::fp32, 2, true)
     ->Apply(winograd_shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s2_direct, senet::Conv2dPath::avx512, true)->Apply(stride2_shapes);
 BENCHMARK_CAPTURE(BM_Nchw16c, 3x3s2_winograd, senet::Conv2dPath::avx512, true, senet::ConvPrecision::fp32, 4)
