@@ -1134,7 +1134,8 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
                               slice_bytes >= (Index(1) << 16);
   const Index taps = w.kernel_h * w.kernel_w;
   const Index row_bytes = kChannelBlock * bw * w_bytes;  // one input block's rows of one tap
-  const Index part_bytes = std::max<Index>(8 << 10, std::min<Index>(24 << 10, (40 << 10) - sweep * kPartial * 4));
+  const Index parked_bytes = sweep * kPartial * Index(sizeof(float));  // the sweep's sums between parts
+  const Index part_bytes = std::max<Index>(8 << 10, std::min<Index>(24 << 10, (40 << 10) - parked_bytes));
   const Index part_blocks = std::max<Index>(1, part_bytes / (taps * row_bytes));
   const char* const w_end = wdata + w_size * w_bytes;
   // Where a tile's output starts (and its residual), from its image, block, row and column.
