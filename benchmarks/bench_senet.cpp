@@ -148,9 +148,10 @@ BENCHMARK(BM_SEBlock)
 // The tail of a fast-engine bottleneck (conv3 1x1 + BN, SE, residual add, ReLU) on NCHW16c,
 // args: planes (conv3's input), channels, spatial size, variant. Variants: 0 = no SE (the add and
 // ReLU in conv3's epilogue, the baseline), 1 = SE unfused (conv3, then squeeze its output, excite,
-// and one more pass for scale + add + ReLU), 2 = SE fused (squeeze conv3's input, W3 mean + b3,
-// excite, then conv3 with the gates, add and ReLU in its epilogue). The engine takes the fused
-// path where it moves fewer bytes (`PreparedNetwork`'s `fused_se`: the 56x56 and 28x28 stages).
+// and one more pass for scale + add + ReLU), 2 = SE fused (squeeze conv3's input, excite with the
+// SE's first layer folded into conv3 (`EngineConv::fold_into`), then conv3 with the gates, add
+// and ReLU in its epilogue). The engine takes the fused path where it moves fewer bytes
+// (`PreparedNetwork`'s `fused_se`: every stage of SE-ResNet-50).
 void BM_SEBottleneckTail(benchmark::State& state) {
   const senet::Index planes = state.range(0), c = state.range(1), hw = state.range(2), variant = state.range(3);
   senet::Conv2d<float> conv(planes, c, senet::conv_params(1, 1, 0), /*bias=*/false);
@@ -163,6 +164,14 @@ void BM_SEBottleneckTail(benchmark::State& state) {
   std::vector<float> bn_scale, bn_shift;
   bn.folded(bn_scale, bn_shift);
   conv3.fold(bn_scale, bn_shift);
+  const senet::Tensor<float>* fc1 = nullptr;
+  const senet::Tensor<float>* fc1_bias = nullptr;
+  se.visit_parameters([&](const std::string& name, senet::Tensor<float>& t, senet::ParameterKind) {
+    if (name == "fc1.weight") fc1 = &t;
+    if (name == "fc1.bias") fc1_bias = &t;
+  });
+  std::vector<float> folded_bias;
+  const senet::Tensor<float> folded = conv3.fold_into(*fc1, fc1_bias ? fc1_bias->data() : nullptr, folded_bias);
   conv3.pack();
   const auto run_conv3 = [&](const senet::FeatureView& in, const senet::FeatureView& out, bool relu,
                              const senet::FeatureView& residual, const float* scale) {
@@ -189,8 +198,14 @@ void BM_SEBottleneckTail(benchmark::State& state) {
       senet::scale_add_act_nchw16c(y, gates.data(), r, senet::Activation::relu, y);
     } else {
       senet::squeeze_nchw16c(x, senet::SESqueeze::avg, mean.data());
-      conv3.mean_of_output(mean.data(), 1, z.data());
-      se.excite(z.data(), 1, hidden.data(), gates.data(), c);
+      se.excite(mean.data(), 1, hidden.data(), gates.data(), c,
+                [&](int layer, const float* in, senet::Index rows, const senet::Tensor<float>& w, const float* bias,
+                    float* y_rows, senet::Index stride) {
+                  if (layer == 0)
+                    senet::linear(in, rows, folded, folded_bias.data(), y_rows, stride);
+                  else
+                    senet::linear(in, rows, w, bias, y_rows, stride);
+                });
       run_conv3(x, y, true, r, gates.data());
     }
     benchmark::ClobberMemory();

@@ -9,9 +9,10 @@
 /// - BatchNorm folds into the convolution before it; bias and the activation ride in its epilogue;
 /// - an SE block right after a convolution becomes part of that convolution's step: its gates
 ///   either come from the convolution's input before it runs (a 1x1 stride-1 convolution is
-///   linear, so the mean of its output is `W mean(x) + b`: the gates are known when it runs and
-///   its epilogue applies them in registers), or from its output in one more pass, chosen per
-///   input shape by which moves fewer bytes;
+///   linear, so the mean of its output is `W mean(x) + b`, and the SE's first fully connected
+///   layer `F` is folded into it at `prepare`: `(F W) mean(x) + F b`; the gates are known when it
+///   runs and its epilogue applies them in registers), or from its output in one more pass, chosen
+///   per input shape by which moves fewer bytes;
 /// - the residual add (and an activation after it) joins the epilogue of whatever produced the body's
 ///   output (the convolution, or the SE scale pass);
 /// - concatenated branches are written straight into their channel range of one output where
@@ -71,6 +72,7 @@
 #include "senet/ops/conv2d_stem.hpp"
 #include "senet/ops/conv2d_winograd.hpp"
 #include "senet/ops/elementwise_nchw16c.hpp"
+#include "senet/ops/gemm.hpp"
 #include "senet/ops/linear_rows.hpp"
 #include "senet/ops/pooling_nchw16c.hpp"
 
@@ -224,54 +226,29 @@ struct EngineConv {
     }
   }
 
-  /// `z [N, K] = W mean(x) + bias` for a 1x1 convolution given `mean(x)` `[N, C]` (the mean of its
-  /// output over the pixels, computed before the convolution runs), with the weights it runs on
-  /// (bf16 ones too: the gates then see the mean of the unrounded input, a difference far inside
-  /// bf16's own).
-  void mean_of_output(const float* mean, Index N, float* z) const {
-    const Index C = weights.in_channels, K = weights.out_channels, Kp = weights.padded_out();
-    const Index w_rows = weights.group_in_blocks * kChannelBlock;  // rows of one 32-channel block (1x1)
-    const Index blocks = (Kp + kWeightBlock - 1) / kWeightBlock;
-    // It reads all the weights, as the convolution does: on SE-ResNet-50's 14x14 stage as long as
-    // a tenth of it, so the threads share it.
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (N * C * K >= (1 << 16) && !omp_in_parallel())
-#endif
-    for (Index nb = 0; nb < N * blocks; ++nb) {
-      const Index n = nb / blocks, block = nb % blocks;
-      const float* m = mean + n * C;
-      const Index width = std::min(kWeightBlock, Kp - block * kWeightBlock), offset = block * kWeightBlock * w_rows;
-      float acc[kWeightBlock] = {};
-      // Constant trip counts and unit strides, so that the loops vectorise.
-      auto accumulate = [&](auto block_width) {
-        constexpr Index kWidth = decltype(block_width)::value;
-        if (weights.precision == ConvPrecision::bf16) {  // rows of channel pairs, see `data_bf16`
-          const std::uint16_t* w = weights.data_bf16.data() + offset;
-          float pair_acc[2 * kWidth] = {};
-          float pair_mean[2 * kWidth];
-          for (Index c = 0; c < C; c += 2) {
-            const float m0 = m[c], m1 = c + 1 < C ? m[c + 1] : 0.0f;
-            for (Index j = 0; j < 2 * kWidth; j += 2) {
-              pair_mean[j] = m0;
-              pair_mean[j + 1] = m1;
-            }
-            const std::uint16_t* row = w + c / 2 * 2 * kWidth;
-            for (Index j = 0; j < 2 * kWidth; ++j) pair_acc[j] += pair_mean[j] * detail::bf16_to_float(row[j]);
-          }
-          for (Index k = 0; k < kWidth; ++k) acc[k] = pair_acc[2 * k] + pair_acc[2 * k + 1];
-        } else {
-          const float* w = weights.data.data() + offset;
-          for (Index c = 0; c < C; ++c)
-            for (Index k = 0; k < kWidth; ++k) acc[k] += m[c] * w[c * kWidth + k];
-        }
-      };
-      if (width == kWeightBlock)
-        accumulate(std::integral_constant<Index, kWeightBlock>{});
-      else
-        accumulate(std::integral_constant<Index, kChannelBlock>{});
-      for (Index k = 0; k < width && block * kWeightBlock + k < K; ++k)
-        z[n * K + block * kWeightBlock + k] = acc[k] + packed_bias[std::size_t(block * kWeightBlock + k)];
+  /// A fully connected layer that reads this 1x1 convolution's mean output, folded into one that
+  /// reads the mean of its input: the convolution is linear, so `F (W mean(x) + b) + c` is
+  /// `(F W) mean(x) + (F b + c)`. `fc` `[H, K]`, `fc_bias` `[H]` or null; the convolution's weights
+  /// as it will run them (scaled, not yet packed); the product in double. Returns `F W` `[H, C]`
+  /// and sets `folded_bias` to `F b + c`.
+  Tensor<float> fold_into(const Tensor<float>& fc, const float* fc_bias, std::vector<float>& folded_bias) const {
+    const Tensor<float>& w = source->weight();
+    const Index K = w.dim(0), C = w.size() / K, H = fc.dim(0);
+    std::vector<double> f(std::size_t(H * K)), wk(std::size_t(K * C)), fw(std::size_t(H * C));
+    for (Index k = 0; k < K; ++k)
+      for (Index i = 0; i < C; ++i)  // rounded as `pack` rounds them
+        wk[std::size_t(k * C + i)] = double(float(double(w[k * C + i]) * scale[std::size_t(k)]));
+    std::copy(fc.begin(), fc.end(), f.begin());
+    gemm(f.data(), wk.data(), fw.data(), H, C, K);
+    Tensor<float> folded({H, C}, uninitialized);
+    folded_bias.assign(std::size_t(H), 0.0f);
+    for (Index h = 0; h < H; ++h) {
+      double b = fc_bias ? fc_bias[h] : 0.0;
+      for (Index k = 0; k < K; ++k) b += f[std::size_t(h * K + k)] * double(float(bias[std::size_t(k)]));
+      folded_bias[std::size_t(h)] = float(b);
+      for (Index i = 0; i < C; ++i) folded[h * C + i] = float(fw[std::size_t(h * C + i)]);
     }
+    return folded;
   }
 };
 
@@ -716,6 +693,23 @@ class PreparedNetwork : public Model<float> {
       weight = Tensor<float>();
       return packed;
     };
+    // An SE that may take its gates from its convolution's input gets its first fully connected
+    // layer folded into that convolution too (`EngineConv::fold_into`), before either is packed.
+    std::vector<Tensor<float>> folded(ses_.size());
+    se_folds_.resize(ses_.size());
+    for (const auto& s : steps_)
+      if (s.kind == detail::StepKind::conv && s.se >= 0 && se_sees_through(s)) {
+        const Tensor<float>* fc1 = nullptr;
+        const Tensor<float>* fc1_bias = nullptr;
+        ses_[std::size_t(s.se)].visit_parameters([&](const std::string& name, Tensor<float>& t, ParameterKind) {
+          if (name == "fc1.weight") fc1 = &t;
+          if (name == "fc1.bias") fc1_bias = &t;
+        });
+        folded[std::size_t(s.se)] = convs_[std::size_t(s.conv)].fold_into(*fc1, fc1_bias ? fc1_bias->data() : nullptr,
+                                                                           se_folds_[std::size_t(s.se)].bias);
+      }
+    for (std::size_t i = 0; i < folded.size(); ++i)
+      if (!folded[i].empty()) se_folds_[i].weights = pack_fc(folded[i]);
     for (auto& se : ses_) {
       std::array<PackedLinearWeights, 2> fcs;
       se.visit_parameters([&](const std::string& name, Tensor<float>& t, ParameterKind) {
@@ -806,7 +800,7 @@ class PreparedNetwork : public Model<float> {
 
   struct Workspace : Layout {
     Tensor<float> arena;
-    std::vector<float> descriptors;  // per slot: squeezed, mean [batch, channels], hidden, gates
+    std::vector<float> descriptors;  // per slot: squeezed [batch, channels], gates, hidden
     std::vector<float> features;     // [N, pooled channels]
     std::vector<float> head_hidden;  // two [N, head_width_]
   };
@@ -1017,21 +1011,26 @@ class PreparedNetwork : public Model<float> {
     return l;
   }
 
-  /// Whether the SE of conv step `s` takes its gates from the convolution's input: the squeeze
-  /// must be a mean over a 1x1, stride-1, unpadded convolution's output, and it must move fewer
-  /// bytes. It reads the input once more and the weights twice (`W mean(x)`); the other way makes
-  /// one more pass over the output (and the residual). On SE-ResNet-50's 7x7 stage the weights
-  /// are the larger, so it stays unfused there (measured: BM_SEBottleneckTail).
+  /// Whether the SE of conv step `s` can take its gates from the convolution's input: its squeeze
+  /// is a mean over the output of a 1x1, stride-1, unpadded, ungrouped convolution (a linear map of
+  /// each pixel, so the mean of the output is that map of the input's mean).
+  bool se_sees_through(const detail::EngineStep& s) const {
+    const Conv2dParams& p = convs_[std::size_t(s.conv)].params;
+    return ses_[std::size_t(s.se)].options().squeeze == SESqueeze::avg && p.groups == 1 && p.kernel_h == 1 &&
+           p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
+  }
+
+  /// Whether the SE of conv step `s` takes its gates from the convolution's input (`se_sees_through`,
+  /// its first fully connected layer folded into the convolution), where that moves fewer bytes:
+  /// it squeezes the input (`C` channels) and reads the folded layer (`H x C`); the other way
+  /// squeezes the output and makes one more pass over it and the residual (`3 K` per pixel) and
+  /// reads the layer itself (`H x K`).
   bool fused_se(const detail::EngineStep& s, const detail::EngineValue& in, const detail::EngineValue& out,
                 Index batch) const {
-    const auto& c = convs_[std::size_t(s.conv)];
-    const Conv2dParams& p = c.params;
-    if (ses_[std::size_t(s.se)].options().squeeze != SESqueeze::avg || p.groups != 1 || p.kernel_h != 1 || p.kernel_w != 1 ||
-        p.stride_h != 1 || p.stride_w != 1 || p.pad_h != 0 || p.pad_w != 0)
-      return false;
+    if (se_folds_[std::size_t(s.se)].bias.empty()) return false;
     const Index pixels = batch * in.height * in.width, C = in.channels, K = out.channels;
-    const Index weight_floats = c.weights.precision == ConvPrecision::bf16 ? C * K / 2 : C * K;
-    return weight_floats + C * pixels < 3 * K * pixels;
+    const Index H = ses_[std::size_t(s.se)].hidden_channels();
+    return H * C + C * pixels < H * K + 3 * K * pixels;
   }
 
   /// Sizes `ws` for inputs of shape `input` on `threads` threads, after checking the activation
@@ -1043,7 +1042,7 @@ class PreparedNetwork : public Model<float> {
     ws.input.clear();
     const Index total = l.slots * l.slot_floats;
     if (ws.arena.size() < total) ws.arena = Tensor<float>({total});
-    ws.descriptors.assign(std::size_t(l.slots * l.batch * (3 * l.channels + l.hidden)), 0.0f);
+    ws.descriptors.assign(std::size_t(l.slots * l.batch * (2 * l.channels + l.hidden)), 0.0f);
     ws.features.assign(std::size_t(l.features), 0.0f);
     ws.head_hidden.assign(std::size_t(l.head_hidden), 0.0f);
     static_cast<Layout&>(ws) = std::move(l);
@@ -1127,12 +1126,21 @@ class PreparedNetwork : public Model<float> {
 
   /// The gates `[batch, 16 Cb]` (padding lanes zero) of SE `se` for squeezed descriptors `z`,
   /// shown to the observer.
-  const float* gates(int se, Index batch, Index C, float* z, float* hidden, float* g, const Observed& seen) const {
+  /// `from_input`: `z` is the mean of the input of the convolution before the SE (`fused_se`), for
+  /// the first layer folded into it.
+  const float* gates(int se, Index batch, Index C, float* z, float* hidden, float* g, const Observed& seen,
+                     bool from_input = false) const {
     const Index Kp = channel_blocks(C) * kChannelBlock;
     const auto& fcs = se_fcs_[std::size_t(se)];
+    const FoldedLinear& folded = se_folds_[std::size_t(se)];
     ses_[std::size_t(se)].excite(z, batch, hidden, g, Kp,
                                  [&](int layer, const float* x, Index N, const Tensor<float>&, const float* bias, float* y,
-                                     Index y_stride) { fully_connected(x, N, fcs[std::size_t(layer)], bias, y, y_stride); });
+                                     Index y_stride) {
+                                   if (layer == 0 && from_input)
+                                     fully_connected(x, N, folded.weights, folded.bias.data(), y, y_stride);
+                                   else
+                                     fully_connected(x, N, fcs[std::size_t(layer)], bias, y, y_stride);
+                                 });
     for (Index n = 0; n < batch; ++n) std::fill(g + n * Kp + C, g + (n + 1) * Kp, 0.0f);
     if (seen.observer) seen.observer->on_excitation(se_paths_[std::size_t(se)], seen.first, batch, C, g, Kp);
     return g;
@@ -1144,8 +1152,8 @@ class PreparedNetwork : public Model<float> {
                  const Observed& seen) const {
     float* base = ws.arena.data() + slot * ws.slot_floats;
     const Index B = ws.batch;
-    float* d = ws.descriptors.data() + slot * B * (3 * ws.channels + ws.hidden);
-    float *squeezed = d, *mean = d + B * ws.channels, *g = d + 2 * B * ws.channels, *hidden = d + 3 * B * ws.channels;
+    float* d = ws.descriptors.data() + slot * B * (2 * ws.channels + ws.hidden);
+    float *squeezed = d, *g = d + B * ws.channels, *hidden = d + 2 * B * ws.channels;
     for (std::size_t i = 0; i < steps_.size(); ++i) {
       const detail::EngineStep& s = steps_[i];
       const StepClock clock{seen.step_seconds ? seen.step_seconds + i : nullptr};
@@ -1172,9 +1180,8 @@ class PreparedNetwork : public Model<float> {
             e.activation = s.act;
             convolve(c, in, e, out);
           } else if (ws.steps[i].fused_se) {
-            squeeze_nchw16c(in, SESqueeze::avg, mean);
-            c.mean_of_output(mean, B, squeezed);
-            e.scale = gates(s.se, B, out.channels, squeezed, hidden, g, seen);
+            squeeze_nchw16c(in, SESqueeze::avg, squeezed);
+            e.scale = gates(s.se, B, out.channels, squeezed, hidden, g, seen, /*from_input=*/true);
             e.residual = residual;
             e.activation = s.act;
             convolve(c, in, e, out);
@@ -1226,6 +1233,13 @@ class PreparedNetwork : public Model<float> {
   std::vector<detail::EngineConv> convs_;
   std::vector<SEBlock<float>> ses_;  // their FC weights freed once packed into `se_fcs_`
   std::vector<std::array<PackedLinearWeights, 2>> se_fcs_;
+  /// Per SE: its first fully connected layer folded into the convolution before it (`fold_into`),
+  /// where `se_sees_through`, else empty.
+  struct FoldedLinear {
+    PackedLinearWeights weights;
+    std::vector<float> bias;
+  };
+  std::vector<FoldedLinear> se_folds_;
   std::vector<std::string> se_paths_;  // each SE block's dotted path, for excitation observers
   std::vector<detail::EngineStep> steps_;
   std::vector<detail::EngineValue> values_;
