@@ -81,7 +81,8 @@ std::string loading_options_help() {
          "--winograd-2x2-max-channels N: those wider, with at most N channels in and out, as Winograd\n"
          "  F(2x2, 3x3) (default " + std::to_string(senet::PrepareOptions{}.winograd_2x2_max_channels) + "; 0: none).\n"
          "--winograd-stride2-max-channels N: 3x3 stride-2 convolutions with at most N channels in and out\n"
-         "  run as Winograd F(4x4, 2x2) on the input's phases, with --precision fp32 (default " +
+         "  run as Winograd F(4x4, 2x2) on the input's phases, with --precision fp32 (default 128, 0 on\n"
+         "  Intel CPUs, where the direct kernel was as fast or faster: here " +
          std::to_string(senet::PrepareOptions{}.winograd_stride2_max_channels) + "; 0: none).\n"
          "--measure-winograd: of those, only the ones that ran faster as Winograd than direct when timed in\n"
          "  the network at start-up (one image of the model's input size; the choice may vary from run to run).\n"

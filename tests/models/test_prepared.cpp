@@ -125,14 +125,17 @@ TEST(Prepared, WinogradTakesTheThreeByThreesOfTheOptionsWidth) {
   EXPECT_EQ(prepared(256, 512, 2).size(), 2u);  // layer4.1-2
   EXPECT_EQ(prepared(0, 256, 2), every);
   EXPECT_TRUE(prepared(0, 0, 0).empty());
-  // Stride 2 (winograd_stride2_max_channels, 128 by default): layer2.0's conv2 (128 channels).
+  // Stride 2 (winograd_stride2_max_channels, 128 by default, 0 on Intel CPUs): layer2.0's conv2
+  // (128 channels).
   auto stride2 = [](senet::Index max_channels, senet::ConvPrecision precision) {
     senet::PrepareOptions options;
     if (max_channels >= 0) options.winograd_stride2_max_channels = max_channels;
     options.precision = precision;
     return senet::PreparedNetwork(senet::create_model<float>("seresnet50"), options).winograd_steps(0, 2);
   };
-  EXPECT_EQ(stride2(-1, senet::ConvPrecision::fp32), Names{"layer2.0.conv2"});
+  EXPECT_EQ(senet::PrepareOptions{}.winograd_stride2_max_channels, senet::detail::cpu_is_intel() ? 0 : 128);
+  EXPECT_EQ(stride2(-1, senet::ConvPrecision::fp32), senet::detail::cpu_is_intel() ? Names{} : Names{"layer2.0.conv2"});
+  EXPECT_EQ(stride2(128, senet::ConvPrecision::fp32), Names{"layer2.0.conv2"});
   EXPECT_EQ(stride2(256, senet::ConvPrecision::fp32), (Names{"layer2.0.conv2", "layer3.0.conv2"}));
   EXPECT_TRUE(stride2(0, senet::ConvPrecision::fp32).empty());
   EXPECT_TRUE(stride2(-1, senet::ConvPrecision::bf16).empty()) << "a bf16 network runs them in bf16, direct";

@@ -82,6 +82,11 @@
 
 namespace senet {
 
+
+/// The default of `PrepareOptions::winograd_stride2_max_channels` on this CPU: 128, or 0 on Intel
+/// CPUs, where the direct kernel measured at least as fast (see there).
+inline Index default_winograd_stride2_max_channels() { return detail::cpu_is_intel() ? 0 : 128; }
+
 /// How `prepare` builds the fast engine.
 struct PrepareOptions {
   /// The kernels every convolution and pooling step runs: `automatic` (the best this CPU supports)
@@ -119,12 +124,16 @@ struct PrepareOptions {
   /// channels run as a Winograd F(4x4, 2x2) on the input's phases (`conv2d_winograd_nchw16c` on
   /// weights packed with stride 2: 1.78x fewer multiplies, weights 4x larger), in an FP32 network
   /// (a bf16 one runs them in bf16, direct: 0.62 ms there against 0.92 for this form in FP32); 0
-  /// runs none so. The default takes SE-ResNet-50's second stage's (128 channels, 56x56 -> 28x28 at
-  /// 224; in the network, `senet bench --profile`, alternating rounds: 1.17 -> 0.92 ms on one
-  /// thread, 0.63 -> 0.57 on two, 9.2 -> 7.6 ms at batch 8 on two) and keeps the deeper ones direct:
-  /// with fewer tiles per image, 4x the weights from memory cost more than the multiplies save
-  /// (layer3.0's, 256 channels at 28x28 -> 14x14: 1.15 -> 1.54 ms).
-  Index winograd_stride2_max_channels = 128;
+  /// runs none so. The default (`default_winograd_stride2_max_channels`) takes SE-ResNet-50's
+  /// second stage's (128 channels, 56x56 -> 28x28 at 224; on an AMD EPYC (Zen 5), in the network,
+  /// `senet bench --profile`, alternating rounds: 1.17 -> 0.92 ms on one thread, 0.63 -> 0.57 on
+  /// two, 9.2 -> 7.6 ms at batch 8 on two) and keeps the deeper ones direct: with fewer tiles per
+  /// image, 4x the weights from memory cost more than the multiplies save (layer3.0's, 256
+  /// channels at 28x28 -> 14x14: 1.15 -> 1.54 ms). On Intel CPUs it is 0: on a Xeon (Sapphire
+  /// Rapids class, 2 MB of L2) the direct kernel ran that convolution as fast in quiet hours and
+  /// faster in busy ones (1.33 against 1.45 ms on one thread, 0.72 against 0.81 on two, 1.37
+  /// against 1.59 ms per image at batch 8 on two, 2026-12-05).
+  Index winograd_stride2_max_channels = default_winograd_stride2_max_channels();
   /// Whether each of those convolutions runs as Winograd only where that measured faster: `prepare`
   /// then times every step of a few forwards of one image of the model's input size (on the
   /// current thread count) with those convolutions direct and as Winograd, alternating, and keeps

@@ -227,6 +227,20 @@ inline bool amx_bf16_usable() {
 #endif
 }
 
+/// Whether the CPU is Intel's (CPUID vendor "GenuineIntel"), for defaults measured to differ
+/// between vendors.
+inline bool cpu_is_intel() {
+#if SENET_X86_SIMD
+  static const bool intel = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(0, &a, &b, &c, &d) && b == 0x756e6547u && d == 0x49656e69u && c == 0x6c65746eu;
+  }();
+  return intel;
+#else
+  return false;
+#endif
+}
+
 /// Bytes of L2 cache per core, as the CPU reports it (CPUID 0x80000006, which AMD and Intel both
 /// fill in), within [512 KB, 4 MB]; 1 MB where it cannot be read.
 inline Index l2_cache_bytes() {
