@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -311,6 +312,44 @@ TEST(Prepared, LowersABottleneckToFourConvSteps) {
   EXPECT_EQ(std::vector<std::string>(steps.begin(), steps.begin() + long(first.size())), first);
   EXPECT_EQ(steps.back(), "global_pool global_pool");
   EXPECT_EQ(steps.size(), 2u + 16u * 3u + 4u + 1u);  // stem, pool, 16 blocks, 4 projections, head
+}
+
+// An SE whose squeeze is a mean over a 1x1 convolution's output takes its gates from the
+// convolution's input, its first fully connected layer folded into the convolution:
+// `F (W m + b) + c` = `(F W) m + (F b + c)`. Expected: the left side summed in double from the
+// convolution's own (BatchNorm-scaled) weights, on random weights and means.
+TEST(Prepared, SEFirstLayerFoldsIntoTheConvolutionBeforeIt) {
+  const senet::Index C = 24, K = 40, H = 6;
+  std::mt19937 rng(11);
+  senet::Conv2d<float> conv(C, K, senet::conv_params(1, 1, 0), /*bias=*/true);
+  senet::randomize_parameters(conv, 3);
+  senet::detail::EngineConv engine_conv(conv);
+  std::vector<float> bn_scale(K), bn_shift(K);
+  senet::test::fill_uniform(bn_scale.data(), K, rng, 0.5f, 2.0f);
+  senet::test::fill_uniform(bn_shift.data(), K, rng);
+  engine_conv.fold(bn_scale, bn_shift);
+  senet::Tensor<float> fc({H, K}), fc_bias({H}), mean({C});
+  senet::test::fill_uniform(fc, rng);
+  senet::test::fill_uniform(fc_bias, rng);
+  senet::test::fill_uniform(mean, rng);
+  std::vector<float> folded_bias;
+  const senet::Tensor<float> folded = engine_conv.fold_into(fc, fc_bias.data(), folded_bias);
+  ASSERT_EQ(folded.shape(), (senet::Shape{H, C}));
+  ASSERT_EQ(folded_bias.size(), std::size_t(H));
+  senet::Tensor<double> expected({H}), got({H});
+  for (senet::Index h = 0; h < H; ++h) {
+    double z = fc_bias[h], y = folded_bias[std::size_t(h)];
+    for (senet::Index k = 0; k < K; ++k) {
+      // the convolution's output channel k at the mean: (w . m) * bn_scale + (b * bn_scale + bn_shift)
+      double out = (double((*conv.bias())[k]) * bn_scale[std::size_t(k)] + bn_shift[std::size_t(k)]);
+      for (senet::Index i = 0; i < C; ++i) out += double(conv.weight()[k * C + i]) * bn_scale[std::size_t(k)] * mean[i];
+      z += double(fc[h * K + k]) * out;
+    }
+    for (senet::Index i = 0; i < C; ++i) y += double(folded[h * C + i]) * mean[i];
+    expected[h] = z;
+    got[h] = y;
+  }
+  EXPECT_LE(senet::test::relative_error(got, expected), 1e-6);
 }
 
 // forward_profiled: the same logits as forward, and a time for every step and for the head (the
