@@ -82,7 +82,6 @@
 
 namespace senet {
 
-
 /// The default of `PrepareOptions::winograd_stride2_max_channels` on this CPU: 128, or 0 on Intel
 /// CPUs, where the direct kernel measured at least as fast (see there).
 inline Index default_winograd_stride2_max_channels() { return detail::cpu_is_intel() ? 0 : 128; }
