@@ -244,9 +244,12 @@ inline void linear_rows(const float* x, Index N, const PackedLinearWeights& w, c
   if (path == Conv2dPath::amx) path = Conv2dPath::avx512;
   // A second thread streams its share of the weights from memory alongside. Measured at batch 1,
   // 1 -> 2 threads (`bench_senet --benchmark_filter=LinearRows`): the 1 MB excitations 28.2 ->
-  // 25.1 us and 36.7 -> 26.1 us, the 4 MB bf16 classifier 114 -> 59 us; at 256 KB a second
-  // thread did not pay (10.7 -> 10.6 us in a one-off test).
-  const bool worth_threads = w.bytes() >= (Index(1) << 19);
+  // 25.1 us and 36.7 -> 26.1 us, the 4 MB bf16 classifier 114 -> 59 us; at 256 KB even in a
+  // one-off test (10.7 -> 10.6 us), but in the network, where they come from memory, SE-ResNet-50's
+  // 14x14 stage's conv3 steps (256 KB excitations, since its first layer is folded into conv3)
+  // took 0.95-0.98x on 2 threads with 128 KB as the threshold instead of 512 KB (`compare_steps.py`,
+  // 6 alternating rounds; 1.01-1.04x the other way round in the next run).
+  const bool worth_threads = w.bytes() >= (Index(1) << 17);
   // bf16: the inputs rounded once into pairs, for every output block.
   const std::uint32_t* xb = nullptr;
   if (w.precision == ConvPrecision::bf16) {
