@@ -164,14 +164,9 @@ void BM_SEBottleneckTail(benchmark::State& state) {
   std::vector<float> bn_scale, bn_shift;
   bn.folded(bn_scale, bn_shift);
   conv3.fold(bn_scale, bn_shift);
-  const senet::Tensor<float>* fc1 = nullptr;
-  const senet::Tensor<float>* fc1_bias = nullptr;
-  se.visit_parameters([&](const std::string& name, senet::Tensor<float>& t, senet::ParameterKind) {
-    if (name == "fc1.weight") fc1 = &t;
-    if (name == "fc1.bias") fc1_bias = &t;
-  });
   std::vector<float> folded_bias;
-  const senet::Tensor<float> folded = conv3.fold_into(*fc1, fc1_bias ? fc1_bias->data() : nullptr, folded_bias);
+  const senet::Tensor<float> folded =
+      conv3.fold_into(se.fc1_weight(), se.fc1_bias() ? se.fc1_bias()->data() : nullptr, folded_bias);
   conv3.pack();
   const auto run_conv3 = [&](const senet::FeatureView& in, const senet::FeatureView& out, bool relu,
                              const senet::FeatureView& residual, const float* scale) {

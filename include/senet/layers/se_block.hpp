@@ -173,6 +173,9 @@ class SEBlock : public Module<T> {
   Index channels() const { return channels_; }
   Index hidden_channels() const { return hidden_; }
   const SEOptions& options() const { return options_; }
+  /// The first fully connected layer's weight `[C/r, C, 1, 1]` and bias (null without one).
+  const Tensor<T>& fc1_weight() const { return fc1_weight_; }
+  const Tensor<T>* fc1_bias() const { return fc1_bias_ ? &*fc1_bias_ : nullptr; }
 
  protected:
   void do_visit_parameters(const ParameterVisitor<T>& visit, const std::string& prefix) override {

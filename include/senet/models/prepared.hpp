@@ -177,6 +177,9 @@ struct EngineConv {
 
   Index out_channels() const { return stem ? stem_weights.out_channels : weights.out_channels; }
 
+  /// Source weight `v` of output channel `k` as the convolution runs it: scaled, rounded to float.
+  float scaled(Index k, float v) const { return float(double(v) * scale[std::size_t(k)]); }
+
   /// Folds `y = x * s + t` (per channel) into the convolution's output.
   void fold(const std::vector<float>& s, const std::vector<float>& t) {
     for (std::size_t k = 0; k < bias.size(); ++k) {
@@ -198,7 +201,7 @@ struct EngineConv {
     SENET_CHECK(w.rank() == 4, "prepare: a convolution's weight is gone (one Conv2d in two places?)");
     const Index K = w.dim(0), per_channel = w.size() / K;
     for (Index k = 0; k < K; ++k)
-      for (Index i = 0; i < per_channel; ++i) w[k * per_channel + i] = float(double(w[k * per_channel + i]) * scale[std::size_t(k)]);
+      for (Index i = 0; i < per_channel; ++i) w[k * per_channel + i] = scaled(k, w[k * per_channel + i]);
     packed_bias.assign(bias.begin(), bias.end());
     if (stem) {
       stem_weights = pack_conv2d_stem_weights(w, precision);
@@ -244,8 +247,7 @@ struct EngineConv {
     const Index K = w.dim(0), C = w.size() / K, H = fc.dim(0);
     std::vector<double> f(std::size_t(H * K)), wk(std::size_t(K * C)), fw(std::size_t(H * C));
     for (Index k = 0; k < K; ++k)
-      for (Index i = 0; i < C; ++i)  // rounded as `pack` rounds them
-        wk[std::size_t(k * C + i)] = double(float(double(w[k * C + i]) * scale[std::size_t(k)]));
+      for (Index i = 0; i < C; ++i) wk[std::size_t(k * C + i)] = double(scaled(k, w[k * C + i]));
     std::copy(fc.begin(), fc.end(), f.begin());
     gemm(f.data(), wk.data(), fw.data(), H, C, K);
     Tensor<float> folded({H, C}, uninitialized);
@@ -707,14 +709,9 @@ class PreparedNetwork : public Model<float> {
     se_folds_.resize(ses_.size());
     for (const auto& s : steps_)
       if (s.kind == detail::StepKind::conv && s.se >= 0 && se_sees_through(s)) {
-        const Tensor<float>* fc1 = nullptr;
-        const Tensor<float>* fc1_bias = nullptr;
-        ses_[std::size_t(s.se)].visit_parameters([&](const std::string& name, Tensor<float>& t, ParameterKind) {
-          if (name == "fc1.weight") fc1 = &t;
-          if (name == "fc1.bias") fc1_bias = &t;
-        });
-        folded[std::size_t(s.se)] = convs_[std::size_t(s.conv)].fold_into(*fc1, fc1_bias ? fc1_bias->data() : nullptr,
-                                                                           se_folds_[std::size_t(s.se)].bias);
+        const SEBlock<float>& se = ses_[std::size_t(s.se)];
+        folded[std::size_t(s.se)] = convs_[std::size_t(s.conv)].fold_into(
+            se.fc1_weight(), se.fc1_bias() ? se.fc1_bias()->data() : nullptr, se_folds_[std::size_t(s.se)].bias);
       }
     for (std::size_t i = 0; i < folded.size(); ++i)
       if (!folded[i].empty()) se_folds_[i].weights = pack_fc(folded[i]);
@@ -1035,7 +1032,7 @@ class PreparedNetwork : public Model<float> {
   /// reads the layer itself (`H x K`).
   bool fused_se(const detail::EngineStep& s, const detail::EngineValue& in, const detail::EngineValue& out,
                 Index batch) const {
-    if (se_folds_[std::size_t(s.se)].bias.empty()) return false;
+    if (se_folds_[std::size_t(s.se)].empty()) return false;
     const Index pixels = batch * in.height * in.width, C = in.channels, K = out.channels;
     const Index H = ses_[std::size_t(s.se)].hidden_channels();
     return H * C + C * pixels < H * K + 3 * K * pixels;
@@ -1246,6 +1243,7 @@ class PreparedNetwork : public Model<float> {
   struct FoldedLinear {
     PackedLinearWeights weights;
     std::vector<float> bias;
+    bool empty() const { return bias.empty(); }
   };
   std::vector<FoldedLinear> se_folds_;
   std::vector<std::string> se_paths_;  // each SE block's dotted path, for excitation observers
