@@ -934,9 +934,8 @@ inline void conv2d_nchw16c(const FeatureView& x, const PackedConv2dWeights& w, c
     x_row = x.row_stride();
     x_cb = x.block_stride();
   } else {
-    static thread_local detail::Scratch scratch;
     const Index Hp = H + 2 * p.pad_h, Wp = W + 2 * p.pad_w;
-    float* xp = scratch.get(N * Cb * Hp * Wp * kChannelBlock);
+    float* xp = detail::shared_scratch().first.get(N * Cb * Hp * Wp * kChannelBlock);
     const Index rows = N * Cb * Hp;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (rows * Wp >= 4096 && !omp_in_parallel())

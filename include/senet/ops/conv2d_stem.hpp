@@ -378,8 +378,7 @@ inline void conv2d_stem_nchw16c(const float* x_data, const Shape& x_shape, const
     }
     xpairs = xq;
   } else if (p.pad_h > 0 || p.pad_w > 0) {
-    static thread_local detail::Scratch scratch;
-    float* xp = scratch.get(N * C * Hp * Wp);
+    float* xp = detail::shared_scratch().first.get(N * C * Hp * Wp);
     const Index rows = N * C * Hp;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(senet::num_threads()) if (rows * Wp >= 65536 && !omp_in_parallel())

@@ -87,22 +87,6 @@ inline bool winograd_stride2_applies(const Conv2dParams& p) {
 
 namespace detail {
 
-/// A thread's buffers for a chunk's transformed inputs and products: one pair for every Winograd
-/// form (F(4x4), F(2x2), stride 2), so that all the Winograd layers of a network work in the same
-/// memory, which each of them then finds in cache. With a pair per form (the F(2x2) one used only
-/// by SE-ResNet-50's 14x14 stage), that stage's 3x3s ran the slower the earlier they came. Measured
-/// on the Intel Xeon (`benchmarks/compare_steps.py`, 5 alternating rounds, batch 1, busy), a pair
-/// per form against one: the 14x14 stage's F(2x2) 3x3s 1.07-1.37 -> 1.01-1.05 ms on 1 thread and
-/// 0.60-0.75 -> 0.57-0.60 ms on 2; the first 56x56 3x3 (F(4x4)) 1.14 -> 0.97 and 0.60 -> 0.47 ms.
-/// One allocation holding both buffers of each form did not help: it is the sharing.
-struct WinogradScratch {
-  Scratch inputs, products;
-};
-inline WinogradScratch& winograd_scratch() {
-  static thread_local WinogradScratch scratch;
-  return scratch;
-}
-
 /// The transforms of F(M x M, 3x3), `N = M + 2` points: `B^T` (input), `G` (kernel), `A^T` (output).
 template <int M>
 struct WinogradMatrices;
@@ -803,9 +787,9 @@ void conv2d_winograd(const FeatureView& x, const WinogradConv2dWeights& w, const
 
   // Items: the parts outermost, so that each thread keeps to its part of the weights.
   run_in_thread_ranges(parts * N * chunks, [&](Index begin, Index end) {
-    WinogradScratch& scratch = winograd_scratch();
-    float* v = scratch.inputs.get(Points * Cb * T * kChannelBlock);
-    float* m = scratch.products.get(Points * Kb * T * kChannelBlock);
+    SharedScratch& scratch = shared_scratch();
+    float* v = scratch.first.get(Points * Cb * T * kChannelBlock);
+    float* m = scratch.second.get(Points * Kb * T * kChannelBlock);
     for (Index item = begin; item < end; ++item) {
       const Index part = item / (N * chunks), n = item / chunks % N, first = item % chunks * T;
       const Index count = std::min(T, tiles - first), kb_begin = part * part_blocks;

@@ -359,6 +359,24 @@ class BasicScratch {
 };
 using Scratch = BasicScratch<float>;
 
+/// The calling thread's two large scratch buffers, shared by every kernel that needs a temporary
+/// bigger than a few tiles (the Winograd transformed tiles and products, a zero-bordered input
+/// copy, the stem's padded input), so that the layers of a network all work in the same memory
+/// and find it in cache: memory written once per forward comes from DRAM each time, while the
+/// caches keep what many layers reuse. A kernel that takes them calls no other kernel that does.
+/// Measured on the Intel Xeon (`benchmarks/compare_steps.py`, 5-6 alternating rounds, batch 1,
+/// busy): with a pair per Winograd form the 14x14 stage's F(2x2) 3x3s (the only users of theirs)
+/// ran the slower the earlier they came, 1.07-1.37 against 1.01-1.05 ms shared on 1 thread and
+/// 0.60-0.75 against 0.57-0.60 ms on 2 (one allocation for each form's pair did not help); the
+/// stem writing its padded input here too: the stem 0.96x and the first 3x3 after it 0.87x.
+struct SharedScratch {
+  Scratch first, second;
+};
+inline SharedScratch& shared_scratch() {
+  static thread_local SharedScratch scratch;
+  return scratch;
+}
+
 /// `bias` (`count` values, or null for none) zero-padded to `padded` values, in a per-thread
 /// buffer that only grows: kernels read whole vectors of it, never null, and no call allocates.
 inline const float* padded_bias(const float* bias, Index count, Index padded) {
