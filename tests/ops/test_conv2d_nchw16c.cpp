@@ -549,9 +549,9 @@ TEST(Conv2dNchw16c, RejectsMismatchedShapesAndGroups) {
 
 // The Winograd forms, the stem's padded input and a direct convolution's padded copy of a
 // border-free input share one pair of per-thread buffers (`detail::shared_scratch`). A call must
-// owe nothing to what another left there: each of three calls gives the same bits alone as after
-// the others ran, at other sizes, on the same thread (the buffers grow only, so the later calls
-// run on memory holding the others' values).
+// owe nothing to what another left there: each gives the same bits whichever of the others ran
+// before it, at other sizes, on the same thread (the buffers only grow, so the later calls run on
+// memory holding the others' values).
 TEST(Conv2dNchw16c, KernelsSharingScratchLeaveNoTrace) {
   std::mt19937 rng(21);
   const int saved = senet::num_threads();

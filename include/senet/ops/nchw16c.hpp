@@ -368,7 +368,7 @@ using Scratch = BasicScratch<float>;
 /// busy): with a pair per Winograd form the 14x14 stage's F(2x2) 3x3s (the only users of theirs)
 /// ran the slower the earlier they came, 1.07-1.37 against 1.01-1.05 ms shared on 1 thread and
 /// 0.60-0.75 against 0.57-0.60 ms on 2 (one allocation for each form's pair did not help); the
-/// stem writing its padded input here too: the stem 0.96x and the first 3x3 after it 0.87x.
+/// stem then writing its padded input here too: the stem 0.96x, the first 56x56 3x3 0.87x.
 struct SharedScratch {
   Scratch first, second;
 };
